@@ -1,0 +1,276 @@
+//! Alerts: severity of every result (the one place that maps them), and the SNS message
+//! a security team reads — subject, human summary, full report JSON, attributes.
+//! Pure: publishing is `aws::sns`.
+
+use crate::report::{ControlResult, Report, Resource, Severity, Status};
+
+/// SNS accepts 256 KiB per message including attributes; keep a margin.
+pub const MAX_BODY_BYTES: usize = 240 * 1024;
+pub const MAX_SUBJECT_CHARS: usize = 100;
+
+/// The severity of one result; `None` for results that need no attention.
+/// A control's own severity (advice, policy-dependent checks) is kept where given.
+pub fn classify(control: &ControlResult) -> Option<Severity> {
+    use Status::*;
+    match (control.control.as_str(), control.status) {
+        (_, Skipped) => None,
+        (_, Compliant) => control.severity.filter(|s| *s == Severity::Low),
+        (_, Failed) => Some(Severity::High),
+        ("ai-opt-out" | "data-sharing", NonCompliant | WouldRemediate) => Some(Severity::High),
+        // Anything public: a bucket left without Block Public Access.
+        ("public-access-block", NonCompliant | WouldRemediate | Exempt) => Some(Severity::High),
+        (_, Exempt) => Some(control.severity.unwrap_or(Severity::Low)),
+        (_, Remediated | WouldRemediate) => Some(Severity::Medium),
+        (_, NonCompliant) => Some(control.severity.unwrap_or(Severity::Medium)),
+    }
+}
+
+/// Fills in every result's severity.
+pub fn classify_all(report: &mut Report) {
+    for resource in &mut report.resources {
+        for control in &mut resource.controls {
+            control.severity = classify(control);
+        }
+    }
+}
+
+/// The highest severity in the report.
+pub fn highest(report: &Report) -> Option<Severity> {
+    let unfinished = (!report.unfinished.is_empty()).then_some(Severity::High);
+    report.results().filter_map(|(_, c)| c.severity).chain(unfinished).max()
+}
+
+/// Whether an alert is due: anything other than `compliant`/`skipped` (advice alone is not).
+pub fn is_due(report: &Report) -> bool {
+    report.needs_attention()
+}
+
+/// `[HIGH] rekognition-guard: 2 remediated, 1 non-compliant in 123456789012/us-east-1`
+pub fn subject(report: &Report) -> String {
+    let severity = highest(report).map_or("INFO", |s| match s {
+        Severity::High => "HIGH",
+        Severity::Medium => "MEDIUM",
+        Severity::Low => "LOW",
+    });
+    let counts: Vec<String> = report
+        .counts()
+        .into_iter()
+        .filter(|(s, _)| s.needs_attention())
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .chain((!report.unfinished.is_empty()).then(|| format!("{} unfinished", report.unfinished.len())))
+        .collect();
+    let t = &report.trigger;
+    let place = format!(
+        " in {}/{}",
+        t.account.as_deref().unwrap_or("unknown"),
+        t.region.as_deref().unwrap_or("unknown")
+    );
+    let head = format!("[{severity}] rekognition-guard: ");
+    let body = if counts.is_empty() { "report".to_owned() } else { counts.join(", ") };
+    let full: String = format!("{head}{body}{place}")
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .collect();
+    if full.len() <= MAX_SUBJECT_CHARS {
+        return full;
+    }
+    let mut short: String = full.chars().take(MAX_SUBJECT_CHARS - 3).collect();
+    short.push_str("...");
+    short
+}
+
+fn brief(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "none".to_owned(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// One line per result that needs attention.
+pub fn summary_lines(report: &Report) -> Vec<String> {
+    report
+        .results()
+        .filter(|(_, c)| c.status.needs_attention() || c.severity.is_some())
+        .map(|(r, c)| summary_line(r, c))
+        .chain(report.unfinished.iter().map(|u| format!("[HIGH] unfinished: {u}")))
+        .collect()
+}
+
+fn summary_line(r: &Resource, c: &ControlResult) -> String {
+    let severity = c.severity.map_or("INFO".to_owned(), |s| s.as_str().to_uppercase());
+    let mut line = format!("[{severity}] {} {} {}: {} - {}", r.kind.as_str(), r.id, c.control, c.status.as_str(), c.detail);
+    if c.status == Status::Remediated {
+        line.push_str(&format!(" ({} -> {})", brief(&c.before), brief(&c.after)));
+    }
+    line
+}
+
+/// The message body: the human summary, then the full report JSON on its own lines.
+/// A report too large for SNS is cut to the resources that need attention, then to as
+/// many of those as fit, saying how many entries were left out.
+pub fn body(report: &Report) -> String {
+    let t = &report.trigger;
+    let head = format!(
+        "rekognition-guard {} ({}) in {}/{}, event {}, mode {}\n",
+        t.event_name.as_deref().unwrap_or("-"),
+        serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        t.account.as_deref().unwrap_or("-"),
+        t.region.as_deref().unwrap_or("-"),
+        t.event_id.as_deref().unwrap_or("-"),
+        report.mode.as_str(),
+    );
+    let lines = summary_lines(report);
+    let compose = |lines: &[String], left_out: usize, json: &str| {
+        let mut s = head.clone();
+        for l in lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        if left_out > 0 {
+            s.push_str(&format!("... {left_out} more entries left out to fit the SNS size limit\n"));
+        }
+        s.push_str("\n--- report (JSON) ---\n");
+        s.push_str(json);
+        s.push('\n');
+        s
+    };
+    let full_json = serde_json::to_string_pretty(report).unwrap_or_default();
+    let full = compose(&lines, 0, &full_json);
+    if full.len() <= MAX_BODY_BYTES {
+        return full;
+    }
+    // Too large: keep only the resources needing attention, then halve until it fits.
+    let mut reduced = report.clone();
+    reduced.resources.retain(|r| r.controls.iter().any(|c| c.status.needs_attention()));
+    let total = report.resources.len();
+    let mut keep_lines = lines.len();
+    loop {
+        let left_out = total - reduced.resources.len() + (lines.len() - keep_lines);
+        let json = serde_json::to_string(&reduced).unwrap_or_default();
+        let candidate = compose(&lines[..keep_lines], left_out, &json);
+        if candidate.len() <= MAX_BODY_BYTES || (reduced.resources.is_empty() && keep_lines == 0) {
+            return candidate;
+        }
+        if !reduced.resources.is_empty() {
+            let n = reduced.resources.len() / 2;
+            reduced.resources.truncate(n);
+        }
+        keep_lines /= 2;
+    }
+}
+
+/// Message attributes for subscription filter policies.
+pub fn attributes(report: &Report) -> Vec<(&'static str, String)> {
+    let t = &report.trigger;
+    vec![
+        ("severity", highest(report).unwrap_or(Severity::Low).as_str().to_owned()),
+        ("account", t.account.clone().unwrap_or_else(|| "unknown".into())),
+        ("region", t.region.clone().unwrap_or_else(|| "unknown".into())),
+        ("event_name", t.event_name.clone().unwrap_or_else(|| "manual".into())),
+        ("mode", report.mode.as_str().to_owned()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::event::{TriggerInfo, TriggerKind};
+    use crate::report::{AlertOutcome, ResourceType};
+    use serde_json::json;
+
+    fn report(n: usize, statuses: &[(&str, Status)]) -> Report {
+        Report {
+            trigger: TriggerInfo {
+                kind: TriggerKind::BucketCreated,
+                event_id: Some("e-1".into()),
+                event_name: Some("CreateBucket".into()),
+                account: Some("123456789012".into()),
+                region: Some("us-east-1".into()),
+                ignored_reason: None,
+            },
+            mode: Mode::Remediate,
+            resources: (0..n)
+                .map(|i| Resource {
+                    kind: ResourceType::S3Bucket,
+                    id: format!("custom-labels-console-us-east-1-{i:06}"),
+                    role: Some("console".into()),
+                    region: Some("us-east-1".into()),
+                    controls: statuses
+                        .iter()
+                        .map(|(c, s)| {
+                            ControlResult::new(c, *s, "no default encryption: set SSE-KMS")
+                                .with_before(json!(null))
+                                .with_after(json!({"SSEAlgorithm": "aws:kms"}))
+                        })
+                        .collect(),
+                })
+                .collect(),
+            alert: AlertOutcome::default(),
+            unfinished: vec![],
+        }
+    }
+
+    #[test]
+    fn severity_mapping() {
+        use Status::*;
+        let c = |control: &str, status| ControlResult::new(control, status, "");
+        assert_eq!(classify(&c("sse-kms", Failed)), Some(Severity::High));
+        assert_eq!(classify(&c("ai-opt-out", NonCompliant)), Some(Severity::High));
+        assert_eq!(classify(&c("data-sharing", NonCompliant)), Some(Severity::High));
+        assert_eq!(classify(&c("public-access-block", WouldRemediate)), Some(Severity::High));
+        assert_eq!(classify(&c("public-access-block", Remediated)), Some(Severity::Medium));
+        assert_eq!(classify(&c("kms-key-spec", NonCompliant)), Some(Severity::Medium));
+        assert_eq!(classify(&c("customer-managed-key", NonCompliant).with_severity(Severity::Low)), Some(Severity::Low));
+        assert_eq!(classify(&c("kms-key-spec", Compliant).with_severity(Severity::Low)), Some(Severity::Low));
+        assert_eq!(classify(&c("sse-kms", Compliant)), None);
+        assert_eq!(classify(&c("sse-kms", Skipped)), None);
+        assert_eq!(classify(&c("tls-only", Exempt)), Some(Severity::Low));
+    }
+
+    #[test]
+    fn subject_says_what_and_where() {
+        let mut r = report(1, &[("sse-kms", Status::Remediated), ("tls-only", Status::Remediated), ("ai-opt-out", Status::NonCompliant)]);
+        classify_all(&mut r);
+        assert_eq!(subject(&r), "[HIGH] rekognition-guard: 1 non-compliant, 2 remediated in 123456789012/us-east-1");
+        r.trigger.region = Some("ü".repeat(200));
+        let s = subject(&r);
+        assert!(s.len() <= MAX_SUBJECT_CHARS && s.is_ascii() && s.ends_with("..."), "{s}");
+    }
+
+    #[test]
+    fn body_has_summary_then_parseable_json() {
+        let mut r = report(1, &[("sse-kms", Status::Remediated), ("tls-only", Status::Compliant)]);
+        classify_all(&mut r);
+        let b = body(&r);
+        let (summary, json) = b.split_once("\n--- report (JSON) ---\n").unwrap();
+        assert!(summary.contains("[MEDIUM] s3-bucket custom-labels-console-us-east-1-000000 sse-kms: remediated"));
+        assert!(summary.contains("(none -> {\"SSEAlgorithm\":\"aws:kms\"})"));
+        assert!(!summary.contains("tls-only"));
+        let back: Report = serde_json::from_str(json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn large_reports_are_cut_to_fit_and_say_so() {
+        let mut r = report(3000, &[("sse-kms", Status::Remediated), ("public-access-block", Status::Remediated), ("tls-only", Status::Compliant)]);
+        classify_all(&mut r);
+        let b = body(&r);
+        assert!(b.len() <= MAX_BODY_BYTES, "{}", b.len());
+        assert!(b.contains("more entries left out"));
+        let json = b.split_once("\n--- report (JSON) ---\n").unwrap().1;
+        let back: Report = serde_json::from_str(json).unwrap();
+        assert!(!back.resources.is_empty() && back.resources.len() < 3000);
+    }
+
+    #[test]
+    fn attributes_for_filter_policies() {
+        let mut r = report(1, &[("public-access-block", Status::WouldRemediate)]);
+        r.mode = Mode::Audit;
+        classify_all(&mut r);
+        let attrs = attributes(&r);
+        assert_eq!(attrs[0], ("severity", "high".to_owned()));
+        assert!(attrs.contains(&("mode", "audit".to_owned())));
+        assert!(attrs.contains(&("event_name", "CreateBucket".to_owned())));
+    }
+}

@@ -1,0 +1,166 @@
+//! SDK clients, built once per process from the standard configuration chain and kept
+//! per region. `AWS_ENDPOINT_URL` points every client at one endpoint (a local
+//! emulator); S3 then needs path-style addressing, which no environment variable sets.
+
+use aws_config::SdkConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Counts the HTTP requests every client sends (each retry attempt counts), and the
+/// S3 writes among them, for logs, metrics and the benchmark.
+#[derive(Debug, Default)]
+pub struct RequestCounter {
+    requests: AtomicU64,
+    s3_writes: AtomicU64,
+}
+
+impl RequestCounter {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn s3_writes(&self) -> u64 {
+        self.s3_writes.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Counting {
+    counter: Arc<RequestCounter>,
+    s3: bool,
+}
+
+impl Intercept for Counting {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.counter.requests.fetch_add(1, Ordering::Relaxed);
+        if self.s3 && !matches!(context.request().method(), "GET" | "HEAD") {
+            self.counter.s3_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Every client the function uses, created lazily per region and reused while warm.
+#[derive(Debug)]
+pub struct Clients {
+    base: SdkConfig,
+    counter: Arc<RequestCounter>,
+    s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    kms: Mutex<HashMap<String, aws_sdk_kms::Client>>,
+    sns: Mutex<HashMap<String, aws_sdk_sns::Client>>,
+}
+
+/// Bounds every call so a hung endpoint cannot hold an invocation: the SDK's standard
+/// retries (throttling, 5xx, timeouts) still apply inside these limits.
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
+}
+
+impl Clients {
+    /// The standard chain: environment, profile, container/instance credentials.
+    pub async fn from_env() -> Self {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts())
+            .load()
+            .await;
+        Self::new(conf)
+    }
+
+    pub fn new(base: SdkConfig) -> Self {
+        Self {
+            base,
+            counter: Arc::default(),
+            s3: Mutex::default(),
+            kms: Mutex::default(),
+            sns: Mutex::default(),
+        }
+    }
+
+    pub fn counter(&self) -> &RequestCounter {
+        &self.counter
+    }
+
+    /// The region of the standard configuration (the Lambda's own).
+    pub fn home_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
+    fn counting(&self, s3: bool) -> Counting {
+        Counting {
+            counter: Arc::clone(&self.counter),
+            s3,
+        }
+    }
+
+    fn cached<C: Clone>(map: &Mutex<HashMap<String, C>>, region: &str, build: impl FnOnce() -> C) -> C {
+        let mut map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(region.to_owned()).or_insert_with(build).clone()
+    }
+
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        Self::cached(&self.s3, region, || {
+            let conf = aws_sdk_s3::config::Builder::from(&self.base)
+                .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+                .force_path_style(self.base.endpoint_url().is_some())
+                .interceptor(self.counting(true))
+                .build();
+            aws_sdk_s3::Client::from_conf(conf)
+        })
+    }
+
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        Self::cached(&self.kms, region, || {
+            let conf = aws_sdk_kms::config::Builder::from(&self.base)
+                .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+                .interceptor(self.counting(false))
+                .build();
+            aws_sdk_kms::Client::from_conf(conf)
+        })
+    }
+
+    pub fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        Self::cached(&self.sns, region, || {
+            let conf = aws_sdk_sns::config::Builder::from(&self.base)
+                .region(aws_sdk_sns::config::Region::new(region.to_owned()))
+                .interceptor(self.counting(false))
+                .build();
+            aws_sdk_sns::Client::from_conf(conf)
+        })
+    }
+
+    /// Organizations is a global service; one client.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.base)
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::config::Builder::from(&self.base)
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+}

@@ -1,0 +1,53 @@
+//! The only code that imports AWS SDK crates: gather facts, apply fixes, publish alerts.
+//!
+//! Conversions from SDK types to the domain's plain data happen here. "Not configured"
+//! error codes become `None`, access denied becomes a state, never a crash.
+
+pub mod clients;
+pub mod kms;
+pub mod organizations;
+pub mod permissions;
+pub mod s3;
+pub mod sns;
+pub mod sts;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
+/// An AWS call that failed after the SDK's retries, kept with its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    /// The service's error code, when it sent one.
+    pub code: Option<String>,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl AwsError {
+    pub fn from_sdk<E>(operation: &'static str, err: aws_sdk_s3::error::SdkError<E>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        let message = match (&code, err.message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            (Some(code), None) => code.clone(),
+            _ => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+        };
+        Self {
+            operation,
+            code,
+            message,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled")
+        )
+    }
+}

@@ -1,0 +1,200 @@
+//! S3 adapter: read a bucket's tags, default encryption, Block Public Access and
+//! policy; put the desired state. "Not configured" answers become `None`.
+//!
+//! Every call passes `ExpectedBucketOwner`, so a bucket name that belongs to another
+//! account is refused by S3 itself instead of being read or written.
+
+use super::AwsError;
+use crate::controls::EncryptionFix;
+use crate::controls::public_access_block::PublicAccessBlock;
+use crate::controls::sse_kms::Encryption;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Error codes S3 gives for a bucket created a moment ago (eventual consistency and
+/// the creator's own configuration calls): worth retrying for a bounded time.
+const RACE_CODES: &[&str] = &["OperationAborted", "NoSuchBucket", "ConditionalRequestConflict"];
+
+/// Retries `op` while S3 answers with a race code, with exponential backoff, until
+/// `deadline`. The SDK's own retries (throttling, 5xx) happen inside each attempt.
+pub async fn race_retry<T, F, Fut>(deadline: Instant, mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Err(e)
+                if e.code.as_deref().is_some_and(|c| RACE_CODES.contains(&c))
+                    && Instant::now() + delay < deadline =>
+            {
+                tracing::debug!(operation = e.operation, code = ?e.code, delay_ms = delay.as_millis() as u64, "retrying a fresh-bucket race");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn not_configured<T, E>(result: Result<T, aws_sdk_s3::error::SdkError<E>>, operation: &'static str, codes: &[&str]) -> Result<Option<T>, AwsError>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(None),
+        Err(e) => Err(AwsError::from_sdk(operation, e)),
+    }
+}
+
+pub async fn read_tags(client: &Client, bucket: &str, owner: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let out = client.get_bucket_tagging().bucket(bucket).expected_bucket_owner(owner).send().await;
+    Ok(not_configured(out, "GetBucketTagging", &["NoSuchTagSet", "NoSuchTagSetError"])?
+        .map(|o| o.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
+        .unwrap_or_default())
+}
+
+pub async fn read_encryption(client: &Client, bucket: &str, owner: &str) -> Result<Option<Encryption>, AwsError> {
+    let out = client.get_bucket_encryption().bucket(bucket).expected_bucket_owner(owner).send().await;
+    let Some(out) = not_configured(out, "GetBucketEncryption", &["ServerSideEncryptionConfigurationNotFoundError"])? else {
+        return Ok(None);
+    };
+    let rule = out.server_side_encryption_configuration().and_then(|c| c.rules().first());
+    Ok(rule.and_then(|rule| {
+        rule.apply_server_side_encryption_by_default().map(|d| Encryption {
+            algorithm: d.sse_algorithm().as_str().to_owned(),
+            kms_key_id: d.kms_master_key_id().filter(|k| !k.is_empty()).map(str::to_owned),
+            bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
+        })
+    }))
+}
+
+pub async fn read_public_access_block(client: &Client, bucket: &str, owner: &str) -> Result<Option<PublicAccessBlock>, AwsError> {
+    let out = client.get_public_access_block().bucket(bucket).expected_bucket_owner(owner).send().await;
+    Ok(not_configured(out, "GetPublicAccessBlock", &["NoSuchPublicAccessBlockConfiguration"])?.and_then(|o| {
+        o.public_access_block_configuration().map(|c| PublicAccessBlock {
+            block_public_acls: c.block_public_acls().unwrap_or(false),
+            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+            block_public_policy: c.block_public_policy().unwrap_or(false),
+            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+        })
+    }))
+}
+
+pub async fn read_policy(client: &Client, bucket: &str, owner: &str) -> Result<Option<String>, AwsError> {
+    let out = client.get_bucket_policy().bucket(bucket).expected_bucket_owner(owner).send().await;
+    Ok(not_configured(out, "GetBucketPolicy", &["NoSuchBucketPolicy"])?.and_then(|o| o.policy().map(str::to_owned)))
+}
+
+fn build_error(operation: &'static str, e: aws_sdk_s3::error::BuildError) -> AwsError {
+    AwsError {
+        operation,
+        code: None,
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
+}
+
+pub async fn put_encryption(client: &Client, bucket: &str, owner: &str, fix: &EncryptionFix) -> Result<(), AwsError> {
+    const OP: &str = "PutBucketEncryption";
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(fix.algorithm.as_str()))
+        .set_kms_master_key_id(fix.kms_key_id.clone())
+        .build()
+        .map_err(|e| build_error(OP, e))?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(fix.bucket_key_enabled)
+        .build();
+    let conf = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| build_error(OP, e))?;
+    client
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .server_side_encryption_configuration(conf)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(OP, e))?;
+    Ok(())
+}
+
+pub async fn put_public_access_block(client: &Client, bucket: &str, owner: &str) -> Result<(), AwsError> {
+    let all = PublicAccessBlock::ALL;
+    client
+        .put_public_access_block()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(all.block_public_acls)
+                .ignore_public_acls(all.ignore_public_acls)
+                .block_public_policy(all.block_public_policy)
+                .restrict_public_buckets(all.restrict_public_buckets)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", e))?;
+    Ok(())
+}
+
+pub async fn put_policy(client: &Client, bucket: &str, owner: &str, document: &str) -> Result<(), AwsError> {
+    client
+        .put_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .policy(document)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutBucketPolicy", e))?;
+    Ok(())
+}
+
+/// Guarded buckets whose names start with `prefix` (paginated, server-side filter).
+pub async fn list_buckets(client: &Client, prefix: &str) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_buckets()
+            .prefix(prefix)
+            .max_buckets(1000)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListBuckets", e))?;
+        // Filter again: not every S3 implementation honours the prefix parameter.
+        names.extend(out.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(prefix)).map(str::to_owned));
+        match out.continuation_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(names),
+        }
+    }
+}
+
+/// A bucket's region (`GetBucketLocation`; an empty constraint means us-east-1).
+pub async fn bucket_region(client: &Client, bucket: &str, owner: &str) -> Result<String, AwsError> {
+    let out = client
+        .get_bucket_location()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetBucketLocation", e))?;
+    Ok(match out.location_constraint().map(|c| c.as_str()) {
+        None | Some("") => "us-east-1".to_owned(),
+        Some("EU") => "eu-west-1".to_owned(),
+        Some(r) => r.to_owned(),
+    })
+}

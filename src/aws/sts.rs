@@ -1,0 +1,17 @@
+//! STS adapter: which account this function runs in (needs no IAM permission).
+
+use super::AwsError;
+
+pub async fn caller_account(client: &aws_sdk_sts::Client) -> Result<String, AwsError> {
+    let out = client
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+    out.account().map(str::to_owned).ok_or_else(|| AwsError {
+        operation: "GetCallerIdentity",
+        code: None,
+        message: "no Account in the answer".to_owned(),
+        source: None,
+    })
+}

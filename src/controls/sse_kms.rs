@@ -1,0 +1,258 @@
+//! `sse-kms`: default bucket encryption is `aws:kms` (or `aws:kms:dsse`), with the
+//! configured key when one is set, and S3 Bucket Keys on (`aws:kms` only: DSSE-KMS does
+//! not support them).
+//!
+//! Remediable. SSE-S3 and the AWS managed `aws/s3` key are upgraded to the configured
+//! key; an existing configuration with another *customer* key is kept, never replaced,
+//! and reported.
+
+use super::kms_key_spec::KeyInfo;
+use super::{EncryptionFix, Finding, Fix, Outcome};
+use crate::report::Severity;
+use serde_json::{Value, json};
+
+pub const ID: &str = "sse-kms";
+pub const KMS: &str = "aws:kms";
+pub const DSSE: &str = "aws:kms:dsse";
+
+/// A bucket's default encryption rule, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encryption {
+    pub algorithm: String,
+    pub kms_key_id: Option<String>,
+    pub bucket_key_enabled: bool,
+}
+
+/// The key remediation should use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyTarget {
+    /// No key configured: the AWS managed `aws/s3` key (any KMS key is compliant).
+    AwsManaged,
+    /// A configured customer key that passed `kms-key-spec`.
+    Customer(KeyInfo),
+    /// A configured key that cannot be used; never written.
+    Unusable { requested: String, reason: String },
+}
+
+pub fn state(enc: Option<&Encryption>) -> Value {
+    match enc {
+        None => Value::Null,
+        Some(e) => json!({
+            "SSEAlgorithm": e.algorithm,
+            "KMSMasterKeyID": e.kms_key_id,
+            "BucketKeyEnabled": e.bucket_key_enabled,
+        }),
+    }
+}
+
+/// Whether `key_id` as S3 stores it names the AWS managed `aws/s3` key by alias.
+fn is_aws_s3_alias(key_id: &str) -> bool {
+    key_id == "alias/aws/s3" || key_id.ends_with(":alias/aws/s3")
+}
+
+/// The existing key identifier names `target` without asking KMS.
+pub fn names_key(existing: &str, target: &KeyInfo) -> bool {
+    existing == target.arn || existing == target.key_id
+}
+
+/// Whether evaluating `current` against `target` needs `DescribeKey` on the existing key
+/// (to tell the `aws/s3` key from another customer key).
+pub fn needs_existing_key(current: Option<&Encryption>, target: &KeyTarget) -> Option<String> {
+    let (KeyTarget::Customer(target), Some(enc)) = (target, current) else {
+        return None;
+    };
+    let existing = enc.kms_key_id.as_deref()?;
+    let kms = enc.algorithm == KMS || enc.algorithm == DSSE;
+    (kms && !names_key(existing, target) && !is_aws_s3_alias(existing)).then(|| existing.to_owned())
+}
+
+/// `existing_key`: `DescribeKey` of the bucket's current key, when
+/// [`needs_existing_key`] asked for it (`None` if it could not be described).
+pub fn evaluate(current: Option<&Encryption>, target: &KeyTarget, existing_key: Option<&KeyInfo>) -> Finding {
+    let before = state(current);
+    if let KeyTarget::Unusable { requested, reason } = target {
+        return Finding::new(
+            ID,
+            Outcome::Failed,
+            format!("GUARD_KMS_KEY_ID {requested} cannot be used ({reason}); refusing to write bucket encryption"),
+            before,
+        );
+    }
+    let target_arn = match target {
+        KeyTarget::Customer(k) => Some(k.arn.clone()),
+        _ => None,
+    };
+    let fix = |algorithm: &str, key: Option<String>, detail: String, before: Value| {
+        Finding::new(
+            ID,
+            Outcome::Fix(Fix::Encryption(EncryptionFix {
+                algorithm: algorithm.to_owned(),
+                kms_key_id: key,
+                bucket_key_enabled: algorithm == KMS,
+            })),
+            detail,
+            before,
+        )
+    };
+    let key_name = |k: &Option<String>| k.clone().unwrap_or_else(|| "the AWS managed aws/s3 key".to_owned());
+
+    let Some(enc) = current.filter(|e| e.algorithm == KMS || e.algorithm == DSSE) else {
+        let from = current.map_or("no default encryption".to_owned(), |e| format!("{} (SSE-S3)", e.algorithm));
+        return fix(
+            KMS,
+            target_arn.clone(),
+            format!("{from}: set SSE-KMS with {}", key_name(&target_arn)),
+            before,
+        );
+    };
+    let bucket_key_ok = enc.algorithm == DSSE || enc.bucket_key_enabled;
+    let uses_aws_managed = match (&enc.kms_key_id, existing_key) {
+        (None, _) => true,
+        (Some(id), _) if is_aws_s3_alias(id) => true,
+        (Some(_), Some(info)) => info.is_aws_managed(),
+        (Some(_), None) => false,
+    };
+    match target {
+        KeyTarget::Customer(key) => {
+            let same = enc.kms_key_id.as_deref().is_some_and(|id| names_key(id, key))
+                || existing_key.is_some_and(|info| info.arn == key.arn);
+            if same && bucket_key_ok {
+                Finding::new(ID, Outcome::Compliant, format!("{} with {}", enc.algorithm, key.arn), before)
+            } else if same {
+                fix(KMS, Some(key.arn.clone()), format!("{} with {}: turn S3 Bucket Keys on", enc.algorithm, key.arn), before)
+            } else if uses_aws_managed {
+                fix(
+                    &enc.algorithm,
+                    Some(key.arn.clone()),
+                    format!("{} with the AWS managed aws/s3 key: upgrade to {}", enc.algorithm, key.arn),
+                    before,
+                )
+            } else {
+                let existing = enc.kms_key_id.as_deref().unwrap_or_default();
+                Finding::new(
+                    ID,
+                    Outcome::NonCompliant,
+                    format!(
+                        "{} with another customer managed key {existing}, not {}: kept (a customer key is never replaced)",
+                        enc.algorithm, key.arn
+                    ),
+                    before,
+                )
+                .with_severity(Severity::Low)
+            }
+        }
+        _ if bucket_key_ok => Finding::new(
+            ID,
+            Outcome::Compliant,
+            format!("{} with {}", enc.algorithm, key_name(&enc.kms_key_id)),
+            before,
+        ),
+        _ => fix(
+            KMS,
+            enc.kms_key_id.clone(),
+            format!("{} with {}: turn S3 Bucket Keys on", enc.algorithm, key_name(&enc.kms_key_id)),
+            before,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(arn: &str, manager: &str) -> KeyInfo {
+        KeyInfo {
+            arn: arn.into(),
+            key_id: arn.rsplit('/').next().unwrap().into(),
+            key_spec: Some("SYMMETRIC_DEFAULT".into()),
+            key_usage: Some("ENCRYPT_DECRYPT".into()),
+            key_state: Some("Enabled".into()),
+            enabled: true,
+            key_manager: Some(manager.into()),
+            rotation_enabled: Some(true),
+        }
+    }
+
+    const MINE: &str = "arn:aws:kms:us-east-1:123456789012:key/mine";
+    const OTHER: &str = "arn:aws:kms:us-east-1:123456789012:key/other";
+    const AWS_S3: &str = "arn:aws:kms:us-east-1:123456789012:key/awss3";
+
+    fn enc(alg: &str, key: Option<&str>, bk: bool) -> Encryption {
+        Encryption { algorithm: alg.into(), kms_key_id: key.map(Into::into), bucket_key_enabled: bk }
+    }
+
+    fn fix_of(f: &Finding) -> Option<EncryptionFix> {
+        match &f.outcome {
+            Outcome::Fix(Fix::Encryption(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn with_a_configured_key() {
+        let target = KeyTarget::Customer(key(MINE, "CUSTOMER"));
+        let up = |alg: &str, bk| Some(EncryptionFix { algorithm: alg.into(), kms_key_id: Some(MINE.into()), bucket_key_enabled: bk });
+        let cases: Vec<(Option<Encryption>, Option<KeyInfo>, Option<EncryptionFix>, Outcome)> = vec![
+            (None, None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc("AES256", None, false)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc(KMS, None, true)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc(KMS, Some("alias/aws/s3"), true)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc(KMS, Some(AWS_S3), true)), Some(key(AWS_S3, "AWS")), up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc(DSSE, None, false)), None, up(DSSE, false), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc(KMS, Some(MINE), true)), None, None, Outcome::Compliant),
+            (Some(enc(KMS, Some("mine"), true)), None, None, Outcome::Compliant),
+            (Some(enc(DSSE, Some(MINE), false)), None, None, Outcome::Compliant),
+            (Some(enc(KMS, Some(MINE), false)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
+            (Some(enc(KMS, Some(OTHER), true)), Some(key(OTHER, "CUSTOMER")), None, Outcome::NonCompliant),
+            (Some(enc(DSSE, Some(OTHER), false)), None, None, Outcome::NonCompliant),
+            (Some(enc(KMS, Some("alias/mine"), true)), Some(key(MINE, "CUSTOMER")), None, Outcome::Compliant),
+        ];
+        for (current, existing, want_fix, want) in cases {
+            let f = evaluate(current.as_ref(), &target, existing.as_ref());
+            match want_fix {
+                Some(fix) => assert_eq!(fix_of(&f), Some(fix), "{current:?}: {}", f.detail),
+                None => assert_eq!(f.outcome, want, "{current:?}: {}", f.detail),
+            }
+        }
+    }
+
+    #[test]
+    fn another_customer_key_is_kept_and_reported() {
+        let f = evaluate(
+            Some(&enc(KMS, Some(OTHER), true)),
+            &KeyTarget::Customer(key(MINE, "CUSTOMER")),
+            Some(&key(OTHER, "CUSTOMER")),
+        );
+        assert_eq!(f.outcome, Outcome::NonCompliant);
+        assert!(f.detail.contains("kept") && f.detail.contains(OTHER));
+    }
+
+    #[test]
+    fn without_a_configured_key_any_kms_key_complies() {
+        let t = KeyTarget::AwsManaged;
+        assert_eq!(evaluate(Some(&enc(KMS, Some(OTHER), true)), &t, None).outcome, Outcome::Compliant);
+        assert_eq!(evaluate(Some(&enc(KMS, None, true)), &t, None).outcome, Outcome::Compliant);
+        let f = evaluate(None, &t, None);
+        assert_eq!(fix_of(&f), Some(EncryptionFix { algorithm: KMS.into(), kms_key_id: None, bucket_key_enabled: true }));
+        let f = evaluate(Some(&enc(KMS, Some(OTHER), false)), &t, None);
+        assert_eq!(fix_of(&f).unwrap().kms_key_id.as_deref(), Some(OTHER), "keeps the key, turns bucket keys on");
+    }
+
+    #[test]
+    fn an_unusable_key_is_never_written() {
+        let t = KeyTarget::Unusable { requested: "alias/rsa".into(), reason: "key spec is RSA_2048".into() };
+        let f = evaluate(None, &t, None);
+        assert_eq!(f.outcome, Outcome::Failed);
+        assert!(f.detail.contains("refusing"));
+    }
+
+    #[test]
+    fn describe_only_when_needed() {
+        let t = KeyTarget::Customer(key(MINE, "CUSTOMER"));
+        assert_eq!(needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &t).as_deref(), Some(OTHER));
+        assert_eq!(needs_existing_key(Some(&enc(KMS, Some(MINE), true)), &t), None);
+        assert_eq!(needs_existing_key(Some(&enc(KMS, None, true)), &t), None);
+        assert_eq!(needs_existing_key(Some(&enc("AES256", None, false)), &t), None);
+        assert_eq!(needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &KeyTarget::AwsManaged), None);
+    }
+}

@@ -1,0 +1,79 @@
+//! `tls-only`: the bucket policy denies every request over plain HTTP (and, with
+//! `GUARD_MIN_TLS_VERSION`, below that TLS version), on the bucket and its objects.
+//!
+//! Remediable by merging one statement into the existing policy (see `crate::policy`);
+//! an equivalent existing statement counts as compliant.
+
+use super::{Finding, Fix, Outcome};
+use crate::policy::{self, Merge, Requirement};
+use serde_json::{Value, json};
+
+pub const ID: &str = "tls-only";
+
+/// A summary of a policy for reports: never the full document (it may be large and
+/// sensitive), but enough to see what changed.
+pub fn state(policy_text: Option<&str>, req: &Requirement) -> Value {
+    let Some(text) = policy_text else {
+        return Value::Null;
+    };
+    match policy::parse(text) {
+        Err(e) => json!({"error": e.to_string()}),
+        Ok(doc) => {
+            let statements: Vec<Value> = match doc.get("Statement") {
+                Some(Value::Array(items)) => items.clone(),
+                Some(single) => vec![single.clone()],
+                None => Vec::new(),
+            };
+            let sids: Vec<&str> = statements.iter().filter_map(|s| s.get("Sid").and_then(Value::as_str)).collect();
+            let eval = policy::evaluate(Some(&doc), req).ok();
+            json!({
+                "statements": statements.len(),
+                "sids": sids,
+                "denies_insecure_transport": eval.map(|e| e.denies_insecure_transport),
+                "denies_outdated_tls": eval.map(|e| e.denies_outdated_tls),
+            })
+        }
+    }
+}
+
+pub fn evaluate(policy_text: Option<&str>, req: &Requirement) -> Finding {
+    let before = state(policy_text, req);
+    match policy::merge(policy_text, req) {
+        Ok(Merge::Unchanged) => Finding::new(
+            ID,
+            Outcome::Compliant,
+            "the bucket policy denies insecure transport on the bucket and its objects",
+            before,
+        ),
+        Ok(Merge::Updated { document, added }) => {
+            let detail = match policy_text {
+                None => format!("no bucket policy: create one with {}", added.join(", ")),
+                Some(_) => format!(
+                    "merge {} into the bucket policy, keeping its other statements",
+                    added.join(", ")
+                ),
+            };
+            Finding::new(ID, Outcome::Fix(Fix::Policy { document, added }), detail, before)
+        }
+        Err(e) => Finding::new(ID, Outcome::Failed, format!("{e}; nothing written"), before),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes() {
+        let req = Requirement::new("b", "aws", None);
+        assert!(matches!(evaluate(None, &req).outcome, Outcome::Fix(_)));
+        let Outcome::Fix(Fix::Policy { document, .. }) = evaluate(None, &req).outcome else {
+            panic!("expected a policy fix")
+        };
+        assert_eq!(evaluate(Some(&document), &req).outcome, Outcome::Compliant);
+        let failed = evaluate(Some("not json"), &req);
+        assert_eq!(failed.outcome, Outcome::Failed);
+        assert!(failed.detail.contains("nothing written"));
+        assert_eq!(state(Some(&document), &req)["statements"], 1);
+    }
+}

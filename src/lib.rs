@@ -1,0 +1,18 @@
+//! rekognition-guard: keeps the S3 buckets, KMS keys and AI opt-out policy behind
+//! Amazon Rekognition protected.
+//!
+//! Layers, outside in: `main`/`cli` (entry points) → `handler` (orchestration) →
+//! `event`, `controls`, `policy`, `opt_out`, `alert`, `report` (pure domain) and
+//! `aws` (the only code that talks to AWS).
+
+pub mod alert;
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod controls;
+pub mod event;
+pub mod handler;
+pub mod metrics;
+pub mod opt_out;
+pub mod policy;
+pub mod report;

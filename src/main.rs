@@ -1,0 +1,92 @@
+//! Boot only: logging, configuration, clients built once, then the Lambda runtime
+//! (when `AWS_LAMBDA_RUNTIME_API` is set) or the CLI.
+
+#![recursion_limit = "256"]
+
+use clap::Parser;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use rekognition_guard::aws::clients::Clients;
+use rekognition_guard::cli::{self, Cli};
+use rekognition_guard::config::Config;
+use rekognition_guard::event::TriggerKind;
+use rekognition_guard::handler::{self, App};
+use rekognition_guard::report::{Report, exit};
+use rekognition_guard::{event, metrics};
+use serde_json::Value;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        init_lambda_logging();
+        match lambda().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "runtime stopped");
+                ExitCode::from(exit::FAILED)
+            }
+        }
+    } else {
+        let cli = Cli::parse();
+        init_cli_logging(cli.verbose);
+        ExitCode::from(cli::run(cli).await)
+    }
+}
+
+/// CLI: human logs on stderr, so stdout stays the report. `RUST_LOG` overrides.
+fn init_cli_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Lambda: JSON lines when the function's log format is JSON, at its log level.
+fn init_lambda_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()).to_lowercase();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).without_time();
+    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().with_current_span(false).flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn lambda() -> Result<(), Error> {
+    let config = Config::from_env()?;
+    let app = App::new(config, Clients::from_env().await);
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { invoke(app, event).await })).await
+}
+
+/// One Lambda invocation. A report whose exit code is 1 (a control failed, the alert
+/// failed, work left unfinished) is returned as an error, so Lambda retries it and the
+/// dead-letter queue keeps it; the report itself is logged either way.
+async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
+    let started = Instant::now();
+    let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    let deadline = Instant::now() + remaining;
+    let scheduled = event.payload.get("detail-type").and_then(Value::as_str) == Some(event::SCHEDULED_DETAIL_TYPE);
+    let report = if scheduled {
+        handler::scan(app, &[], deadline, TriggerKind::ScheduledScan).await?
+    } else {
+        handler::handle(app, &event.payload, deadline).await?
+    };
+    println!("{}", metrics::emf_line(&report, started.elapsed().as_millis() as u64, metrics::now_millis()));
+    if report.exit_code() == exit::FAILED {
+        tracing::error!(report = %serde_json::to_string(&report)?, "invocation failed");
+        return Err(format!(
+            "rekognition-guard: {} failed control(s){}; see the report in the log",
+            report.results().filter(|(_, c)| c.status == rekognition_guard::report::Status::Failed).count(),
+            report.alert.error.as_deref().map(|e| format!(", alert failed: {e}")).unwrap_or_default()
+        )
+        .into());
+    }
+    Ok(report)
+}

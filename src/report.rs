@@ -1,0 +1,311 @@
+//! The report: what every invocation returns, prints and alerts with.
+//!
+//! Field names are a stable interface (DESIGN.md, "Report"): tools downstream parse them.
+//! This module owns the types, the exit code and the table rendering; it makes no AWS calls.
+
+use serde::{Deserialize, Serialize};
+use crate::config::Mode;
+use crate::event::TriggerInfo;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// The outcome of one control on one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Compliant,
+    Remediated,
+    WouldRemediate,
+    NonCompliant,
+    Exempt,
+    Failed,
+    Skipped,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Compliant,
+        Status::Remediated,
+        Status::WouldRemediate,
+        Status::NonCompliant,
+        Status::Exempt,
+        Status::Failed,
+        Status::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Compliant => "compliant",
+            Status::Remediated => "remediated",
+            Status::WouldRemediate => "would-remediate",
+            Status::NonCompliant => "non-compliant",
+            Status::Exempt => "exempt",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// Whether the security team should hear about it.
+    pub fn needs_attention(self) -> bool {
+        !matches!(self, Status::Compliant | Status::Skipped)
+    }
+}
+
+/// Alert severity, ordered so that `max` gives the most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceType {
+    S3Bucket,
+    KmsKey,
+    Organization,
+    RekognitionProjectVersion,
+    RekognitionStreamProcessor,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::S3Bucket => "s3-bucket",
+            ResourceType::KmsKey => "kms-key",
+            ResourceType::Organization => "organization",
+            ResourceType::RekognitionProjectVersion => "rekognition-project-version",
+            ResourceType::RekognitionStreamProcessor => "rekognition-stream-processor",
+        }
+    }
+}
+
+/// One control's result. `before`/`after` are the state read from AWS, never what was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlResult {
+    pub control: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+impl ControlResult {
+    pub fn new(control: &str, status: Status, detail: impl Into<String>) -> Self {
+        Self {
+            control: control.to_owned(),
+            status,
+            severity: None,
+            detail: detail.into(),
+            before: None,
+            after: None,
+        }
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+
+    pub fn with_before(mut self, before: Value) -> Self {
+        self.before = Some(before);
+        self
+    }
+
+    pub fn with_after(mut self, after: Value) -> Self {
+        self.after = Some(after);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    #[serde(rename = "type")]
+    pub kind: ResourceType,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub controls: Vec<ControlResult>,
+}
+
+/// Whether the SNS alert went out.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AlertOutcome {
+    pub published: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Why nothing was published, or why publishing failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything one invocation did (DESIGN.md, "Report").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub trigger: TriggerInfo,
+    pub mode: Mode,
+    pub resources: Vec<Resource>,
+    pub alert: AlertOutcome,
+    /// Work not started because the invocation's deadline was near.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<String>,
+}
+
+/// Process exit codes (DESIGN.md, "Interfaces").
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const NON_COMPLIANT: u8 = 3;
+}
+
+impl Report {
+    pub fn results(&self) -> impl Iterator<Item = (&Resource, &ControlResult)> {
+        self.resources
+            .iter()
+            .flat_map(|r| r.controls.iter().map(move |c| (r, c)))
+    }
+
+    /// Count of results per status, in `Status::ALL` order, zeros left out.
+    pub fn counts(&self) -> Vec<(Status, usize)> {
+        Status::ALL
+            .iter()
+            .map(|&s| (s, self.results().filter(|(_, c)| c.status == s).count()))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+
+    /// `1` if a control failed, the alert failed or work was left unfinished; `3` if
+    /// non-compliance remains; `0` otherwise.
+    pub fn exit_code(&self) -> u8 {
+        let any = |s: Status| self.results().any(|(_, c)| c.status == s);
+        if any(Status::Failed) || self.alert.error.is_some() || !self.unfinished.is_empty() {
+            exit::FAILED
+        } else if any(Status::WouldRemediate) || any(Status::NonCompliant) {
+            exit::NON_COMPLIANT
+        } else {
+            exit::OK
+        }
+    }
+
+    pub fn needs_attention(&self) -> bool {
+        self.results().any(|(_, c)| c.status.needs_attention()) || !self.unfinished.is_empty()
+    }
+
+    /// A table for people at a terminal.
+    pub fn to_table(&self) -> String {
+        let t = &self.trigger;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "trigger: {} {} in {}/{} (event {}), mode {}",
+            serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            t.event_name.as_deref().unwrap_or("-"),
+            t.account.as_deref().unwrap_or("-"),
+            t.region.as_deref().unwrap_or("-"),
+            t.event_id.as_deref().unwrap_or("-"),
+            self.mode.as_str(),
+        );
+        if let Some(reason) = &t.ignored_reason {
+            let _ = writeln!(out, "ignored: {reason}");
+        }
+        let rows: Vec<[String; 4]> = self
+            .results()
+            .map(|(r, c)| {
+                [
+                    format!("{} {}", r.kind.as_str(), r.id),
+                    c.control.clone(),
+                    c.status.as_str().to_owned(),
+                    c.detail.clone(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let header = ["RESOURCE", "CONTROL", "STATUS", "DETAIL"].map(str::to_owned);
+            let width = |i: usize| {
+                rows.iter().chain(std::iter::once(&header)).map(|r| r[i].chars().count()).max().unwrap_or(0)
+            };
+            let (w0, w1, w2) = (width(0), width(1), width(2));
+            for row in std::iter::once(&header).chain(rows.iter()) {
+                let _ = writeln!(out, "{:w0$}  {:w1$}  {:w2$}  {}", row[0], row[1], row[2], row[3]);
+            }
+        }
+        for item in &self.unfinished {
+            let _ = writeln!(out, "unfinished: {item}");
+        }
+        let alert = &self.alert;
+        let _ = match (&alert.error, alert.published, &alert.reason) {
+            (Some(e), _, _) => writeln!(out, "alert: FAILED: {e}"),
+            (None, true, _) => writeln!(out, "alert: published (message {})", alert.message_id.as_deref().unwrap_or("-")),
+            (None, false, reason) => writeln!(out, "alert: not published ({})", reason.as_deref().unwrap_or("-")),
+        };
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TriggerKind;
+
+    fn report(statuses: &[Status]) -> Report {
+        Report {
+            trigger: TriggerInfo::manual(TriggerKind::ManualScan, None),
+            mode: Mode::Remediate,
+            resources: vec![Resource {
+                kind: ResourceType::S3Bucket,
+                id: "b".into(),
+                role: None,
+                region: None,
+                controls: statuses.iter().map(|&s| ControlResult::new("sse-kms", s, "d")).collect(),
+            }],
+            alert: AlertOutcome::default(),
+            unfinished: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        use Status::*;
+        assert_eq!(report(&[]).exit_code(), 0);
+        assert_eq!(report(&[Compliant, Remediated, Exempt, Skipped]).exit_code(), 0);
+        assert_eq!(report(&[Compliant, WouldRemediate]).exit_code(), 3);
+        assert_eq!(report(&[NonCompliant]).exit_code(), 3);
+        assert_eq!(report(&[NonCompliant, Failed]).exit_code(), 1);
+        let mut r = report(&[Remediated]);
+        r.alert.error = Some("Publish: NotFound".into());
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn json_field_names_are_stable() {
+        let v = serde_json::to_value(report(&[Status::WouldRemediate])).unwrap();
+        assert_eq!(v["trigger"]["kind"], "manual-scan");
+        assert_eq!(v["mode"], "remediate");
+        assert_eq!(v["resources"][0]["type"], "s3-bucket");
+        assert_eq!(v["resources"][0]["controls"][0]["status"], "would-remediate");
+        assert_eq!(v["alert"]["published"], false);
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, report(&[Status::WouldRemediate]));
+    }
+}

@@ -1,0 +1,138 @@
+//! Test harness: one `moto_server` per test binary on a free 127.0.0.1 port, plus
+//! SDK clients pointed at it. The server dies with the test process: it is started
+//! under a shell that waits on our stdin pipe and kills moto when the pipe closes.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    pub endpoint: String,
+    pub port: u16,
+    _child: Child,
+    _stdin: Mutex<Option<ChildStdin>>,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Python that runs moto; `MOTO_PYTHON` overrides (the Makefile sets it to its venv).
+fn python() -> String {
+    std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// The shared emulator for this test binary, started on first use.
+pub fn moto() -> &'static Moto {
+    MOTO.get_or_init(Moto::start)
+}
+
+impl Moto {
+    /// A private emulator, for tests that need state no other test may see
+    /// (an organization, say). Stopped when dropped.
+    pub fn start() -> Moto {
+        let port = free_port();
+        let script = format!(
+            "{py} -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; \
+             read _; kill $pid",
+            py = python()
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start moto_server (pip install 'moto[server]')");
+        let stdin = child.stdin.take().expect("moto stdin");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            _child: child,
+            _stdin: Mutex::new(Some(stdin)),
+        }
+    }
+
+    /// Environment for a child process of the built binary, isolated from the
+    /// developer's own AWS configuration.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // Closing stdin makes the wrapper shell kill moto.
+        if let Ok(mut stdin) = self._stdin.lock() {
+            stdin.take();
+        }
+        let _ = self._child.wait();
+    }
+}
+
+/// An SDK configuration pointed at the shared emulator, for seeding and reading back state.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_for(moto()).await
+}
+
+pub async fn sdk_config_for(moto: &Moto) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+pub async fn s3(region: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config().await)
+        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+pub async fn kms(region: &str) -> aws_sdk_kms::Client {
+    let conf = aws_sdk_kms::config::Builder::from(&sdk_config().await)
+        .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}
+
+pub async fn organizations() -> aws_sdk_organizations::Client {
+    aws_sdk_organizations::Client::new(&sdk_config().await)
+}
+
+/// A bucket name unique to this test process and call.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
