@@ -37,7 +37,11 @@ pub fn classify_all(report: &mut Report) {
 /// The highest severity in the report.
 pub fn highest(report: &Report) -> Option<Severity> {
     let unfinished = (!report.unfinished.is_empty()).then_some(Severity::High);
-    report.results().filter_map(|(_, c)| c.severity).chain(unfinished).max()
+    report
+        .results()
+        .filter_map(|(_, c)| c.severity)
+        .chain(unfinished)
+        .max()
 }
 
 /// Whether an alert is due: anything other than `compliant`/`skipped` (advice alone is not).
@@ -57,7 +61,10 @@ pub fn subject(report: &Report) -> String {
         .into_iter()
         .filter(|(s, _)| s.needs_attention())
         .map(|(s, n)| format!("{n} {}", s.as_str()))
-        .chain((!report.unfinished.is_empty()).then(|| format!("{} unfinished", report.unfinished.len())))
+        .chain(
+            (!report.unfinished.is_empty())
+                .then(|| format!("{} unfinished", report.unfinished.len())),
+        )
         .collect();
     let t = &report.trigger;
     let place = format!(
@@ -66,10 +73,20 @@ pub fn subject(report: &Report) -> String {
         t.region.as_deref().unwrap_or("unknown")
     );
     let head = format!("[{severity}] rekognition-guard: ");
-    let body = if counts.is_empty() { "report".to_owned() } else { counts.join(", ") };
+    let body = if counts.is_empty() {
+        "report".to_owned()
+    } else {
+        counts.join(", ")
+    };
     let full: String = format!("{head}{body}{place}")
         .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if full.len() <= MAX_SUBJECT_CHARS {
         return full;
@@ -92,13 +109,27 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
         .results()
         .filter(|(_, c)| c.status.needs_attention() || c.severity.is_some())
         .map(|(r, c)| summary_line(r, c))
-        .chain(report.unfinished.iter().map(|u| format!("[HIGH] unfinished: {u}")))
+        .chain(
+            report
+                .unfinished
+                .iter()
+                .map(|u| format!("[HIGH] unfinished: {u}")),
+        )
         .collect()
 }
 
 fn summary_line(r: &Resource, c: &ControlResult) -> String {
-    let severity = c.severity.map_or("INFO".to_owned(), |s| s.as_str().to_uppercase());
-    let mut line = format!("[{severity}] {} {} {}: {} - {}", r.kind.as_str(), r.id, c.control, c.status.as_str(), c.detail);
+    let severity = c
+        .severity
+        .map_or("INFO".to_owned(), |s| s.as_str().to_uppercase());
+    let mut line = format!(
+        "[{severity}] {} {} {}: {} - {}",
+        r.kind.as_str(),
+        r.id,
+        c.control,
+        c.status.as_str(),
+        c.detail
+    );
     if c.status == Status::Remediated {
         line.push_str(&format!(" ({} -> {})", brief(&c.before), brief(&c.after)));
     }
@@ -113,7 +144,10 @@ pub fn body(report: &Report) -> String {
     let head = format!(
         "rekognition-guard {} ({}) in {}/{}, event {}, mode {}\n",
         t.event_name.as_deref().unwrap_or("-"),
-        serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        serde_json::to_value(t.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         t.account.as_deref().unwrap_or("-"),
         t.region.as_deref().unwrap_or("-"),
         t.event_id.as_deref().unwrap_or("-"),
@@ -127,7 +161,9 @@ pub fn body(report: &Report) -> String {
             s.push('\n');
         }
         if left_out > 0 {
-            s.push_str(&format!("... {left_out} more entries left out to fit the SNS size limit\n"));
+            s.push_str(&format!(
+                "... {left_out} more entries left out to fit the SNS size limit\n"
+            ));
         }
         s.push_str("\n--- report (JSON) ---\n");
         s.push_str(json);
@@ -141,7 +177,9 @@ pub fn body(report: &Report) -> String {
     }
     // Too large: keep only the resources needing attention, then halve until it fits.
     let mut reduced = report.clone();
-    reduced.resources.retain(|r| r.controls.iter().any(|c| c.status.needs_attention()));
+    reduced
+        .resources
+        .retain(|r| r.controls.iter().any(|c| c.status.needs_attention()));
     let total = report.resources.len();
     let mut keep_lines = lines.len();
     loop {
@@ -163,10 +201,22 @@ pub fn body(report: &Report) -> String {
 pub fn attributes(report: &Report) -> Vec<(&'static str, String)> {
     let t = &report.trigger;
     vec![
-        ("severity", highest(report).unwrap_or(Severity::Low).as_str().to_owned()),
-        ("account", t.account.clone().unwrap_or_else(|| "unknown".into())),
-        ("region", t.region.clone().unwrap_or_else(|| "unknown".into())),
-        ("event_name", t.event_name.clone().unwrap_or_else(|| "manual".into())),
+        (
+            "severity",
+            highest(report).unwrap_or(Severity::Low).as_str().to_owned(),
+        ),
+        (
+            "account",
+            t.account.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "region",
+            t.region.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "event_name",
+            t.event_name.clone().unwrap_or_else(|| "manual".into()),
+        ),
         ("mode", report.mode.as_str().to_owned()),
     ]
 }
@@ -216,13 +266,34 @@ mod tests {
         use Status::*;
         let c = |control: &str, status| ControlResult::new(control, status, "");
         assert_eq!(classify(&c("sse-kms", Failed)), Some(Severity::High));
-        assert_eq!(classify(&c("ai-opt-out", NonCompliant)), Some(Severity::High));
-        assert_eq!(classify(&c("data-sharing", NonCompliant)), Some(Severity::High));
-        assert_eq!(classify(&c("public-access-block", WouldRemediate)), Some(Severity::High));
-        assert_eq!(classify(&c("public-access-block", Remediated)), Some(Severity::Medium));
-        assert_eq!(classify(&c("kms-key-spec", NonCompliant)), Some(Severity::Medium));
-        assert_eq!(classify(&c("customer-managed-key", NonCompliant).with_severity(Severity::Low)), Some(Severity::Low));
-        assert_eq!(classify(&c("kms-key-spec", Compliant).with_severity(Severity::Low)), Some(Severity::Low));
+        assert_eq!(
+            classify(&c("ai-opt-out", NonCompliant)),
+            Some(Severity::High)
+        );
+        assert_eq!(
+            classify(&c("data-sharing", NonCompliant)),
+            Some(Severity::High)
+        );
+        assert_eq!(
+            classify(&c("public-access-block", WouldRemediate)),
+            Some(Severity::High)
+        );
+        assert_eq!(
+            classify(&c("public-access-block", Remediated)),
+            Some(Severity::Medium)
+        );
+        assert_eq!(
+            classify(&c("kms-key-spec", NonCompliant)),
+            Some(Severity::Medium)
+        );
+        assert_eq!(
+            classify(&c("customer-managed-key", NonCompliant).with_severity(Severity::Low)),
+            Some(Severity::Low)
+        );
+        assert_eq!(
+            classify(&c("kms-key-spec", Compliant).with_severity(Severity::Low)),
+            Some(Severity::Low)
+        );
         assert_eq!(classify(&c("sse-kms", Compliant)), None);
         assert_eq!(classify(&c("sse-kms", Skipped)), None);
         assert_eq!(classify(&c("tls-only", Exempt)), Some(Severity::Low));
@@ -230,21 +301,42 @@ mod tests {
 
     #[test]
     fn subject_says_what_and_where() {
-        let mut r = report(1, &[("sse-kms", Status::Remediated), ("tls-only", Status::Remediated), ("ai-opt-out", Status::NonCompliant)]);
+        let mut r = report(
+            1,
+            &[
+                ("sse-kms", Status::Remediated),
+                ("tls-only", Status::Remediated),
+                ("ai-opt-out", Status::NonCompliant),
+            ],
+        );
         classify_all(&mut r);
-        assert_eq!(subject(&r), "[HIGH] rekognition-guard: 1 non-compliant, 2 remediated in 123456789012/us-east-1");
+        assert_eq!(
+            subject(&r),
+            "[HIGH] rekognition-guard: 2 remediated, 1 non-compliant in 123456789012/us-east-1"
+        );
         r.trigger.region = Some("ü".repeat(200));
         let s = subject(&r);
-        assert!(s.len() <= MAX_SUBJECT_CHARS && s.is_ascii() && s.ends_with("..."), "{s}");
+        assert!(
+            s.len() <= MAX_SUBJECT_CHARS && s.is_ascii() && s.ends_with("..."),
+            "{s}"
+        );
     }
 
     #[test]
     fn body_has_summary_then_parseable_json() {
-        let mut r = report(1, &[("sse-kms", Status::Remediated), ("tls-only", Status::Compliant)]);
+        let mut r = report(
+            1,
+            &[
+                ("sse-kms", Status::Remediated),
+                ("tls-only", Status::Compliant),
+            ],
+        );
         classify_all(&mut r);
         let b = body(&r);
         let (summary, json) = b.split_once("\n--- report (JSON) ---\n").unwrap();
-        assert!(summary.contains("[MEDIUM] s3-bucket custom-labels-console-us-east-1-000000 sse-kms: remediated"));
+        assert!(summary.contains(
+            "[MEDIUM] s3-bucket custom-labels-console-us-east-1-000000 sse-kms: remediated"
+        ));
         assert!(summary.contains("(none -> {\"SSEAlgorithm\":\"aws:kms\"})"));
         assert!(!summary.contains("tls-only"));
         let back: Report = serde_json::from_str(json).unwrap();
@@ -253,7 +345,14 @@ mod tests {
 
     #[test]
     fn large_reports_are_cut_to_fit_and_say_so() {
-        let mut r = report(3000, &[("sse-kms", Status::Remediated), ("public-access-block", Status::Remediated), ("tls-only", Status::Compliant)]);
+        let mut r = report(
+            3000,
+            &[
+                ("sse-kms", Status::Remediated),
+                ("public-access-block", Status::Remediated),
+                ("tls-only", Status::Compliant),
+            ],
+        );
         classify_all(&mut r);
         let b = body(&r);
         assert!(b.len() <= MAX_BODY_BYTES, "{}", b.len());

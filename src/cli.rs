@@ -68,10 +68,13 @@ fn bad_input(message: impl std::fmt::Display) -> u8 {
 fn read_event(path: &PathBuf) -> Result<Vec<u8>, String> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
         Ok(buf)
     } else {
-        std::fs::read(path).map_err(|e| format!("cannot read the event file {}: {e}", path.display()))
+        std::fs::read(path)
+            .map_err(|e| format!("cannot read the event file {}: {e}", path.display()))
     }
 }
 
@@ -93,7 +96,9 @@ pub async fn run(cli: Cli) -> u8 {
             };
             let value: serde_json::Value = match serde_json::from_slice(&raw) {
                 Ok(v) => v,
-                Err(e) => return bad_input(format!("{}: the event is not JSON: {e}", path.display())),
+                Err(e) => {
+                    return bad_input(format!("{}: the event is not JSON: {e}", path.display()));
+                }
             };
             if let Err(e) = event::parse(&value, &config) {
                 return bad_input(format!("{}: {e}", path.display()));
@@ -101,7 +106,11 @@ pub async fn run(cli: Cli) -> u8 {
             Some(value)
         }
         Command::Scan { buckets } => {
-            if let Some(Err(e)) = buckets.iter().map(|b| event::check_bucket_name(b)).find(Result::is_err) {
+            if let Some(Err(e)) = buckets
+                .iter()
+                .map(|b| event::check_bucket_name(b))
+                .find(Result::is_err)
+            {
                 return bad_input(e);
             }
             None
@@ -112,7 +121,9 @@ pub async fn run(cli: Cli) -> u8 {
     let deadline = Instant::now() + CLI_BUDGET;
     let result = match (&cli.command, event) {
         (Command::Invoke { .. }, Some(event)) => handler::handle(&app, &event, deadline).await,
-        (Command::Scan { buckets }, _) => handler::scan(&app, buckets, deadline, TriggerKind::ManualScan).await,
+        (Command::Scan { buckets }, _) => {
+            handler::scan(&app, buckets, deadline, TriggerKind::ManualScan).await
+        }
         _ => handler::opt_out_check(&app).await,
     };
     match result {
@@ -129,7 +140,11 @@ pub async fn run(cli: Cli) -> u8 {
 }
 
 fn print_report(report: &Report, format: Option<Format>) {
-    let format = format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json });
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
     match format {
         Format::Json => match serde_json::to_string_pretty(report) {
             Ok(json) => println!("{json}"),

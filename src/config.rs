@@ -84,11 +84,12 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let invalid = |name: &'static str, value: &str, reason: &'static str| ConfigError::Invalid {
-            name,
-            value: value.to_owned(),
-            reason,
-        };
+        let invalid =
+            |name: &'static str, value: &str, reason: &'static str| ConfigError::Invalid {
+                name,
+                value: value.to_owned(),
+                reason,
+            };
         let defaults = Config::default();
 
         let mode = match get("GUARD_MODE").as_deref() {
@@ -101,7 +102,11 @@ impl Config {
         let kms_key_id = get("GUARD_KMS_KEY_ID");
         if let Some(key) = &kms_key_id {
             if key.chars().any(char::is_whitespace) || key.len() > 2048 {
-                return Err(invalid("GUARD_KMS_KEY_ID", key, "not a key id, ARN or alias"));
+                return Err(invalid(
+                    "GUARD_KMS_KEY_ID",
+                    key,
+                    "not a key id, ARN or alias",
+                ));
             }
         }
         let alert_topic_arn = get("GUARD_ALERT_TOPIC_ARN");
@@ -160,7 +165,11 @@ impl Config {
             Some("true") => true,
             Some("false") => false,
             Some(other) => {
-                return Err(invalid("GUARD_REQUIRE_CMK", other, "expected true or false"));
+                return Err(invalid(
+                    "GUARD_REQUIRE_CMK",
+                    other,
+                    "expected true or false",
+                ));
             }
         };
         let scan_concurrency = match get("GUARD_SCAN_CONCURRENCY") {
@@ -243,7 +252,10 @@ mod tests {
         let c = Config::from_vars(&vars(&[
             ("GUARD_MODE", "audit"),
             ("GUARD_KMS_KEY_ID", "alias/guard"),
-            ("GUARD_ALERT_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alerts"),
+            (
+                "GUARD_ALERT_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:alerts",
+            ),
             ("GUARD_BUCKET_PREFIXES", " acme-rek-, ,ml-data- "),
             ("GUARD_MIN_TLS_VERSION", "1.2"),
             ("GUARD_OPT_OUT_CACHE_SECONDS", "60"),

@@ -161,7 +161,9 @@ fn cloudtrail_plan(
     config: &Config,
 ) -> PlanResult {
     if let Some(code) = detail.get("errorCode").filter(|v| !v.is_null()) {
-        let code = code.as_str().map_or_else(|| code.to_string(), str::to_owned);
+        let code = code
+            .as_str()
+            .map_or_else(|| code.to_string(), str::to_owned);
         return Err(format!("the API call failed ({code}); nothing was created"));
     }
     let event_name = trigger
@@ -178,11 +180,16 @@ fn cloudtrail_plan(
         _ => None,
     };
     match (event_name, source, event_source.as_str()) {
-        ("CreateBucket", "aws.s3", "s3.amazonaws.com") => {
-            create_bucket_plan(params.ok_or("CreateBucket without requestParameters")?, region, config)
-        }
+        ("CreateBucket", "aws.s3", "s3.amazonaws.com") => create_bucket_plan(
+            params.ok_or("CreateBucket without requestParameters")?,
+            region,
+            config,
+        ),
         ("CreateProjectVersion", "aws.rekognition", "rekognition.amazonaws.com") => {
-            project_version_plan(params.ok_or("CreateProjectVersion without requestParameters")?, region)
+            project_version_plan(
+                params.ok_or("CreateProjectVersion without requestParameters")?,
+                region,
+            )
         }
         ("CreateStreamProcessor", "aws.rekognition", "rekognition.amazonaws.com") => {
             stream_processor_plan(
@@ -193,7 +200,9 @@ fn cloudtrail_plan(
         ("CreateBucket" | "CreateProjectVersion" | "CreateStreamProcessor", _, _) => Err(format!(
             "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
         )),
-        _ => Err(format!("eventName {event_name:?} is not one rekognition-guard handles")),
+        _ => Err(format!(
+            "eventName {event_name:?} is not one rekognition-guard handles"
+        )),
     }
 }
 
@@ -233,9 +242,16 @@ fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult
         .ok_or("outputConfig.s3Bucket missing or not a string")?;
     check_bucket_name(bucket)?;
     let kms_key_id = optional_str(params, "kmsKeyId")?;
-    let project = get_ci(params, "projectArn").and_then(Value::as_str).unwrap_or("unknown-project");
-    let version = get_ci(params, "versionName").and_then(Value::as_str).unwrap_or("unknown-version");
-    let id: String = format!("{project}/version/{version}").chars().take(512).collect();
+    let project = get_ci(params, "projectArn")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown-project");
+    let version = get_ci(params, "versionName")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown-version");
+    let id: String = format!("{project}/version/{version}")
+        .chars()
+        .take(512)
+        .collect();
     let mut training: Vec<String> = Vec::new();
     for dataset in ["trainingData", "testingData"] {
         let assets = get_ci(params, dataset)
@@ -252,7 +268,9 @@ fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult
                 .and_then(|o| get_ci(o, "bucket"))
                 .and_then(Value::as_str);
             if let Some(name) = name {
-                if check_bucket_name(name).is_ok() && name != bucket && !training.iter().any(|t| t == name)
+                if check_bucket_name(name).is_ok()
+                    && name != bucket
+                    && !training.iter().any(|t| t == name)
                 {
                     training.push(name.to_owned());
                 }
@@ -402,9 +420,7 @@ pub fn is_region(region: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .parse::<u8>()
-            .is_ok_and(|n| n > 0)
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0)
 }
 
 fn location_constraint_region(lc: &str) -> Result<String, String> {
@@ -511,12 +527,27 @@ mod tests {
             (json!(null), "requestParameters"),
             (json!({}), "bucketName"),
             (json!({"bucketName": 7}), "bucketName"),
-            (json!({"bucketName": "custom-labels-console-../x"}), "invalid bucket name"),
-            (json!({"bucketName": "custom-labels-console-*"}), "invalid bucket name"),
-            (json!({"bucketName": "arn:aws:s3:::custom-labels-console-x"}), "invalid bucket name"),
-            (json!({"bucketName": "Custom-Labels-Console-X"}), "invalid bucket name"),
-            (json!({"bucketName": "custom-labels-console-x",
-                    "CreateBucketConfiguration": {"LocationConstraint": "../../etc"}}), "LocationConstraint"),
+            (
+                json!({"bucketName": "custom-labels-console-../x"}),
+                "invalid bucket name",
+            ),
+            (
+                json!({"bucketName": "custom-labels-console-*"}),
+                "invalid bucket name",
+            ),
+            (
+                json!({"bucketName": "arn:aws:s3:::custom-labels-console-x"}),
+                "invalid bucket name",
+            ),
+            (
+                json!({"bucketName": "Custom-Labels-Console-X"}),
+                "invalid bucket name",
+            ),
+            (
+                json!({"bucketName": "custom-labels-console-x",
+                    "CreateBucketConfiguration": {"LocationConstraint": "../../etc"}}),
+                "LocationConstraint",
+            ),
         ];
         for (params, needle) in cases {
             let p = parse(&create_bucket(params.clone()), &cfg()).unwrap();
@@ -528,9 +559,19 @@ mod tests {
 
     #[test]
     fn not_eventbridge_is_an_error() {
-        for raw in [&b"not json"[..], b"", b"[]", b"{}", b"{\"detail-type\": 1}",
-                    b"{\"detail-type\": \"x\", \"source\": \"y\", \"detail\": []}"] {
-            assert!(parse_bytes(raw, &cfg()).is_err(), "{}", String::from_utf8_lossy(raw));
+        for raw in [
+            &b"not json"[..],
+            b"",
+            b"[]",
+            b"{}",
+            b"{\"detail-type\": 1}",
+            b"{\"detail-type\": \"x\", \"source\": \"y\", \"detail\": []}",
+        ] {
+            assert!(
+                parse_bytes(raw, &cfg()).is_err(),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 
@@ -545,7 +586,13 @@ mod tests {
     #[test]
     fn project_version_both_casings() {
         let p = parse(&sample("create-project-version.json"), &cfg()).unwrap();
-        let Plan::ProjectVersion { output, kms_key_id, training_data, .. } = p.plan else {
+        let Plan::ProjectVersion {
+            output,
+            kms_key_id,
+            training_data,
+            ..
+        } = p.plan
+        else {
             panic!("not a project version")
         };
         assert_eq!(output.name, "custom-labels-console-us-east-1-3f9a1c2b7d");
@@ -564,7 +611,13 @@ mod tests {
             "TestingData": {"AutoCreate": true}
         });
         let p = parse(&e, &cfg()).unwrap();
-        let Plan::ProjectVersion { output, kms_key_id, training_data, .. } = p.plan else {
+        let Plan::ProjectVersion {
+            output,
+            kms_key_id,
+            training_data,
+            ..
+        } = p.plan
+        else {
             panic!("not a project version")
         };
         assert_eq!(output.name, "pascal-bucket");
@@ -587,7 +640,13 @@ mod tests {
     fn stream_processor_fields() {
         let p = parse(&sample("create-stream-processor-data-sharing.json"), &cfg()).unwrap();
         assert_eq!(p.trigger.kind, TriggerKind::StreamProcessorCreated);
-        let Plan::StreamProcessor { output, kms_key_id, data_sharing_opt_in, .. } = p.plan else {
+        let Plan::StreamProcessor {
+            output,
+            kms_key_id,
+            data_sharing_opt_in,
+            ..
+        } = p.plan
+        else {
             panic!("not a stream processor")
         };
         assert_eq!(output.unwrap().role, "stream-output");

@@ -11,7 +11,9 @@ use crate::aws::{AwsError, kms, organizations, s3, sns, sts};
 use crate::config::{Config, Mode};
 use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::{self, KeyTarget};
-use crate::controls::{Finding, Fix, Outcome, customer_managed_key, data_sharing, public_access_block, tls_only};
+use crate::controls::{
+    Finding, Fix, Outcome, customer_managed_key, data_sharing, public_access_block, tls_only,
+};
 use crate::event::{self, BucketTarget, EventError, Plan, TriggerInfo, TriggerKind};
 use crate::policy::Requirement;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
@@ -68,9 +70,19 @@ impl App {
     }
 
     /// Describes a key in a region; successes are cached while warm.
-    async fn describe_key(&self, region: &str, key: &str, with_rotation: bool) -> Result<KeyInfo, AwsError> {
+    async fn describe_key(
+        &self,
+        region: &str,
+        key: &str,
+        with_rotation: bool,
+    ) -> Result<KeyInfo, AwsError> {
         let cache_key = (region.to_owned(), key.to_owned());
-        if let Some(hit) = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&cache_key) {
+        if let Some(hit) = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&cache_key)
+        {
             if !with_rotation || hit.rotation_enabled.is_some() || hit.is_aws_managed() {
                 return Ok(hit.clone());
             }
@@ -94,14 +106,26 @@ impl App {
     /// The AI services opt-out verdict, cached for `GUARD_OPT_OUT_CACHE_SECONDS`.
     pub async fn opt_out(&self, account: &str) -> Resource {
         let ttl = self.config.opt_out_cache;
-        if let Some((at, resource)) = &*self.opt_out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        if let Some((at, resource)) = &*self
+            .opt_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             if at.elapsed() < ttl && resource.id == account {
                 return resource.clone();
             }
         }
-        let resource =
-            organizations::evaluate_opt_out(&self.clients.organizations(), account, &self.config.opt_out_services).await;
-        *self.opt_out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((Instant::now(), resource.clone()));
+        let resource = organizations::evaluate_opt_out(
+            &self.clients.organizations(),
+            account,
+            &self.config.opt_out_services,
+        )
+        .await;
+        *self
+            .opt_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), resource.clone()));
         resource
     }
 }
@@ -110,9 +134,15 @@ fn key_target(requested: &str, described: Result<KeyInfo, AwsError>) -> KeyTarge
     match described {
         Ok(info) => match kms_key_spec::check(&info) {
             Ok(()) => KeyTarget::Customer(info),
-            Err(reason) => KeyTarget::Unusable { requested: requested.to_owned(), reason },
+            Err(reason) => KeyTarget::Unusable {
+                requested: requested.to_owned(),
+                reason,
+            },
         },
-        Err(e) => KeyTarget::Unusable { requested: requested.to_owned(), reason: e.to_string() },
+        Err(e) => KeyTarget::Unusable {
+            requested: requested.to_owned(),
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -129,18 +159,31 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
             trigger.kind = TriggerKind::Ignored;
             trigger.ignored_reason = Some(reason);
         } else {
-            let (mut planned, org) =
-                tokio::join!(run_plan(app, parsed.plan, &account, deadline, &mut unfinished), app.opt_out(&account));
+            let (mut planned, org) = tokio::join!(
+                run_plan(app, parsed.plan, &account, deadline, &mut unfinished),
+                app.opt_out(&account)
+            );
             resources.append(&mut planned);
             resources.push(org);
         }
     }
-    let report = Report { trigger, mode: app.config.mode, resources, alert: AlertOutcome::default(), unfinished };
+    let report = Report {
+        trigger,
+        mode: app.config.mode,
+        resources,
+        alert: AlertOutcome::default(),
+        unfinished,
+    };
     Ok(finish(app, report, started).await)
 }
 
 /// Runs a sweep of every guarded bucket (`scan`), optionally limited to `only`.
-pub async fn scan(app: &App, only: &[String], deadline: Instant, kind: TriggerKind) -> Result<Report, HandleError> {
+pub async fn scan(
+    app: &App,
+    only: &[String],
+    deadline: Instant,
+    kind: TriggerKind,
+) -> Result<Report, HandleError> {
     let started = Instant::now();
     let account = app.account().await?.to_owned();
     let mut unfinished = Vec::new();
@@ -151,11 +194,24 @@ pub async fn scan(app: &App, only: &[String], deadline: Instant, kind: TriggerKi
     };
     let mut no_progress = |_| {};
     let (mut resources, org) = tokio::join!(
-        sweep(app, only, &account, deadline, &mut unfinished, &mut no_progress),
+        sweep(
+            app,
+            only,
+            &account,
+            deadline,
+            &mut unfinished,
+            &mut no_progress
+        ),
         app.opt_out(&account)
     );
     resources.push(org);
-    let report = Report { trigger, mode: app.config.mode, resources, alert: AlertOutcome::default(), unfinished };
+    let report = Report {
+        trigger,
+        mode: app.config.mode,
+        resources,
+        alert: AlertOutcome::default(),
+        unfinished,
+    };
     Ok(finish(app, report, started).await)
 }
 
@@ -169,7 +225,13 @@ pub async fn opt_out_check(app: &App) -> Result<Report, HandleError> {
         ..TriggerInfo::manual(TriggerKind::OptOutCheck, app.clients.home_region())
     };
     let resources = vec![app.opt_out(&account).await];
-    let report = Report { trigger, mode: app.config.mode, resources, alert: AlertOutcome::default(), unfinished: vec![] };
+    let report = Report {
+        trigger,
+        mode: app.config.mode,
+        resources,
+        alert: AlertOutcome::default(),
+        unfinished: vec![],
+    };
     Ok(finish(app, report, started).await)
 }
 
@@ -177,7 +239,9 @@ pub async fn opt_out_check(app: &App) -> Result<Report, HandleError> {
 fn foreign_account(event: &Value, account: &str) -> Option<String> {
     let named = [
         event.get("account").and_then(Value::as_str),
-        event.pointer("/detail/recipientAccountId").and_then(Value::as_str),
+        event
+            .pointer("/detail/recipientAccountId")
+            .and_then(Value::as_str),
     ];
     named.into_iter().flatten().find(|a| *a != account).map(|other| {
         format!(
@@ -187,21 +251,39 @@ fn foreign_account(event: &Value, account: &str) -> Option<String> {
     })
 }
 
-async fn run_plan(app: &App, plan: Plan, account: &str, deadline: Instant, unfinished: &mut Vec<String>) -> Vec<Resource> {
+async fn run_plan(
+    app: &App,
+    plan: Plan,
+    account: &str,
+    deadline: Instant,
+    unfinished: &mut Vec<String>,
+) -> Vec<Resource> {
     match plan {
         Plan::Ignore => Vec::new(),
         Plan::Bucket(target) => {
             let key = app.remediation_key(&target.region).await;
             vec![guard_bucket(app, &target, &key, account, deadline).await]
         }
-        Plan::ProjectVersion { id, output, kms_key_id, training_data } => {
+        Plan::ProjectVersion {
+            id,
+            output,
+            kms_key_id,
+            training_data,
+        } => {
             let mut resources = Vec::new();
-            let (key_resource, key_target) = rekognition_key(app, &output.region, kms_key_id.as_deref(), "project-version").await;
+            let (key_resource, key_target) = rekognition_key(
+                app,
+                &output.region,
+                kms_key_id.as_deref(),
+                "project-version",
+            )
+            .await;
             resources.extend(key_resource);
             resources.push(single(
                 ResourceType::RekognitionProjectVersion,
                 &id,
-                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk).unapplied(Status::NonCompliant),
+                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
+                    .unapplied(Status::NonCompliant),
             ));
             let key = match (&app.config.kms_key_id, key_target) {
                 (None, Some(project_key)) => project_key,
@@ -209,17 +291,29 @@ async fn run_plan(app: &App, plan: Plan, account: &str, deadline: Instant, unfin
             };
             let output_fut = guard_bucket(app, &output, &key, account, deadline);
             let training_fut = futures::future::join_all(
-                training_data.iter().map(|t| guard_bucket(app, t, &KeyTarget::AwsManaged, account, deadline)),
+                training_data
+                    .iter()
+                    .map(|t| guard_bucket(app, t, &KeyTarget::AwsManaged, account, deadline)),
             );
             let (out, training) = tokio::join!(output_fut, training_fut);
             resources.push(out);
             resources.extend(training);
             resources
         }
-        Plan::StreamProcessor { id, output, kms_key_id, data_sharing_opt_in } => {
-            let region = output.as_ref().map(|o| o.region.clone()).or_else(|| app.clients.home_region()).unwrap_or_default();
+        Plan::StreamProcessor {
+            id,
+            output,
+            kms_key_id,
+            data_sharing_opt_in,
+        } => {
+            let region = output
+                .as_ref()
+                .map(|o| o.region.clone())
+                .or_else(|| app.clients.home_region())
+                .unwrap_or_default();
             let mut resources = Vec::new();
-            let (key_resource, _) = rekognition_key(app, &region, kms_key_id.as_deref(), "stream-processor").await;
+            let (key_resource, _) =
+                rekognition_key(app, &region, kms_key_id.as_deref(), "stream-processor").await;
             resources.extend(key_resource);
             let mut processor = single(
                 ResourceType::RekognitionStreamProcessor,
@@ -227,7 +321,8 @@ async fn run_plan(app: &App, plan: Plan, account: &str, deadline: Instant, unfin
                 data_sharing::evaluate(data_sharing_opt_in).unapplied(Status::NonCompliant),
             );
             processor.controls.push(
-                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk).unapplied(Status::NonCompliant),
+                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
+                    .unapplied(Status::NonCompliant),
             );
             resources.push(processor);
             if let Some(output) = output {
@@ -244,19 +339,35 @@ async fn run_plan(app: &App, plan: Plan, account: &str, deadline: Instant, unfin
 }
 
 fn single(kind: ResourceType, id: &str, control: ControlResult) -> Resource {
-    Resource { kind, id: id.to_owned(), role: None, region: None, controls: vec![control] }
+    Resource {
+        kind,
+        id: id.to_owned(),
+        role: None,
+        region: None,
+        controls: vec![control],
+    }
 }
 
 /// The `kms-key-spec` resource for a key a Rekognition resource names, and — when it is
 /// usable — the key itself as a remediation target.
-async fn rekognition_key(app: &App, region: &str, key: Option<&str>, role: &str) -> (Option<Resource>, Option<KeyTarget>) {
+async fn rekognition_key(
+    app: &App,
+    region: &str,
+    key: Option<&str>,
+    role: &str,
+) -> (Option<Resource>, Option<KeyTarget>) {
     let Some(requested) = key else {
         return (None, None);
     };
-    let described = app.describe_key(region, requested, true).await.map_err(|e| e.to_string());
+    let described = app
+        .describe_key(region, requested, true)
+        .await
+        .map_err(|e| e.to_string());
     let finding = kms_key_spec::evaluate(requested, &described);
     let usable = matches!(finding.outcome, Outcome::Compliant);
-    let id = described.as_ref().map_or_else(|_| requested.to_owned(), |k| k.arn.clone());
+    let id = described
+        .as_ref()
+        .map_or_else(|_| requested.to_owned(), |k| k.arn.clone());
     let resource = Resource {
         kind: ResourceType::KmsKey,
         id,
@@ -281,7 +392,10 @@ pub async fn sweep(
     unfinished: &mut Vec<String>,
     progress: &mut (dyn FnMut(usize) + Send),
 ) -> Vec<Resource> {
-    let home = app.clients.home_region().unwrap_or_else(|| "us-east-1".to_owned());
+    let home = app
+        .clients
+        .home_region()
+        .unwrap_or_else(|| "us-east-1".to_owned());
     let s3_home = app.clients.s3(&home);
     let mut names: Vec<(String, &'static str)> = Vec::new();
     let mut resources = Vec::new();
@@ -307,7 +421,9 @@ pub async fn sweep(
     } else {
         for name in only {
             match event::check_bucket_name(name) {
-                Ok(()) => names.push((name.clone(), app.config.bucket_role(name).unwrap_or("scan"))),
+                Ok(()) => {
+                    names.push((name.clone(), app.config.bucket_role(name).unwrap_or("scan")))
+                }
                 Err(reason) => resources.push(single(
                     ResourceType::S3Bucket,
                     name,
@@ -328,11 +444,20 @@ pub async fn sweep(
                 return Ok(single(
                     ResourceType::S3Bucket,
                     &name,
-                    ControlResult::new("scan", Status::Failed, format!("cannot resolve the bucket's region: {e}")),
+                    ControlResult::new(
+                        "scan",
+                        Status::Failed,
+                        format!("cannot resolve the bucket's region: {e}"),
+                    ),
                 ));
             }
         };
-        let target = BucketTarget { name, region, role, audit_only: false };
+        let target = BucketTarget {
+            name,
+            region,
+            role,
+            audit_only: false,
+        };
         let key = app.remediation_key(&target.region).await;
         Ok(guard_bucket(app, &target, &key, account, deadline).await)
     }))
@@ -358,22 +483,44 @@ struct BucketFacts {
     policy: Result<Option<String>, AwsError>,
 }
 
-async fn read_facts(client: &aws_sdk_s3::Client, bucket: &str, owner: &str, audit_only: bool, until: Instant) -> BucketFacts {
+async fn read_facts(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    owner: &str,
+    audit_only: bool,
+    until: Instant,
+) -> BucketFacts {
     let tags = s3::race_retry(until, || s3::read_tags(client, bucket, owner));
     let encryption = s3::race_retry(until, || s3::read_encryption(client, bucket, owner));
     if audit_only {
         let (tags, encryption) = tokio::join!(tags, encryption);
-        return BucketFacts { tags, encryption, public_access_block: Ok(None), policy: Ok(None) };
+        return BucketFacts {
+            tags,
+            encryption,
+            public_access_block: Ok(None),
+            policy: Ok(None),
+        };
     }
-    let pab = s3::race_retry(until, || s3::read_public_access_block(client, bucket, owner));
+    let pab = s3::race_retry(until, || {
+        s3::read_public_access_block(client, bucket, owner)
+    });
     let policy = s3::race_retry(until, || s3::read_policy(client, bucket, owner));
-    let (tags, encryption, public_access_block, policy) = tokio::join!(tags, encryption, pab, policy);
-    BucketFacts { tags, encryption, public_access_block, policy }
+    let (tags, encryption, public_access_block, policy) =
+        tokio::join!(tags, encryption, pab, policy);
+    BucketFacts {
+        tags,
+        encryption,
+        public_access_block,
+        policy,
+    }
 }
 
 fn unreadable(control: &'static str, e: &AwsError) -> ControlResult {
     let detail = if e.is_access_denied() {
-        format!("cannot read the bucket's state: access denied ({}); nothing written", e.operation)
+        format!(
+            "cannot read the bucket's state: access denied ({}); nothing written",
+            e.operation
+        )
     } else {
         format!("cannot read the bucket's state: {e}; nothing written")
     };
@@ -381,11 +528,21 @@ fn unreadable(control: &'static str, e: &AwsError) -> ControlResult {
 }
 
 /// Evaluates the S3 controls on one bucket and, in remediate mode, applies and verifies.
-pub async fn guard_bucket(app: &App, target: &BucketTarget, key: &KeyTarget, account: &str, deadline: Instant) -> Resource {
+pub async fn guard_bucket(
+    app: &App,
+    target: &BucketTarget,
+    key: &KeyTarget,
+    account: &str,
+    deadline: Instant,
+) -> Resource {
     let client = app.clients.s3(&target.region);
     let until = deadline.min(Instant::now() + RACE_BUDGET);
     let facts = read_facts(&client, &target.name, account, target.audit_only, until).await;
-    let req = Requirement::new(&target.name, event::partition(&target.region), app.config.min_tls_version.as_deref());
+    let req = Requirement::new(
+        &target.name,
+        event::partition(&target.region),
+        app.config.min_tls_version.as_deref(),
+    );
     let mut resource = Resource {
         kind: ResourceType::S3Bucket,
         id: target.name.clone(),
@@ -415,17 +572,45 @@ pub async fn guard_bucket(app: &App, target: &BucketTarget, key: &KeyTarget, acc
             return resource;
         }
     };
-    let exempt = tags.iter().any(|(k, v)| *k == app.config.exempt_tag && v.eq_ignore_ascii_case("true"));
+    let exempt = tags
+        .iter()
+        .any(|(k, v)| *k == app.config.exempt_tag && v.eq_ignore_ascii_case("true"));
 
-    let existing_key = match facts.encryption.as_ref().ok().and_then(|e| sse_kms::needs_existing_key(e.as_ref(), key)) {
+    let existing_key = match facts
+        .encryption
+        .as_ref()
+        .ok()
+        .and_then(|e| sse_kms::needs_existing_key(e.as_ref(), key))
+    {
         // Undescribable (e.g. another account's key): treated as a customer key, so kept.
-        Some(existing) => app.describe_key(&target.region, &existing, false).await.ok(),
+        Some(existing) => app
+            .describe_key(&target.region, &existing, false)
+            .await
+            .ok(),
         None => None,
     };
     let findings: Vec<(&'static str, Result<Finding, &AwsError>)> = vec![
-        (sse_kms::ID, facts.encryption.as_ref().map(|e| sse_kms::evaluate(e.as_ref(), key, existing_key.as_ref()))),
-        (public_access_block::ID, facts.public_access_block.as_ref().map(|p| public_access_block::evaluate(p.as_ref()))),
-        (tls_only::ID, facts.policy.as_ref().map(|p| tls_only::evaluate(p.as_deref(), &req))),
+        (
+            sse_kms::ID,
+            facts
+                .encryption
+                .as_ref()
+                .map(|e| sse_kms::evaluate(e.as_ref(), key, existing_key.as_ref())),
+        ),
+        (
+            public_access_block::ID,
+            facts
+                .public_access_block
+                .as_ref()
+                .map(|p| public_access_block::evaluate(p.as_ref())),
+        ),
+        (
+            tls_only::ID,
+            facts
+                .policy
+                .as_ref()
+                .map(|p| tls_only::evaluate(p.as_deref(), &req)),
+        ),
     ];
     let mut to_apply = Vec::new();
     for (control, finding) in findings.into_iter().filter(|(c, _)| controls.contains(c)) {
@@ -440,31 +625,45 @@ pub async fn guard_bucket(app: &App, target: &BucketTarget, key: &KeyTarget, acc
             let mut r = ControlResult::new(
                 control,
                 Status::Exempt,
-                format!("exempt by tag {}=true; found: {}", app.config.exempt_tag, finding.detail),
+                format!(
+                    "exempt by tag {}=true; found: {}",
+                    app.config.exempt_tag, finding.detail
+                ),
             )
             .with_before(finding.before);
             r.severity = finding.severity;
             resource.controls.push(r);
         } else if target.audit_only {
-            resource.controls.push(finding.unapplied(Status::NonCompliant));
+            resource
+                .controls
+                .push(finding.unapplied(Status::NonCompliant));
         } else if app.config.mode == Mode::Audit {
-            resource.controls.push(finding.unapplied(Status::WouldRemediate));
+            resource
+                .controls
+                .push(finding.unapplied(Status::WouldRemediate));
         } else if let Outcome::Fix(_) = finding.outcome {
             to_apply.push(finding);
         } else {
-            resource.controls.push(finding.unapplied(Status::NonCompliant));
+            resource
+                .controls
+                .push(finding.unapplied(Status::NonCompliant));
         }
     }
     if !to_apply.is_empty() {
         if Instant::now() + DEADLINE_MARGIN >= deadline {
             for f in to_apply {
                 let mut r = f.unapplied(Status::Failed);
-                r.detail = format!("{}; not applied: the invocation's deadline was near", r.detail);
+                r.detail = format!(
+                    "{}; not applied: the invocation's deadline was near",
+                    r.detail
+                );
                 resource.controls.push(r);
             }
         } else {
             let applied = futures::future::join_all(
-                to_apply.into_iter().map(|f| apply_and_verify(&client, target, account, key, &req, f, until)),
+                to_apply
+                    .into_iter()
+                    .map(|f| apply_and_verify(&client, target, account, key, &req, f, until)),
             )
             .await;
             resource.controls.extend(applied);
@@ -493,27 +692,42 @@ async fn apply_and_verify(
         Fix::Encryption(enc) => {
             async {
                 s3::race_retry(until, || s3::put_encryption(client, bucket, owner, enc)).await?;
-                let now = s3::race_retry(until, || s3::read_encryption(client, bucket, owner)).await?;
+                let now =
+                    s3::race_retry(until, || s3::read_encryption(client, bucket, owner)).await?;
                 // The key we wrote is the target key: no need to describe it again.
-                Ok((sse_kms::evaluate(now.as_ref(), key, None), sse_kms::state(now.as_ref())))
+                Ok((
+                    sse_kms::evaluate(now.as_ref(), key, None),
+                    sse_kms::state(now.as_ref()),
+                ))
             }
             .await
         }
         Fix::PublicAccessBlock => {
             async {
-                s3::race_retry(until, || s3::put_public_access_block(client, bucket, owner)).await?;
-                let now = s3::race_retry(until, || s3::read_public_access_block(client, bucket, owner)).await?;
-                Ok((public_access_block::evaluate(now.as_ref()), public_access_block::state(now.as_ref())))
+                s3::race_retry(until, || s3::put_public_access_block(client, bucket, owner))
+                    .await?;
+                let now = s3::race_retry(until, || {
+                    s3::read_public_access_block(client, bucket, owner)
+                })
+                .await?;
+                Ok((
+                    public_access_block::evaluate(now.as_ref()),
+                    public_access_block::state(now.as_ref()),
+                ))
             }
             .await
         }
-        Fix::Policy { document, .. } => merge_policy_until_verified(client, bucket, owner, req, document, until).await,
+        Fix::Policy { document, .. } => {
+            merge_policy_until_verified(client, bucket, owner, req, document, until).await
+        }
     };
     let (control, before, detail) = (finding.control, finding.before, finding.detail);
     match verified {
         Ok((after, state)) if after.outcome == Outcome::Compliant => {
             info!(control, bucket, "remediated and verified");
-            ControlResult::new(control, Status::Remediated, detail).with_before(before).with_after(state)
+            ControlResult::new(control, Status::Remediated, detail)
+                .with_before(before)
+                .with_after(state)
         }
         Ok((after, state)) => {
             warn!(control, bucket, found = %after.detail, "write not verified");
@@ -527,7 +741,8 @@ async fn apply_and_verify(
         }
         Err(e) => {
             warn!(control, bucket, error = %e, "remediation failed");
-            ControlResult::new(control, Status::Failed, format!("{detail}; {e}")).with_before(before)
+            ControlResult::new(control, Status::Failed, format!("{detail}; {e}"))
+                .with_before(before)
         }
     }
 }
@@ -572,25 +787,49 @@ async fn finish(app: &App, mut report: Report, started: Instant) -> Report {
 
 async fn publish_alert(app: &App, report: &Report) -> AlertOutcome {
     if !alert::is_due(report) {
-        return AlertOutcome { reason: Some("nothing needs attention".to_owned()), ..AlertOutcome::default() };
+        return AlertOutcome {
+            reason: Some("nothing needs attention".to_owned()),
+            ..AlertOutcome::default()
+        };
     }
     let Some(topic) = app.config.alert_topic_arn.as_deref() else {
-        return AlertOutcome { reason: Some("GUARD_ALERT_TOPIC_ARN is not set; logged only".to_owned()), ..AlertOutcome::default() };
+        return AlertOutcome {
+            reason: Some("GUARD_ALERT_TOPIC_ARN is not set; logged only".to_owned()),
+            ..AlertOutcome::default()
+        };
     };
     let region = sns::topic_region(topic).unwrap_or_default();
     let attributes = alert::attributes(report);
-    match sns::publish(&app.clients.sns(&region), topic, &alert::subject(report), &alert::body(report), &attributes).await {
-        Ok(message_id) => AlertOutcome { published: true, message_id: Some(message_id), ..AlertOutcome::default() },
+    match sns::publish(
+        &app.clients.sns(&region),
+        topic,
+        &alert::subject(report),
+        &alert::body(report),
+        &attributes,
+    )
+    .await
+    {
+        Ok(message_id) => AlertOutcome {
+            published: true,
+            message_id: Some(message_id),
+            ..AlertOutcome::default()
+        },
         Err(e) => {
             tracing::error!(topic, error = %e, "alert publish failed");
-            AlertOutcome { error: Some(e.to_string()), ..AlertOutcome::default() }
+            AlertOutcome {
+                error: Some(e.to_string()),
+                ..AlertOutcome::default()
+            }
         }
     }
 }
 
 fn log_summary(app: &App, report: &Report, started: Instant) {
-    let counts: serde_json::Map<String, Value> =
-        report.counts().into_iter().map(|(s, n)| (s.as_str().to_owned(), Value::from(n))).collect();
+    let counts: serde_json::Map<String, Value> = report
+        .counts()
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), Value::from(n)))
+        .collect();
     let counts = Value::Object(counts).to_string();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let kind = serde_json::to_value(report.trigger.kind).unwrap_or_default();

@@ -43,16 +43,28 @@ fn init_cli_logging(verbose: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Lambda: JSON lines when the function's log format is JSON, at its log level.
 fn init_lambda_logging() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()).to_lowercase();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .unwrap_or_else(|_| "info".to_owned())
+        .to_lowercase();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).without_time();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time();
     if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().with_current_span(false).flatten_event(true).init();
+        builder
+            .json()
+            .with_current_span(false)
+            .flatten_event(true)
+            .init();
     } else {
         builder.init();
     }
@@ -62,7 +74,10 @@ async fn lambda() -> Result<(), Error> {
     let config = Config::from_env()?;
     let app = App::new(config, Clients::from_env().await);
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { invoke(app, event).await })).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        invoke(app, event).await
+    }))
+    .await
 }
 
 /// One Lambda invocation. A report whose exit code is 1 (a control failed, the alert
@@ -70,21 +85,41 @@ async fn lambda() -> Result<(), Error> {
 /// dead-letter queue keeps it; the report itself is logged either way.
 async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
     let started = Instant::now();
-    let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    let remaining = event
+        .context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
     let deadline = Instant::now() + remaining;
-    let scheduled = event.payload.get("detail-type").and_then(Value::as_str) == Some(event::SCHEDULED_DETAIL_TYPE);
+    let scheduled = event.payload.get("detail-type").and_then(Value::as_str)
+        == Some(event::SCHEDULED_DETAIL_TYPE);
     let report = if scheduled {
         handler::scan(app, &[], deadline, TriggerKind::ScheduledScan).await?
     } else {
         handler::handle(app, &event.payload, deadline).await?
     };
-    println!("{}", metrics::emf_line(&report, started.elapsed().as_millis() as u64, metrics::now_millis()));
+    println!(
+        "{}",
+        metrics::emf_line(
+            &report,
+            started.elapsed().as_millis() as u64,
+            metrics::now_millis()
+        )
+    );
     if report.exit_code() == exit::FAILED {
         tracing::error!(report = %serde_json::to_string(&report)?, "invocation failed");
         return Err(format!(
             "rekognition-guard: {} failed control(s){}; see the report in the log",
-            report.results().filter(|(_, c)| c.status == rekognition_guard::report::Status::Failed).count(),
-            report.alert.error.as_deref().map(|e| format!(", alert failed: {e}")).unwrap_or_default()
+            report
+                .results()
+                .filter(|(_, c)| c.status == rekognition_guard::report::Status::Failed)
+                .count(),
+            report
+                .alert
+                .error
+                .as_deref()
+                .map(|e| format!(", alert failed: {e}"))
+                .unwrap_or_default()
         )
         .into());
     }

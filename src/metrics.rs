@@ -28,7 +28,10 @@ pub fn emf_line(report: &Report, duration_ms: u64, timestamp_ms: u64) -> String 
     controls.dedup();
     for control in controls {
         let name = format!("Control.{control}.NeedsAttention");
-        let n = report.results().filter(|(_, c)| c.control == control && c.status.needs_attention()).count();
+        let n = report
+            .results()
+            .filter(|(_, c)| c.control == control && c.status.needs_attention())
+            .count();
         metrics.push(json!({"Name": name, "Unit": "Count"}));
         doc.insert(name, json!(n));
     }
@@ -82,7 +85,13 @@ mod tests {
         assert_eq!(v["Control.tls-only.NeedsAttention"], 0);
         assert_eq!(v["DurationMs"], 42);
         assert_eq!(v["Trigger"], "manual-scan");
-        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert!(declared.iter().all(|m| v.get(m["Name"].as_str().unwrap()).is_some()));
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap();
+        assert!(
+            declared
+                .iter()
+                .all(|m| v.get(m["Name"].as_str().unwrap()).is_some())
+        );
     }
 }

@@ -64,12 +64,16 @@ pub enum Merge {
     /// The policy already complies; write nothing.
     Unchanged,
     /// The whole new policy document, and the Sids of the statements added.
-    Updated { document: String, added: Vec<String> },
+    Updated {
+        document: String,
+        added: Vec<String>,
+    },
 }
 
 /// Parses a policy document into its object and statement list.
 pub fn parse(text: &str) -> Result<Map<String, Value>, PolicyError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| PolicyError::NotJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| PolicyError::NotJson(e.to_string()))?;
     let Value::Object(doc) = value else {
         return Err(PolicyError::NoStatements);
     };
@@ -90,7 +94,10 @@ fn statements(doc: &Map<String, Value>) -> Result<Vec<&Map<String, Value>>, Poli
 }
 
 /// Evaluates a policy (`None`: the bucket has none) by meaning.
-pub fn evaluate(doc: Option<&Map<String, Value>>, req: &Requirement) -> Result<TlsEvaluation, PolicyError> {
+pub fn evaluate(
+    doc: Option<&Map<String, Value>>,
+    req: &Requirement,
+) -> Result<TlsEvaluation, PolicyError> {
     let stmts = match doc {
         Some(doc) => statements(doc)?,
         None => Vec::new(),
@@ -154,9 +161,12 @@ pub fn merge(existing: Option<&str>, req: &Requirement) -> Result<Merge, PolicyE
         "Statement".into(),
         Value::Array(list.into_iter().chain(added_statements).collect()),
     );
-    let document = serde_json::to_string(&Value::Object(doc)).map_err(|e| PolicyError::NotJson(e.to_string()))?;
+    let document = serde_json::to_string(&Value::Object(doc))
+        .map_err(|e| PolicyError::NotJson(e.to_string()))?;
     if document.len() > MAX_POLICY_BYTES {
-        return Err(PolicyError::TooLarge { bytes: document.len() });
+        return Err(PolicyError::TooLarge {
+            bytes: document.len(),
+        });
     }
     Ok(Merge::Updated { document, added })
 }
@@ -198,7 +208,9 @@ fn is_blanket_deny(s: &Map<String, Value>, req: &Requirement) -> bool {
         && s.get("Resource").is_some_and(|r| {
             let patterns = strings(r);
             patterns.iter().any(|p| glob_match(p, &req.bucket_arn))
-                && patterns.iter().any(|p| covers_prefix(p, &req.objects_prefix))
+                && patterns
+                    .iter()
+                    .any(|p| covers_prefix(p, &req.objects_prefix))
         })
 }
 
@@ -321,7 +333,7 @@ pub fn covers_prefix(pattern: &str, prefix: &str) -> bool {
         close(&mut next);
         reachable = next;
     }
-    (0..=p.len()).any(|i| reachable[i] && p[i..].iter().all(|&c| c == '*'))
+    (0..p.len()).any(|i| reachable[i] && p[i..].iter().all(|&c| c == '*'))
 }
 
 #[cfg(test)]

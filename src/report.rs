@@ -3,9 +3,9 @@
 //! Field names are a stable interface (DESIGN.md, "Report"): tools downstream parse them.
 //! This module owns the types, the exit code and the table rendering; it makes no AWS calls.
 
-use serde::{Deserialize, Serialize};
 use crate::config::Mode;
 use crate::event::TriggerInfo;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -100,10 +100,24 @@ pub struct ControlResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     pub detail: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `null` means "read, and nothing is configured"; absent means "not read".
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<Value>,
+}
+
+/// A present field is `Some`, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl ControlResult {
@@ -219,7 +233,10 @@ impl Report {
         let _ = writeln!(
             out,
             "trigger: {} {} in {}/{} (event {}), mode {}",
-            serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            serde_json::to_value(t.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
             t.event_name.as_deref().unwrap_or("-"),
             t.account.as_deref().unwrap_or("-"),
             t.region.as_deref().unwrap_or("-"),
@@ -243,11 +260,19 @@ impl Report {
         if !rows.is_empty() {
             let header = ["RESOURCE", "CONTROL", "STATUS", "DETAIL"].map(str::to_owned);
             let width = |i: usize| {
-                rows.iter().chain(std::iter::once(&header)).map(|r| r[i].chars().count()).max().unwrap_or(0)
+                rows.iter()
+                    .chain(std::iter::once(&header))
+                    .map(|r| r[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
             };
             let (w0, w1, w2) = (width(0), width(1), width(2));
             for row in std::iter::once(&header).chain(rows.iter()) {
-                let _ = writeln!(out, "{:w0$}  {:w1$}  {:w2$}  {}", row[0], row[1], row[2], row[3]);
+                let _ = writeln!(
+                    out,
+                    "{:w0$}  {:w1$}  {:w2$}  {}",
+                    row[0], row[1], row[2], row[3]
+                );
             }
         }
         for item in &self.unfinished {
@@ -256,8 +281,16 @@ impl Report {
         let alert = &self.alert;
         let _ = match (&alert.error, alert.published, &alert.reason) {
             (Some(e), _, _) => writeln!(out, "alert: FAILED: {e}"),
-            (None, true, _) => writeln!(out, "alert: published (message {})", alert.message_id.as_deref().unwrap_or("-")),
-            (None, false, reason) => writeln!(out, "alert: not published ({})", reason.as_deref().unwrap_or("-")),
+            (None, true, _) => writeln!(
+                out,
+                "alert: published (message {})",
+                alert.message_id.as_deref().unwrap_or("-")
+            ),
+            (None, false, reason) => writeln!(
+                out,
+                "alert: not published ({})",
+                reason.as_deref().unwrap_or("-")
+            ),
         };
         out
     }
@@ -277,7 +310,10 @@ mod tests {
                 id: "b".into(),
                 role: None,
                 region: None,
-                controls: statuses.iter().map(|&s| ControlResult::new("sse-kms", s, "d")).collect(),
+                controls: statuses
+                    .iter()
+                    .map(|&s| ControlResult::new("sse-kms", s, "d"))
+                    .collect(),
             }],
             alert: AlertOutcome::default(),
             unfinished: Vec::new(),
@@ -288,7 +324,10 @@ mod tests {
     fn exit_codes() {
         use Status::*;
         assert_eq!(report(&[]).exit_code(), 0);
-        assert_eq!(report(&[Compliant, Remediated, Exempt, Skipped]).exit_code(), 0);
+        assert_eq!(
+            report(&[Compliant, Remediated, Exempt, Skipped]).exit_code(),
+            0
+        );
         assert_eq!(report(&[Compliant, WouldRemediate]).exit_code(), 3);
         assert_eq!(report(&[NonCompliant]).exit_code(), 3);
         assert_eq!(report(&[NonCompliant, Failed]).exit_code(), 1);
@@ -303,7 +342,10 @@ mod tests {
         assert_eq!(v["trigger"]["kind"], "manual-scan");
         assert_eq!(v["mode"], "remediate");
         assert_eq!(v["resources"][0]["type"], "s3-bucket");
-        assert_eq!(v["resources"][0]["controls"][0]["status"], "would-remediate");
+        assert_eq!(
+            v["resources"][0]["controls"][0]["status"],
+            "would-remediate"
+        );
         assert_eq!(v["alert"]["published"], false);
         let back: Report = serde_json::from_value(v).unwrap();
         assert_eq!(back, report(&[Status::WouldRemediate]));

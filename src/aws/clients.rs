@@ -113,8 +113,14 @@ impl Clients {
         }
     }
 
-    fn cached<C: Clone>(map: &Mutex<HashMap<String, C>>, region: &str, build: impl FnOnce() -> C) -> C {
-        let mut map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn cached<C: Clone>(
+        map: &Mutex<HashMap<String, C>>,
+        region: &str,
+        build: impl FnOnce() -> C,
+    ) -> C {
+        let mut map = map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(region.to_owned()).or_insert_with(build).clone()
     }
 

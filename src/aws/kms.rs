@@ -4,7 +4,11 @@ use super::AwsError;
 use crate::controls::kms_key_spec::KeyInfo;
 use aws_sdk_kms::Client;
 
-pub async fn describe(client: &Client, key: &str, with_rotation: bool) -> Result<KeyInfo, AwsError> {
+pub async fn describe(
+    client: &Client,
+    key: &str,
+    with_rotation: bool,
+) -> Result<KeyInfo, AwsError> {
     let out = client
         .describe_key()
         .key_id(key)
@@ -21,15 +25,26 @@ pub async fn describe(client: &Client, key: &str, with_rotation: bool) -> Result
         arn: meta.arn().unwrap_or_default().to_owned(),
         key_id: meta.key_id().to_owned(),
         key_spec: meta.key_spec().map(|s| s.as_str().to_owned()),
-        key_usage: meta.key_usage().map(|u| u.as_str().to_owned()).filter(|u| !u.is_empty()),
+        key_usage: meta
+            .key_usage()
+            .map(|u| u.as_str().to_owned())
+            .filter(|u| !u.is_empty()),
         key_state: meta.key_state().map(|s| s.as_str().to_owned()),
         enabled: meta.enabled(),
         key_manager: meta.key_manager().map(|m| m.as_str().to_owned()),
         rotation_enabled: None,
     };
-    if with_rotation && !info.is_aws_managed() && info.key_spec.as_deref() == Some("SYMMETRIC_DEFAULT") {
+    if with_rotation
+        && !info.is_aws_managed()
+        && info.key_spec.as_deref() == Some("SYMMETRIC_DEFAULT")
+    {
         // Advice only: a failure to read it leaves it unknown rather than failing the key.
-        match client.get_key_rotation_status().key_id(&info.key_id).send().await {
+        match client
+            .get_key_rotation_status()
+            .key_id(&info.key_id)
+            .send()
+            .await
+        {
             Ok(r) => info.rotation_enabled = Some(r.key_rotation_enabled()),
             Err(e) => {
                 let e = AwsError::from_sdk("GetKeyRotationStatus", e);

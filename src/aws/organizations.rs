@@ -14,8 +14,7 @@
 //! hierarchy is read too (best effort) for the locks.
 
 use crate::opt_out::{
-    AttachedPolicy, DecidedBy, Effective, Hierarchy, Level, Origin, Setting, TargetKind,
-    Verdict,
+    AttachedPolicy, DecidedBy, Effective, Hierarchy, Level, Origin, Setting, TargetKind, Verdict,
 };
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
 use aws_sdk_organizations::Client;
@@ -124,9 +123,7 @@ struct UncodedServerErrorIsFinal;
 
 impl ClassifyRetry for UncodedServerErrorIsFinal {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        let server_error = ctx
-            .response()
-            .is_some_and(|r| r.status().is_server_error());
+        let server_error = ctx.response().is_some_and(|r| r.status().is_server_error());
         let uncoded = match ctx.output_or_error() {
             Some(Err(err)) => err
                 .as_operation_error()
@@ -330,7 +327,12 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
                 note: fallback_note,
             }
         }
-        Err(err) if matches!(err.code(), Some("ChildNotFoundException" | "TargetNotFoundException")) => {
+        Err(err)
+            if matches!(
+                err.code(),
+                Some("ChildNotFoundException" | "TargetNotFoundException")
+            ) =>
+        {
             Outcome::NoPolicy {
                 path: "hierarchy",
                 reason: format!("{err}: the account is not in this organization"),
@@ -679,9 +681,8 @@ fn evaluated(
         detail.push_str(note);
     }
 
-    let mut result = ControlResult::new(CONTROL_ID, status, detail).with_after(after(
-        path, effective, &verdict, service,
-    ));
+    let mut result = ControlResult::new(CONTROL_ID, status, detail)
+        .with_after(after(path, effective, &verdict, service));
     if let Some(severity) = severity {
         result = result.with_severity(severity);
     }
@@ -709,9 +710,9 @@ fn verdict_text(verdict: &Verdict) -> String {
         .unwrap_or_default();
     match verdict.setting {
         Some(Setting::OptOut) => format!("opted out ({element} = optOut{origin})"),
-        Some(Setting::OptIn) => format!(
-            "opted in ({element} = optIn{origin}): {service} may store and use the content"
-        ),
+        Some(Setting::OptIn) => {
+            format!("opted in ({element} = optIn{origin}): {service} may store and use the content")
+        }
         None => format!(
             "no opt-out setting applies (neither services.{service} nor services.default sets \
              opt_out_policy): {service} may store and use the content"
@@ -748,7 +749,13 @@ fn after(path: &EvaluationPath, effective: &Effective, verdict: &Verdict, servic
         if !effective.conflicts.is_empty() {
             map.insert(
                 "conflicts".into(),
-                strings(effective.conflicts.iter().map(ToString::to_string).collect()),
+                strings(
+                    effective
+                        .conflicts
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                ),
             );
         }
     }

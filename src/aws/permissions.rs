@@ -17,10 +17,25 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("s3:GetBucketLocation", "scan: resolve a bucket's region"),
     ("kms:DescribeKey", "resolve and check KMS keys"),
     ("kms:GetKeyRotationStatus", "advise on key rotation"),
-    ("organizations:DescribeOrganization", "is the account in an organization"),
-    ("organizations:DescribeEffectivePolicy", "effective AI opt-out policy"),
-    ("organizations:ListParents", "opt-out fallback: walk to the root"),
-    ("organizations:ListPoliciesForTarget", "opt-out fallback: attached policies"),
-    ("organizations:DescribePolicy", "opt-out fallback: policy content"),
+    (
+        "organizations:DescribeOrganization",
+        "is the account in an organization",
+    ),
+    (
+        "organizations:DescribeEffectivePolicy",
+        "effective AI opt-out policy",
+    ),
+    (
+        "organizations:ListParents",
+        "opt-out fallback: walk to the root",
+    ),
+    (
+        "organizations:ListPoliciesForTarget",
+        "opt-out fallback: attached policies",
+    ),
+    (
+        "organizations:DescribePolicy",
+        "opt-out fallback: policy content",
+    ),
     ("sns:Publish", "alert the security team"),
 ];

@@ -18,7 +18,11 @@ use std::time::{Duration, Instant};
 
 /// Error codes S3 gives for a bucket created a moment ago (eventual consistency and
 /// the creator's own configuration calls): worth retrying for a bounded time.
-const RACE_CODES: &[&str] = &["OperationAborted", "NoSuchBucket", "ConditionalRequestConflict"];
+const RACE_CODES: &[&str] = &[
+    "OperationAborted",
+    "NoSuchBucket",
+    "ConditionalRequestConflict",
+];
 
 /// Retries `op` while S3 answers with a race code, with exponential backoff, until
 /// `deadline`. The SDK's own retries (throttling, 5xx) happen inside each attempt.
@@ -43,7 +47,11 @@ where
     }
 }
 
-fn not_configured<T, E>(result: Result<T, aws_sdk_s3::error::SdkError<E>>, operation: &'static str, codes: &[&str]) -> Result<Option<T>, AwsError>
+fn not_configured<T, E>(
+    result: Result<T, aws_sdk_s3::error::SdkError<E>>,
+    operation: &'static str,
+    codes: &[&str],
+) -> Result<Option<T>, AwsError>
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -55,43 +63,108 @@ where
     }
 }
 
-pub async fn read_tags(client: &Client, bucket: &str, owner: &str) -> Result<Vec<(String, String)>, AwsError> {
-    let out = client.get_bucket_tagging().bucket(bucket).expected_bucket_owner(owner).send().await;
-    Ok(not_configured(out, "GetBucketTagging", &["NoSuchTagSet", "NoSuchTagSetError"])?
-        .map(|o| o.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
-        .unwrap_or_default())
+pub async fn read_tags(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let out = client
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    Ok(not_configured(
+        out,
+        "GetBucketTagging",
+        &["NoSuchTagSet", "NoSuchTagSetError"],
+    )?
+    .map(|o| {
+        o.tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect()
+    })
+    .unwrap_or_default())
 }
 
-pub async fn read_encryption(client: &Client, bucket: &str, owner: &str) -> Result<Option<Encryption>, AwsError> {
-    let out = client.get_bucket_encryption().bucket(bucket).expected_bucket_owner(owner).send().await;
-    let Some(out) = not_configured(out, "GetBucketEncryption", &["ServerSideEncryptionConfigurationNotFoundError"])? else {
+pub async fn read_encryption(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<Encryption>, AwsError> {
+    let out = client
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    let Some(out) = not_configured(
+        out,
+        "GetBucketEncryption",
+        &["ServerSideEncryptionConfigurationNotFoundError"],
+    )?
+    else {
         return Ok(None);
     };
-    let rule = out.server_side_encryption_configuration().and_then(|c| c.rules().first());
+    let rule = out
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first());
     Ok(rule.and_then(|rule| {
-        rule.apply_server_side_encryption_by_default().map(|d| Encryption {
-            algorithm: d.sse_algorithm().as_str().to_owned(),
-            kms_key_id: d.kms_master_key_id().filter(|k| !k.is_empty()).map(str::to_owned),
-            bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
-        })
+        rule.apply_server_side_encryption_by_default()
+            .map(|d| Encryption {
+                algorithm: d.sse_algorithm().as_str().to_owned(),
+                kms_key_id: d
+                    .kms_master_key_id()
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+                bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
+            })
     }))
 }
 
-pub async fn read_public_access_block(client: &Client, bucket: &str, owner: &str) -> Result<Option<PublicAccessBlock>, AwsError> {
-    let out = client.get_public_access_block().bucket(bucket).expected_bucket_owner(owner).send().await;
-    Ok(not_configured(out, "GetPublicAccessBlock", &["NoSuchPublicAccessBlockConfiguration"])?.and_then(|o| {
-        o.public_access_block_configuration().map(|c| PublicAccessBlock {
-            block_public_acls: c.block_public_acls().unwrap_or(false),
-            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-            block_public_policy: c.block_public_policy().unwrap_or(false),
-            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-        })
+pub async fn read_public_access_block(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<PublicAccessBlock>, AwsError> {
+    let out = client
+        .get_public_access_block()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    Ok(not_configured(
+        out,
+        "GetPublicAccessBlock",
+        &["NoSuchPublicAccessBlockConfiguration"],
+    )?
+    .and_then(|o| {
+        o.public_access_block_configuration()
+            .map(|c| PublicAccessBlock {
+                block_public_acls: c.block_public_acls().unwrap_or(false),
+                ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                block_public_policy: c.block_public_policy().unwrap_or(false),
+                restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+            })
     }))
 }
 
-pub async fn read_policy(client: &Client, bucket: &str, owner: &str) -> Result<Option<String>, AwsError> {
-    let out = client.get_bucket_policy().bucket(bucket).expected_bucket_owner(owner).send().await;
-    Ok(not_configured(out, "GetBucketPolicy", &["NoSuchBucketPolicy"])?.and_then(|o| o.policy().map(str::to_owned)))
+pub async fn read_policy(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = client
+        .get_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    Ok(
+        not_configured(out, "GetBucketPolicy", &["NoSuchBucketPolicy"])?
+            .and_then(|o| o.policy().map(str::to_owned)),
+    )
 }
 
 fn build_error(operation: &'static str, e: aws_sdk_s3::error::BuildError) -> AwsError {
@@ -103,7 +176,12 @@ fn build_error(operation: &'static str, e: aws_sdk_s3::error::BuildError) -> Aws
     }
 }
 
-pub async fn put_encryption(client: &Client, bucket: &str, owner: &str, fix: &EncryptionFix) -> Result<(), AwsError> {
+pub async fn put_encryption(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+    fix: &EncryptionFix,
+) -> Result<(), AwsError> {
     const OP: &str = "PutBucketEncryption";
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(fix.algorithm.as_str()))
@@ -129,7 +207,11 @@ pub async fn put_encryption(client: &Client, bucket: &str, owner: &str, fix: &En
     Ok(())
 }
 
-pub async fn put_public_access_block(client: &Client, bucket: &str, owner: &str) -> Result<(), AwsError> {
+pub async fn put_public_access_block(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<(), AwsError> {
     let all = PublicAccessBlock::ALL;
     client
         .put_public_access_block()
@@ -149,7 +231,12 @@ pub async fn put_public_access_block(client: &Client, bucket: &str, owner: &str)
     Ok(())
 }
 
-pub async fn put_policy(client: &Client, bucket: &str, owner: &str, document: &str) -> Result<(), AwsError> {
+pub async fn put_policy(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+    document: &str,
+) -> Result<(), AwsError> {
     client
         .put_bucket_policy()
         .bucket(bucket)
@@ -175,7 +262,13 @@ pub async fn list_buckets(client: &Client, prefix: &str) -> Result<Vec<String>, 
             .await
             .map_err(|e| AwsError::from_sdk("ListBuckets", e))?;
         // Filter again: not every S3 implementation honours the prefix parameter.
-        names.extend(out.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(prefix)).map(str::to_owned));
+        names.extend(
+            out.buckets()
+                .iter()
+                .filter_map(|b| b.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(str::to_owned),
+        );
         match out.continuation_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => return Ok(names),

@@ -27,7 +27,11 @@ pub async fn publish(
     body: &str,
     attributes: &[(&str, String)],
 ) -> Result<String, AwsError> {
-    let mut request = client.publish().topic_arn(topic_arn).subject(subject).message(body);
+    let mut request = client
+        .publish()
+        .topic_arn(topic_arn)
+        .subject(subject)
+        .message(body);
     for (name, value) in attributes {
         let attr = MessageAttributeValue::builder()
             .data_type("String")
@@ -41,7 +45,10 @@ pub async fn publish(
             })?;
         request = request.message_attributes(*name, attr);
     }
-    let out = request.send().await.map_err(|e| AwsError::from_sdk("Publish", e))?;
+    let out = request
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("Publish", e))?;
     Ok(out.message_id().unwrap_or_default().to_owned())
 }
 
@@ -51,8 +58,14 @@ mod tests {
 
     #[test]
     fn regions_from_arns() {
-        assert_eq!(topic_region("arn:aws:sns:eu-west-1:123456789012:alerts").as_deref(), Some("eu-west-1"));
-        assert_eq!(topic_region("arn:aws-cn:sns:cn-north-1:123456789012:a").as_deref(), Some("cn-north-1"));
+        assert_eq!(
+            topic_region("arn:aws:sns:eu-west-1:123456789012:alerts").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            topic_region("arn:aws-cn:sns:cn-north-1:123456789012:a").as_deref(),
+            Some("cn-north-1")
+        );
         assert_eq!(topic_region("arn:aws:sns:eu-west-1:1234:alerts"), None);
         assert_eq!(topic_region("alerts"), None);
     }

@@ -12,14 +12,23 @@ pub const ID: &str = "customer-managed-key";
 
 pub fn evaluate(kms_key_id: Option<&str>, require_cmk: bool) -> Finding {
     match kms_key_id {
-        Some(key) => Finding::new(ID, Outcome::Compliant, format!("KmsKeyId {key}"), json!({"KmsKeyId": key})),
+        Some(key) => Finding::new(
+            ID,
+            Outcome::Compliant,
+            format!("KmsKeyId {key}"),
+            json!({"KmsKeyId": key}),
+        ),
         None => Finding::new(
             ID,
             Outcome::NonCompliant,
             "no KmsKeyId: Rekognition encrypts with an AWS owned key you cannot audit or revoke",
             json!({"KmsKeyId": null}),
         )
-        .with_severity(if require_cmk { Severity::Medium } else { Severity::Low }),
+        .with_severity(if require_cmk {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }),
     }
 }
 

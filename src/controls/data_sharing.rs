@@ -31,7 +31,10 @@ mod tests {
     #[test]
     fn opt_in_is_high() {
         let f = evaluate(Some(true));
-        assert_eq!((f.outcome, f.severity), (Outcome::NonCompliant, Some(Severity::High)));
+        assert_eq!(
+            (f.outcome, f.severity),
+            (Outcome::NonCompliant, Some(Severity::High))
+        );
         assert_eq!(evaluate(Some(false)).outcome, Outcome::Compliant);
         assert_eq!(evaluate(None).outcome, Outcome::Compliant);
     }

@@ -54,7 +54,10 @@ pub fn check(key: &KeyInfo) -> Result<(), String> {
     if let Some(usage) = key.key_usage.as_deref().filter(|u| *u != "ENCRYPT_DECRYPT") {
         return Err(format!("key usage is {usage}, not ENCRYPT_DECRYPT"));
     }
-    let state = key.key_state.as_deref().unwrap_or(if key.enabled { "Enabled" } else { "unknown" });
+    let state = key
+        .key_state
+        .as_deref()
+        .unwrap_or(if key.enabled { "Enabled" } else { "unknown" });
     if state != "Enabled" || !key.enabled {
         return Err(format!("key state is {state}, not Enabled"));
     }
@@ -79,7 +82,12 @@ pub fn evaluate(requested: &str, described: &Result<KeyInfo, String>) -> Finding
                 key.state(),
             )
             .with_severity(Severity::Low),
-            Ok(()) => Finding::new(ID, Outcome::Compliant, "symmetric, ENCRYPT_DECRYPT, Enabled", key.state()),
+            Ok(()) => Finding::new(
+                ID,
+                Outcome::Compliant,
+                "symmetric, ENCRYPT_DECRYPT, Enabled",
+                key.state(),
+            ),
         },
     }
 }
@@ -105,12 +113,62 @@ mod tests {
     fn table() {
         let cases: Vec<(KeyInfo, Outcome, Option<Severity>, &str)> = vec![
             (good(), Outcome::Compliant, None, "Enabled"),
-            (KeyInfo { key_usage: None, ..good() }, Outcome::Compliant, None, "Enabled"),
-            (KeyInfo { rotation_enabled: Some(false), ..good() }, Outcome::Compliant, Some(Severity::Low), "rotation is off"),
-            (KeyInfo { key_spec: Some("RSA_2048".into()), ..good() }, Outcome::NonCompliant, None, "RSA_2048"),
-            (KeyInfo { key_usage: Some("SIGN_VERIFY".into()), ..good() }, Outcome::NonCompliant, None, "SIGN_VERIFY"),
-            (KeyInfo { key_state: Some("Disabled".into()), enabled: false, ..good() }, Outcome::NonCompliant, None, "Disabled"),
-            (KeyInfo { key_state: Some("PendingDeletion".into()), enabled: false, ..good() }, Outcome::NonCompliant, None, "PendingDeletion"),
+            (
+                KeyInfo {
+                    key_usage: None,
+                    ..good()
+                },
+                Outcome::Compliant,
+                None,
+                "Enabled",
+            ),
+            (
+                KeyInfo {
+                    rotation_enabled: Some(false),
+                    ..good()
+                },
+                Outcome::Compliant,
+                Some(Severity::Low),
+                "rotation is off",
+            ),
+            (
+                KeyInfo {
+                    key_spec: Some("RSA_2048".into()),
+                    ..good()
+                },
+                Outcome::NonCompliant,
+                None,
+                "RSA_2048",
+            ),
+            (
+                KeyInfo {
+                    key_usage: Some("SIGN_VERIFY".into()),
+                    ..good()
+                },
+                Outcome::NonCompliant,
+                None,
+                "SIGN_VERIFY",
+            ),
+            (
+                KeyInfo {
+                    key_state: Some("Disabled".into()),
+                    enabled: false,
+                    ..good()
+                },
+                Outcome::NonCompliant,
+                None,
+                "Disabled",
+            ),
+            (
+                KeyInfo {
+                    key_state: Some("PendingDeletion".into()),
+                    enabled: false,
+                    ..good()
+                },
+                Outcome::NonCompliant,
+                None,
+                "PendingDeletion",
+            ),
         ];
         for (key, outcome, severity, needle) in cases {
             let f = evaluate("k", &Ok(key.clone()));
@@ -118,7 +176,10 @@ mod tests {
             assert_eq!(f.severity, severity, "{key:?}");
             assert!(f.detail.contains(needle), "{}", f.detail);
         }
-        let missing = evaluate("alias/nope", &Err("NotFoundException: alias not found".into()));
+        let missing = evaluate(
+            "alias/nope",
+            &Err("NotFoundException: alias not found".into()),
+        );
         assert_eq!(missing.outcome, Outcome::NonCompliant);
         assert!(missing.detail.contains("alias/nope"));
     }

@@ -32,7 +32,10 @@ pub enum Outcome {
 pub enum Fix {
     Encryption(EncryptionFix),
     PublicAccessBlock,
-    Policy { document: String, added: Vec<String> },
+    Policy {
+        document: String,
+        added: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +59,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(control: &'static str, outcome: Outcome, detail: impl Into<String>, before: Value) -> Self {
+    pub fn new(
+        control: &'static str,
+        outcome: Outcome,
+        detail: impl Into<String>,
+        before: Value,
+    ) -> Self {
         Self {
             control,
             outcome,

@@ -53,7 +53,12 @@ pub fn evaluate(current: Option<&PublicAccessBlock>) -> Finding {
     let before = state(current);
     let missing = current.copied().unwrap_or_default().missing();
     if missing.is_empty() {
-        Finding::new(ID, Outcome::Compliant, "all four Block Public Access flags are on", before)
+        Finding::new(
+            ID,
+            Outcome::Compliant,
+            "all four Block Public Access flags are on",
+            before,
+        )
     } else if current.is_none() {
         Finding::new(
             ID,
@@ -85,8 +90,16 @@ mod tests {
         };
         let cases: [(Option<PublicAccessBlock>, bool, &str); 4] = [
             (None, false, "no Block Public Access"),
-            (Some(PublicAccessBlock::default()), false, "BlockPublicAcls, IgnorePublicAcls"),
-            (Some(partial), false, "IgnorePublicAcls, RestrictPublicBuckets off"),
+            (
+                Some(PublicAccessBlock::default()),
+                false,
+                "BlockPublicAcls, IgnorePublicAcls",
+            ),
+            (
+                Some(partial),
+                false,
+                "IgnorePublicAcls, RestrictPublicBuckets off",
+            ),
             (Some(PublicAccessBlock::ALL), true, "all four"),
         ];
         for (current, compliant, needle) in cases {

@@ -68,13 +68,19 @@ pub fn needs_existing_key(current: Option<&Encryption>, target: &KeyTarget) -> O
 
 /// `existing_key`: `DescribeKey` of the bucket's current key, when
 /// [`needs_existing_key`] asked for it (`None` if it could not be described).
-pub fn evaluate(current: Option<&Encryption>, target: &KeyTarget, existing_key: Option<&KeyInfo>) -> Finding {
+pub fn evaluate(
+    current: Option<&Encryption>,
+    target: &KeyTarget,
+    existing_key: Option<&KeyInfo>,
+) -> Finding {
     let before = state(current);
     if let KeyTarget::Unusable { requested, reason } = target {
         return Finding::new(
             ID,
             Outcome::Failed,
-            format!("GUARD_KMS_KEY_ID {requested} cannot be used ({reason}); refusing to write bucket encryption"),
+            format!(
+                "GUARD_KMS_KEY_ID {requested} cannot be used ({reason}); refusing to write bucket encryption"
+            ),
             before,
         );
     }
@@ -94,10 +100,15 @@ pub fn evaluate(current: Option<&Encryption>, target: &KeyTarget, existing_key: 
             before,
         )
     };
-    let key_name = |k: &Option<String>| k.clone().unwrap_or_else(|| "the AWS managed aws/s3 key".to_owned());
+    let key_name = |k: &Option<String>| {
+        k.clone()
+            .unwrap_or_else(|| "the AWS managed aws/s3 key".to_owned())
+    };
 
     let Some(enc) = current.filter(|e| e.algorithm == KMS || e.algorithm == DSSE) else {
-        let from = current.map_or("no default encryption".to_owned(), |e| format!("{} (SSE-S3)", e.algorithm));
+        let from = current.map_or("no default encryption".to_owned(), |e| {
+            format!("{} (SSE-S3)", e.algorithm)
+        });
         return fix(
             KMS,
             target_arn.clone(),
@@ -114,17 +125,33 @@ pub fn evaluate(current: Option<&Encryption>, target: &KeyTarget, existing_key: 
     };
     match target {
         KeyTarget::Customer(key) => {
-            let same = enc.kms_key_id.as_deref().is_some_and(|id| names_key(id, key))
+            let same = enc
+                .kms_key_id
+                .as_deref()
+                .is_some_and(|id| names_key(id, key))
                 || existing_key.is_some_and(|info| info.arn == key.arn);
             if same && bucket_key_ok {
-                Finding::new(ID, Outcome::Compliant, format!("{} with {}", enc.algorithm, key.arn), before)
+                Finding::new(
+                    ID,
+                    Outcome::Compliant,
+                    format!("{} with {}", enc.algorithm, key.arn),
+                    before,
+                )
             } else if same {
-                fix(KMS, Some(key.arn.clone()), format!("{} with {}: turn S3 Bucket Keys on", enc.algorithm, key.arn), before)
+                fix(
+                    KMS,
+                    Some(key.arn.clone()),
+                    format!("{} with {}: turn S3 Bucket Keys on", enc.algorithm, key.arn),
+                    before,
+                )
             } else if uses_aws_managed {
                 fix(
                     &enc.algorithm,
                     Some(key.arn.clone()),
-                    format!("{} with the AWS managed aws/s3 key: upgrade to {}", enc.algorithm, key.arn),
+                    format!(
+                        "{} with the AWS managed aws/s3 key: upgrade to {}",
+                        enc.algorithm, key.arn
+                    ),
                     before,
                 )
             } else {
@@ -150,7 +177,11 @@ pub fn evaluate(current: Option<&Encryption>, target: &KeyTarget, existing_key: 
         _ => fix(
             KMS,
             enc.kms_key_id.clone(),
-            format!("{} with {}: turn S3 Bucket Keys on", enc.algorithm, key_name(&enc.kms_key_id)),
+            format!(
+                "{} with {}: turn S3 Bucket Keys on",
+                enc.algorithm,
+                key_name(&enc.kms_key_id)
+            ),
             before,
         ),
     }
@@ -178,7 +209,11 @@ mod tests {
     const AWS_S3: &str = "arn:aws:kms:us-east-1:123456789012:key/awss3";
 
     fn enc(alg: &str, key: Option<&str>, bk: bool) -> Encryption {
-        Encryption { algorithm: alg.into(), kms_key_id: key.map(Into::into), bucket_key_enabled: bk }
+        Encryption {
+            algorithm: alg.into(),
+            kms_key_id: key.map(Into::into),
+            bucket_key_enabled: bk,
+        }
     }
 
     fn fix_of(f: &Finding) -> Option<EncryptionFix> {
@@ -191,21 +226,97 @@ mod tests {
     #[test]
     fn with_a_configured_key() {
         let target = KeyTarget::Customer(key(MINE, "CUSTOMER"));
-        let up = |alg: &str, bk| Some(EncryptionFix { algorithm: alg.into(), kms_key_id: Some(MINE.into()), bucket_key_enabled: bk });
-        let cases: Vec<(Option<Encryption>, Option<KeyInfo>, Option<EncryptionFix>, Outcome)> = vec![
-            (None, None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc("AES256", None, false)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc(KMS, None, true)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc(KMS, Some("alias/aws/s3"), true)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc(KMS, Some(AWS_S3), true)), Some(key(AWS_S3, "AWS")), up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc(DSSE, None, false)), None, up(DSSE, false), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc(KMS, Some(MINE), true)), None, None, Outcome::Compliant),
-            (Some(enc(KMS, Some("mine"), true)), None, None, Outcome::Compliant),
-            (Some(enc(DSSE, Some(MINE), false)), None, None, Outcome::Compliant),
-            (Some(enc(KMS, Some(MINE), false)), None, up(KMS, true), Outcome::Fix(Fix::PublicAccessBlock)),
-            (Some(enc(KMS, Some(OTHER), true)), Some(key(OTHER, "CUSTOMER")), None, Outcome::NonCompliant),
-            (Some(enc(DSSE, Some(OTHER), false)), None, None, Outcome::NonCompliant),
-            (Some(enc(KMS, Some("alias/mine"), true)), Some(key(MINE, "CUSTOMER")), None, Outcome::Compliant),
+        let up = |alg: &str, bk| {
+            Some(EncryptionFix {
+                algorithm: alg.into(),
+                kms_key_id: Some(MINE.into()),
+                bucket_key_enabled: bk,
+            })
+        };
+        let cases: Vec<(
+            Option<Encryption>,
+            Option<KeyInfo>,
+            Option<EncryptionFix>,
+            Outcome,
+        )> = vec![
+            (
+                None,
+                None,
+                up(KMS, true),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc("AES256", None, false)),
+                None,
+                up(KMS, true),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc(KMS, None, true)),
+                None,
+                up(KMS, true),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc(KMS, Some("alias/aws/s3"), true)),
+                None,
+                up(KMS, true),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc(KMS, Some(AWS_S3), true)),
+                Some(key(AWS_S3, "AWS")),
+                up(KMS, true),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc(DSSE, None, false)),
+                None,
+                up(DSSE, false),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc(KMS, Some(MINE), true)),
+                None,
+                None,
+                Outcome::Compliant,
+            ),
+            (
+                Some(enc(KMS, Some("mine"), true)),
+                None,
+                None,
+                Outcome::Compliant,
+            ),
+            (
+                Some(enc(DSSE, Some(MINE), false)),
+                None,
+                None,
+                Outcome::Compliant,
+            ),
+            (
+                Some(enc(KMS, Some(MINE), false)),
+                None,
+                up(KMS, true),
+                Outcome::Fix(Fix::PublicAccessBlock),
+            ),
+            (
+                Some(enc(KMS, Some(OTHER), true)),
+                Some(key(OTHER, "CUSTOMER")),
+                None,
+                Outcome::NonCompliant,
+            ),
+            (
+                Some(enc(DSSE, Some(OTHER), false)),
+                None,
+                None,
+                Outcome::NonCompliant,
+            ),
+            (
+                Some(enc(KMS, Some("alias/mine"), true)),
+                Some(key(MINE, "CUSTOMER")),
+                None,
+                Outcome::Compliant,
+            ),
         ];
         for (current, existing, want_fix, want) in cases {
             let f = evaluate(current.as_ref(), &target, existing.as_ref());
@@ -230,17 +341,37 @@ mod tests {
     #[test]
     fn without_a_configured_key_any_kms_key_complies() {
         let t = KeyTarget::AwsManaged;
-        assert_eq!(evaluate(Some(&enc(KMS, Some(OTHER), true)), &t, None).outcome, Outcome::Compliant);
-        assert_eq!(evaluate(Some(&enc(KMS, None, true)), &t, None).outcome, Outcome::Compliant);
+        assert_eq!(
+            evaluate(Some(&enc(KMS, Some(OTHER), true)), &t, None).outcome,
+            Outcome::Compliant
+        );
+        assert_eq!(
+            evaluate(Some(&enc(KMS, None, true)), &t, None).outcome,
+            Outcome::Compliant
+        );
         let f = evaluate(None, &t, None);
-        assert_eq!(fix_of(&f), Some(EncryptionFix { algorithm: KMS.into(), kms_key_id: None, bucket_key_enabled: true }));
+        assert_eq!(
+            fix_of(&f),
+            Some(EncryptionFix {
+                algorithm: KMS.into(),
+                kms_key_id: None,
+                bucket_key_enabled: true
+            })
+        );
         let f = evaluate(Some(&enc(KMS, Some(OTHER), false)), &t, None);
-        assert_eq!(fix_of(&f).unwrap().kms_key_id.as_deref(), Some(OTHER), "keeps the key, turns bucket keys on");
+        assert_eq!(
+            fix_of(&f).unwrap().kms_key_id.as_deref(),
+            Some(OTHER),
+            "keeps the key, turns bucket keys on"
+        );
     }
 
     #[test]
     fn an_unusable_key_is_never_written() {
-        let t = KeyTarget::Unusable { requested: "alias/rsa".into(), reason: "key spec is RSA_2048".into() };
+        let t = KeyTarget::Unusable {
+            requested: "alias/rsa".into(),
+            reason: "key spec is RSA_2048".into(),
+        };
         let f = evaluate(None, &t, None);
         assert_eq!(f.outcome, Outcome::Failed);
         assert!(f.detail.contains("refusing"));
@@ -249,10 +380,22 @@ mod tests {
     #[test]
     fn describe_only_when_needed() {
         let t = KeyTarget::Customer(key(MINE, "CUSTOMER"));
-        assert_eq!(needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &t).as_deref(), Some(OTHER));
-        assert_eq!(needs_existing_key(Some(&enc(KMS, Some(MINE), true)), &t), None);
+        assert_eq!(
+            needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &t).as_deref(),
+            Some(OTHER)
+        );
+        assert_eq!(
+            needs_existing_key(Some(&enc(KMS, Some(MINE), true)), &t),
+            None
+        );
         assert_eq!(needs_existing_key(Some(&enc(KMS, None, true)), &t), None);
-        assert_eq!(needs_existing_key(Some(&enc("AES256", None, false)), &t), None);
-        assert_eq!(needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &KeyTarget::AwsManaged), None);
+        assert_eq!(
+            needs_existing_key(Some(&enc("AES256", None, false)), &t),
+            None
+        );
+        assert_eq!(
+            needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &KeyTarget::AwsManaged),
+            None
+        );
     }
 }

@@ -24,7 +24,10 @@ pub fn state(policy_text: Option<&str>, req: &Requirement) -> Value {
                 Some(single) => vec![single.clone()],
                 None => Vec::new(),
             };
-            let sids: Vec<&str> = statements.iter().filter_map(|s| s.get("Sid").and_then(Value::as_str)).collect();
+            let sids: Vec<&str> = statements
+                .iter()
+                .filter_map(|s| s.get("Sid").and_then(Value::as_str))
+                .collect();
             let eval = policy::evaluate(Some(&doc), req).ok();
             json!({
                 "statements": statements.len(),
@@ -53,7 +56,12 @@ pub fn evaluate(policy_text: Option<&str>, req: &Requirement) -> Finding {
                     added.join(", ")
                 ),
             };
-            Finding::new(ID, Outcome::Fix(Fix::Policy { document, added }), detail, before)
+            Finding::new(
+                ID,
+                Outcome::Fix(Fix::Policy { document, added }),
+                detail,
+                before,
+            )
         }
         Err(e) => Finding::new(ID, Outcome::Failed, format!("{e}; nothing written"), before),
     }

@@ -34,16 +34,49 @@ fn equivalent_statements_are_compliant() {
         tls(json!({"AWS": ["*"]}), json!(["s3:*"]), both(), insecure()),
         tls(json!("*"), json!("*"), both(), insecure()),
         tls(json!("*"), json!("S3:*"), both(), insecure()),
-        tls(json!("*"), json!("s3:*"), both(), json!({"Bool": {"aws:SecureTransport": false}})),
-        tls(json!("*"), json!("s3:*"), both(), json!({"Bool": {"aws:SecureTransport": ["false"]}})),
-        tls(json!("*"), json!("s3:*"), both(), json!({"BoolIfExists": {"aws:securetransport": "False"}})),
-        tls(json!("*"), json!("s3:*"), json!("arn:aws:s3:::bkt*"), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            both(),
+            json!({"Bool": {"aws:SecureTransport": false}}),
+        ),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            both(),
+            json!({"Bool": {"aws:SecureTransport": ["false"]}}),
+        ),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            both(),
+            json!({"BoolIfExists": {"aws:securetransport": "False"}}),
+        ),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!("arn:aws:s3:::bkt*"),
+            insecure(),
+        ),
         tls(json!("*"), json!("s3:*"), json!("*"), insecure()),
-        tls(json!("*"), json!("s3:*"), json!(["arn:aws:s3:::*"]), insecure()),
-        tls(json!("*"), json!("s3:*"), json!(["arn:aws:s3:::bkt", "arn:aws:s3:::b?t/*"]), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!(["arn:aws:s3:::*"]),
+            insecure(),
+        ),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!(["arn:aws:s3:::bkt", "arn:aws:s3:::b?t/*"]),
+            insecure(),
+        ),
     ];
     for stmt in cases {
-        assert!(eval_text(&policy_with(stmt.clone()), &req()).compliant(), "{stmt}");
+        assert!(
+            eval_text(&policy_with(stmt.clone()), &req()).compliant(),
+            "{stmt}"
+        );
     }
 }
 
@@ -51,26 +84,70 @@ fn equivalent_statements_are_compliant() {
 fn near_misses_are_not_compliant() {
     let cases = [
         // only the objects, not the bucket
-        tls(json!("*"), json!("s3:*"), json!("arn:aws:s3:::bkt/*"), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!("arn:aws:s3:::bkt/*"),
+            insecure(),
+        ),
         // only the bucket
-        tls(json!("*"), json!("s3:*"), json!("arn:aws:s3:::bkt"), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!("arn:aws:s3:::bkt"),
+            insecure(),
+        ),
         // some objects only
-        tls(json!("*"), json!("s3:*"), json!(["arn:aws:s3:::bkt", "arn:aws:s3:::bkt/public/*"]), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!(["arn:aws:s3:::bkt", "arn:aws:s3:::bkt/public/*"]),
+            insecure(),
+        ),
         // another bucket
-        tls(json!("*"), json!("s3:*"), json!(["arn:aws:s3:::other", "arn:aws:s3:::other/*"]), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!(["arn:aws:s3:::other", "arn:aws:s3:::other/*"]),
+            insecure(),
+        ),
         // another partition
-        tls(json!("*"), json!("s3:*"), json!(["arn:aws-cn:s3:::bkt", "arn:aws-cn:s3:::bkt/*"]), insecure()),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            json!(["arn:aws-cn:s3:::bkt", "arn:aws-cn:s3:::bkt/*"]),
+            insecure(),
+        ),
         // some actions only
         tls(json!("*"), json!("s3:GetObject"), both(), insecure()),
         // some principals only
-        tls(json!({"AWS": "arn:aws:iam::123456789012:root"}), json!("s3:*"), both(), insecure()),
+        tls(
+            json!({"AWS": "arn:aws:iam::123456789012:root"}),
+            json!("s3:*"),
+            both(),
+            insecure(),
+        ),
         // true instead of false
-        tls(json!("*"), json!("s3:*"), both(), json!({"Bool": {"aws:SecureTransport": "true"}})),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            both(),
+            json!({"Bool": {"aws:SecureTransport": "true"}}),
+        ),
         // narrowed by a second condition
-        tls(json!("*"), json!("s3:*"), both(),
-            json!({"Bool": {"aws:SecureTransport": "false"}, "StringEquals": {"aws:PrincipalAccount": "1"}})),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            both(),
+            json!({"Bool": {"aws:SecureTransport": "false"}, "StringEquals": {"aws:PrincipalAccount": "1"}}),
+        ),
         // two values: ambiguous
-        tls(json!("*"), json!("s3:*"), both(), json!({"Bool": {"aws:SecureTransport": ["false", "true"]}})),
+        tls(
+            json!("*"),
+            json!("s3:*"),
+            both(),
+            json!({"Bool": {"aws:SecureTransport": ["false", "true"]}}),
+        ),
         // Allow instead of Deny
         json!({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": both(), "Condition": insecure()}),
         // NotAction
@@ -81,7 +158,10 @@ fn near_misses_are_not_compliant() {
         json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": both()}),
     ];
     for stmt in cases {
-        assert!(!eval_text(&policy_with(stmt.clone()), &req()).compliant(), "{stmt}");
+        assert!(
+            !eval_text(&policy_with(stmt.clone()), &req()).compliant(),
+            "{stmt}"
+        );
     }
 }
 
@@ -107,7 +187,11 @@ fn merge_keeps_statements_id_version_and_single_statement_form() {
     let Merge::Updated { document, added } = merge(Some(&existing), &req()).unwrap() else {
         panic!("expected an update")
     };
-    assert_eq!(added, vec!["DenyInsecureTransport2"], "Sid taken: made unique");
+    assert_eq!(
+        added,
+        vec!["DenyInsecureTransport2"],
+        "Sid taken: made unique"
+    );
     let doc: Value = serde_json::from_str(&document).unwrap();
     let before: Value = serde_json::from_str(&existing).unwrap();
     assert_eq!(doc["Version"], "2008-10-17");
@@ -124,8 +208,18 @@ fn min_tls_adds_its_own_statement_and_accepts_stricter() {
     };
     assert_eq!(added, vec![TLS_SID, MIN_TLS_SID]);
     assert!(eval_text(&document, &r).compliant());
-    let stricter = tls(json!("*"), json!("s3:*"), both(), json!({"NumericLessThan": {"s3:TlsVersion": 1.3}}));
-    let looser = tls(json!("*"), json!("s3:*"), both(), json!({"NumericLessThan": {"s3:TlsVersion": "1.1"}}));
+    let stricter = tls(
+        json!("*"),
+        json!("s3:*"),
+        both(),
+        json!({"NumericLessThan": {"s3:TlsVersion": 1.3}}),
+    );
+    let looser = tls(
+        json!("*"),
+        json!("s3:*"),
+        both(),
+        json!({"NumericLessThan": {"s3:TlsVersion": "1.1"}}),
+    );
     assert!(eval_text(&policy_with(stricter), &r).denies_outdated_tls);
     assert!(!eval_text(&policy_with(looser), &r).denies_outdated_tls);
 }
@@ -141,16 +235,28 @@ fn partition_follows_the_region() {
 
 #[test]
 fn invalid_and_oversized_policies_are_refused() {
-    assert!(matches!(merge(Some("{"), &req()), Err(PolicyError::NotJson(_))));
+    assert!(matches!(
+        merge(Some("{"), &req()),
+        Err(PolicyError::NotJson(_))
+    ));
     assert_eq!(merge(Some("[]"), &req()), Err(PolicyError::NoStatements));
-    assert_eq!(merge(Some(r#"{"Version":"2012-10-17"}"#), &req()), Err(PolicyError::NoStatements));
-    assert_eq!(merge(Some(r#"{"Statement":[1]}"#), &req()), Err(PolicyError::BadStatement(0)));
+    assert_eq!(
+        merge(Some(r#"{"Version":"2012-10-17"}"#), &req()),
+        Err(PolicyError::NoStatements)
+    );
+    assert_eq!(
+        merge(Some(r#"{"Statement":[1]}"#), &req()),
+        Err(PolicyError::BadStatement(0))
+    );
     let big = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Big", "Effect": "Allow",
         "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*",
         "Condition": {"StringEquals": {"aws:SourceVpce": "x".repeat(MAX_POLICY_BYTES - 300)}}}]})
     .to_string();
     assert!(big.len() < MAX_POLICY_BYTES);
-    assert!(matches!(merge(Some(&big), &req()), Err(PolicyError::TooLarge { .. })));
+    assert!(matches!(
+        merge(Some(&big), &req()),
+        Err(PolicyError::TooLarge { .. })
+    ));
 }
 
 #[test]
@@ -161,7 +267,10 @@ fn globs() {
     assert!(covers_prefix("arn:aws:s3:::bkt/*", "arn:aws:s3:::bkt/"));
     assert!(covers_prefix("arn:*:s3:::*/*", "arn:aws:s3:::bkt/"));
     assert!(covers_prefix("*", "x"));
-    assert!(!covers_prefix("arn:aws:s3:::bkt/*.jpg", "arn:aws:s3:::bkt/"));
+    assert!(!covers_prefix(
+        "arn:aws:s3:::bkt/*.jpg",
+        "arn:aws:s3:::bkt/"
+    ));
     assert!(!covers_prefix("arn:aws:s3:::bkt/?*", "arn:aws:s3:::bkt/"));
     assert!(!covers_prefix("arn:aws:s3:::bkt/", "arn:aws:s3:::bkt/"));
 }
@@ -180,21 +289,40 @@ fn arb_statement() -> impl Strategy<Value = Value> {
     let principal = prop_oneof![
         Just(json!("*")),
         Just(json!({"AWS": "*"})),
-        string_or_list(vec!["arn:aws:iam::123456789012:root", "arn:aws:iam::210987654321:role/x", "*"])
-            .prop_map(|v| json!({"AWS": v})),
+        string_or_list(vec![
+            "arn:aws:iam::123456789012:root",
+            "arn:aws:iam::210987654321:role/x",
+            "*"
+        ])
+        .prop_map(|v| json!({"AWS": v})),
         Just(json!({"Service": "rekognition.amazonaws.com"})),
     ];
-    let action = string_or_list(vec!["s3:*", "*", "s3:GetObject", "s3:PutObject", "s3:Get*", "s3:List*"]);
+    let action = string_or_list(vec![
+        "s3:*",
+        "*",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:Get*",
+        "s3:List*",
+    ]);
     let resource = string_or_list(vec![
-        "arn:aws:s3:::bkt", "arn:aws:s3:::bkt/*", "arn:aws:s3:::bkt/data/*", "*", "arn:aws:s3:::other/*",
+        "arn:aws:s3:::bkt",
+        "arn:aws:s3:::bkt/*",
+        "arn:aws:s3:::bkt/data/*",
+        "*",
+        "arn:aws:s3:::other/*",
     ]);
     let condition = prop_oneof![
         Just(None),
         Just(Some(json!({"Bool": {"aws:SecureTransport": "false"}}))),
         Just(Some(json!({"Bool": {"aws:SecureTransport": false}}))),
-        Just(Some(json!({"StringEquals": {"aws:PrincipalOrgID": ["o-abc", "o-def"]}}))),
+        Just(Some(
+            json!({"StringEquals": {"aws:PrincipalOrgID": ["o-abc", "o-def"]}})
+        )),
         Just(Some(json!({"NumericLessThan": {"s3:TlsVersion": 1.2}}))),
-        Just(Some(json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}))),
+        Just(Some(
+            json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
+        )),
     ];
     (
         proptest::option::of("[A-Za-z0-9]{1,12}"),
@@ -206,20 +334,33 @@ fn arb_statement() -> impl Strategy<Value = Value> {
         resource,
         condition,
     )
-        .prop_map(|(sid, effect, principal, not_principal, action, not_action, resource, condition)| {
-            let mut s = Map::new();
-            if let Some(sid) = sid {
-                s.insert("Sid".into(), json!(sid));
-            }
-            s.insert("Effect".into(), json!(effect));
-            s.insert(if not_principal && effect == "Deny" { "NotPrincipal" } else { "Principal" }.into(), principal);
-            s.insert(if not_action { "NotAction" } else { "Action" }.into(), action);
-            s.insert("Resource".into(), resource);
-            if let Some(c) = condition {
-                s.insert("Condition".into(), c);
-            }
-            Value::Object(s)
-        })
+        .prop_map(
+            |(sid, effect, principal, not_principal, action, not_action, resource, condition)| {
+                let mut s = Map::new();
+                if let Some(sid) = sid {
+                    s.insert("Sid".into(), json!(sid));
+                }
+                s.insert("Effect".into(), json!(effect));
+                s.insert(
+                    if not_principal && effect == "Deny" {
+                        "NotPrincipal"
+                    } else {
+                        "Principal"
+                    }
+                    .into(),
+                    principal,
+                );
+                s.insert(
+                    if not_action { "NotAction" } else { "Action" }.into(),
+                    action,
+                );
+                s.insert("Resource".into(), resource);
+                if let Some(c) = condition {
+                    s.insert("Condition".into(), c);
+                }
+                Value::Object(s)
+            },
+        )
 }
 
 fn arb_policy() -> impl Strategy<Value = Value> {
@@ -234,7 +375,11 @@ fn arb_policy() -> impl Strategy<Value = Value> {
             if let Some(id) = id {
                 doc.insert("Id".into(), json!(id));
             }
-            let statement = if single && stmts.len() == 1 { stmts[0].clone() } else { json!(stmts) };
+            let statement = if single && stmts.len() == 1 {
+                stmts[0].clone()
+            } else {
+                json!(stmts)
+            };
             doc.insert("Statement".into(), statement);
             Value::Object(doc)
         })

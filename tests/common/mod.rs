@@ -54,7 +54,10 @@ impl Moto {
         let stdin = child.stdin.take().expect("moto stdin");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Moto {
@@ -78,7 +81,6 @@ impl Moto {
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ]
     }
-
 }
 
 impl Drop for Moto {
