@@ -658,7 +658,11 @@ async fn mock_effective_policy_opt_in_is_non_compliant() {
             ),
         )
         .build();
-    let client = client(&[&org, &effective]);
+    // comprehend is opted out through default: its locks are read from the hierarchy.
+    let hierarchy = hierarchy_rules(&json!({ "services": { "default": assign("optOut") } }));
+    let mut rules: Vec<&Rule> = vec![&org, &effective];
+    rules.extend(hierarchy.iter());
+    let client = client(&rules);
 
     let resource =
         evaluate_opt_out(&client, ACCOUNT, &services(&["rekognition", "comprehend"])).await;

@@ -21,6 +21,7 @@ use aws_sdk_organizations::Client;
 use aws_sdk_organizations::config::interceptors::InterceptorContext;
 use aws_sdk_organizations::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_organizations::operation::describe_effective_policy::DescribeEffectivePolicyError;
 use aws_sdk_organizations::types::{EffectivePolicyType, ParentType, PolicyType};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -124,16 +125,15 @@ struct UncodedServerErrorIsFinal;
 impl ClassifyRetry for UncodedServerErrorIsFinal {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         let server_error = ctx.response().is_some_and(|r| r.status().is_server_error());
-        let uncoded = match ctx.output_or_error() {
+        // A code-less error body is not even an operation error: the SDK wraps it as "other".
+        let coded = match ctx.output_or_error() {
             Some(Err(err)) => err
                 .as_operation_error()
-                .and_then(|e| {
-                    e.downcast_ref::<aws_sdk_organizations::operation::describe_effective_policy::DescribeEffectivePolicyError>()
-                })
-                .is_some_and(|e| e.code().is_none()),
-            _ => false,
+                .and_then(|e| e.downcast_ref::<DescribeEffectivePolicyError>())
+                .is_some_and(|e| e.code().is_some()),
+            _ => true,
         };
-        if server_error && uncoded {
+        if server_error && !coded {
             RetryAction::RetryForbidden
         } else {
             RetryAction::NoActionIndicated

@@ -1,0 +1,45 @@
+# rekognition-guard — the two commands: `make demo` and `make test`.
+# Everything a fresh machine needs is installed here (Python tools with pip).
+
+PYTHON ?= python3
+CARGO ?= cargo
+BIN := target/debug/rekognition-guard
+EVENT ?= events/create-bucket-console.json
+# Python modules the tests and the demo import; `deps` installs them when one is missing.
+PY_MODULES := moto.server boto3 pytest cfnlint samtranslator
+
+.PHONY: all deps lint test test-rust demo invoke fuzz bench clean
+
+all: test
+
+deps:
+	@$(PYTHON) -c "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]" $(PY_MODULES) 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --quiet -- -D warnings
+
+# The Rust suite starts its own moto_server on a free 127.0.0.1 port and stops it.
+test-rust: deps
+	MOTO_PYTHON=$(PYTHON) $(CARGO) test
+
+test: deps lint test-rust test-deploy
+
+$(BIN): $(wildcard src/*.rs src/*/*.rs) Cargo.toml
+	$(CARGO) build --quiet
+
+# Starts moto, creates a console bucket the way the console leaves it, runs the function
+# on the matching event, shows the bucket before and after, the alert, and a rerun.
+demo: deps $(BIN)
+	$(PYTHON) scripts/local.py demo --binary $(BIN)
+
+# Runs the binary on one event against the local emulator (started if MOTO_ENDPOINT is unset),
+# after creating the buckets and keys the event names.
+invoke: deps $(BIN)
+	$(PYTHON) scripts/local.py invoke --binary $(BIN) --event $(EVENT)
+
+clean:
+	$(CARGO) clean
+
+-include deploy.mk

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Run rekognition-guard against a local AWS emulator (moto_server) on 127.0.0.1.
+
+  local.py demo   --binary PATH            the console-bucket story, before and after
+  local.py invoke --binary PATH --event F  one event, after seeding what it names
+
+The emulator is started on a free port and stopped on exit, unless MOTO_ENDPOINT points
+at one already running. Only loopback is contacted.
+"""
+import argparse
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def emulator():
+    if os.environ.get("MOTO_ENDPOINT"):
+        yield os.environ["MOTO_ENDPOINT"]
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.time() > deadline or proc.poll() is not None:
+                sys.exit("local.py: moto_server did not start (pip install 'moto[server]')")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def client(endpoint, service, region=REGION):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def env_for(endpoint, **guard):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_"))}
+    env.update(CREDS, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
+    env.update({k: v for k, v in guard.items() if v is not None})
+    return env
+
+
+def console_bucket(endpoint, name, region=REGION):
+    """A bucket as the Custom Labels console leaves it: SSE-S3 and public access blocked."""
+    s3 = client(endpoint, "s3", region)
+    kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=name, **kw)
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+
+
+def plain_bucket(endpoint, name, region=REGION):
+    s3 = client(endpoint, "s3", region)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=name)
+
+
+def symmetric_key(endpoint, alias=None):
+    kms = client(endpoint, "kms")
+    arn = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
+                         Description="rekognition-guard local key")["KeyMetadata"]["Arn"]
+    kms.enable_key_rotation(KeyId=arn)
+    if alias:
+        kms.create_alias(AliasName=alias, TargetKeyId=arn)
+    return arn
+
+
+def opted_out_organization(endpoint):
+    """An organization whose root policy opts every account out of AI service data use."""
+    org = client(endpoint, "organizations")
+    with contextlib.suppress(Exception):
+        org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    with contextlib.suppress(Exception):
+        org.enable_policy_type(RootId=root, PolicyType="AISERVICES_OPT_OUT_POLICY")
+    content = {"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}},
+                            "@@operators_allowed_for_child_policies": ["@@none"]}}
+    policy = org.create_policy(Name="ai-opt-out", Description="opt out of AI service data use",
+                               Type="AISERVICES_OPT_OUT_POLICY", Content=json.dumps(content))
+    org.attach_policy(PolicyId=policy["Policy"]["PolicySummary"]["Id"], TargetId=root)
+
+
+def alert_queue(endpoint):
+    """An SNS topic with an SQS queue subscribed (raw delivery off, as e-mail gets it)."""
+    sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
+    topic = sns.create_topic(Name="rekognition-guard-alerts")["TopicArn"]
+    url = sqs.create_queue(QueueName="security-team")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return topic, url
+
+
+def seed_for_event(endpoint, event):
+    """Creates what an event names, so that the run shows real work. Returns the event
+    (with a sample key id replaced by the emulator's key: moto cannot choose key ids)."""
+    detail = event.get("detail") or {}
+    params = detail.get("requestParameters") or {}
+    name = detail.get("eventName")
+    region = detail.get("awsRegion", REGION)
+    if name == "CreateBucket" and params.get("bucketName"):
+        lc = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint") or "us-east-1"
+        console_bucket(endpoint, params["bucketName"], lc)
+    elif name == "CreateProjectVersion":
+        out = (params.get("outputConfig") or params.get("OutputConfig") or {})
+        if out.get("s3Bucket"):
+            plain_bucket(endpoint, out["s3Bucket"], region)
+        for data in ("trainingData", "testingData"):
+            for asset in (params.get(data) or {}).get("assets", []):
+                bucket = asset.get("groundTruthManifest", {}).get("s3Object", {}).get("bucket")
+                if bucket:
+                    console_bucket(endpoint, bucket, region)
+    elif name == "CreateStreamProcessor":
+        bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
+        if bucket:
+            plain_bucket(endpoint, bucket, region)
+    elif event.get("detail-type") == "Scheduled Event":
+        for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
+            plain_bucket(endpoint, f"custom-labels-console-us-east-1-{suffix}")
+    key = params.get("kmsKeyId")
+    if isinstance(key, str):
+        if key.startswith("alias/"):
+            symmetric_key(endpoint, alias=key)
+        else:
+            arn = symmetric_key(endpoint)
+            print(f"local.py: the emulator cannot create key {key}; using {arn} in its place", file=sys.stderr)
+            params["kmsKeyId"] = arn
+    return event
+
+
+def run(binary, env, event_path, *extra):
+    cmd = [binary, "invoke", "--event", event_path, "--format", "table", *extra]
+    print(f"$ {' '.join(cmd[0:1] + [os.path.relpath(c) if os.path.exists(c) else c for c in cmd[1:]])}")
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True)
+    print(proc.stdout, end="")
+    if proc.stderr.strip():
+        print(proc.stderr, end="", file=sys.stderr)
+    print(f"(exit code {proc.returncode})\n")
+    return proc.returncode
+
+
+def bucket_state(endpoint, name):
+    s3 = client(endpoint, "s3")
+    state = {}
+    try:
+        rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        state["encryption"] = {**rule["ApplyServerSideEncryptionByDefault"], "BucketKeyEnabled": rule.get("BucketKeyEnabled", False)}
+    except s3.exceptions.ClientError:
+        state["encryption"] = None
+    try:
+        state["public_access_block"] = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    except s3.exceptions.ClientError:
+        state["public_access_block"] = None
+    try:
+        state["policy"] = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+    except s3.exceptions.ClientError:
+        state["policy"] = None
+    return state
+
+
+def show(title, value):
+    print(f"--- {title} ---")
+    print(json.dumps(value, indent=2))
+    print()
+
+
+def demo(args):
+    with emulator() as endpoint:
+        sample = "events/create-bucket-console.json"
+        event = json.load(open(sample))
+        bucket = event["detail"]["requestParameters"]["bucketName"]
+        console_bucket(endpoint, bucket)
+        key = symmetric_key(endpoint, alias="alias/rekognition-guard")
+        opted_out_organization(endpoint)
+        topic, queue = alert_queue(endpoint)
+        env = env_for(endpoint, GUARD_KMS_KEY_ID="alias/rekognition-guard", GUARD_ALERT_TOPIC_ARN=topic)
+        print(f"moto_server at {endpoint}; remediation key alias/rekognition-guard -> {key}\n")
+        show(f"bucket {bucket} before (as the Custom Labels console leaves it)", bucket_state(endpoint, bucket))
+        first = run(args.binary, env, sample)
+        show(f"bucket {bucket} after (read back from the emulator)", bucket_state(endpoint, bucket))
+        sqs = client(endpoint, "sqs")
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for m in messages:
+            envelope = json.loads(m["Body"])
+            print("--- the alert, as the security team receives it ---")
+            print(f"Subject: {envelope.get('Subject')}")
+            attrs = {k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()}
+            print(f"Attributes: {json.dumps(attrs)}")
+            body = envelope.get("Message", "")
+            summary, _, report = body.partition("\n--- report (JSON) ---\n")
+            print(summary.rstrip())
+            print(f"--- report (JSON) --- ({len(report)} bytes, elided here)\n")
+        print("Rerun on the same event: nothing left to do, nothing written, no alert.")
+        second = run(args.binary, env, sample)
+        if first != 0 or second != 0:
+            sys.exit(f"local.py: demo expected exit codes 0 and 0, got {first} and {second}")
+
+
+def invoke(args):
+    with emulator() as endpoint:
+        event = seed_for_event(endpoint, json.load(open(args.event)))
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(event, f)
+        try:
+            code = run(args.binary, env_for(endpoint, **{k: os.environ.get(k) for k in os.environ if k.startswith("GUARD_")}), f.name)
+        finally:
+            os.unlink(f.name)
+        sys.exit(code)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo")
+    d.add_argument("--binary", required=True)
+    i = sub.add_parser("invoke")
+    i.add_argument("--binary", required=True)
+    i.add_argument("--event", required=True)
+    args = parser.parse_args()
+    {"demo": demo, "invoke": invoke}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
