@@ -100,24 +100,24 @@ impl Config {
             }
         };
         let kms_key_id = get("GUARD_KMS_KEY_ID");
-        if let Some(key) = &kms_key_id {
-            if key.chars().any(char::is_whitespace) || key.len() > 2048 {
-                return Err(invalid(
-                    "GUARD_KMS_KEY_ID",
-                    key,
-                    "not a key id, ARN or alias",
-                ));
-            }
+        if let Some(key) = &kms_key_id
+            && (key.chars().any(char::is_whitespace) || key.len() > 2048)
+        {
+            return Err(invalid(
+                "GUARD_KMS_KEY_ID",
+                key,
+                "not a key id, ARN or alias",
+            ));
         }
         let alert_topic_arn = get("GUARD_ALERT_TOPIC_ARN");
-        if let Some(arn) = &alert_topic_arn {
-            if crate::aws::sns::topic_region(arn).is_none() {
-                return Err(invalid(
-                    "GUARD_ALERT_TOPIC_ARN",
-                    arn,
-                    "expected arn:<partition>:sns:<region>:<account>:<topic>",
-                ));
-            }
+        if let Some(arn) = &alert_topic_arn
+            && crate::aws::sns::topic_region(arn).is_none()
+        {
+            return Err(invalid(
+                "GUARD_ALERT_TOPIC_ARN",
+                arn,
+                "expected arn:<partition>:sns:<region>:<account>:<topic>",
+            ));
         }
         let console_bucket_prefix =
             get("GUARD_CONSOLE_BUCKET_PREFIX").unwrap_or(defaults.console_bucket_prefix);

@@ -58,6 +58,9 @@ pub struct BucketTarget {
     pub role: &'static str,
     /// Report only, never write (the customer's source data).
     pub audit_only: bool,
+    /// Created by the triggering call a moment ago: S3 may still answer
+    /// `NoSuchBucket`/`OperationAborted` for a while, so reads and writes retry longer.
+    pub fresh: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -229,6 +232,7 @@ fn create_bucket_plan(params: &Map<String, Value>, region: &str, config: &Config
             region,
             role,
             audit_only: false,
+            fresh: true,
         }),
     ))
 }
@@ -267,13 +271,12 @@ fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult
                 .and_then(Value::as_object)
                 .and_then(|o| get_ci(o, "bucket"))
                 .and_then(Value::as_str);
-            if let Some(name) = name {
-                if check_bucket_name(name).is_ok()
-                    && name != bucket
-                    && !training.iter().any(|t| t == name)
-                {
-                    training.push(name.to_owned());
-                }
+            if let Some(name) = name
+                && check_bucket_name(name).is_ok()
+                && name != bucket
+                && !training.iter().any(|t| t == name)
+            {
+                training.push(name.to_owned());
             }
         }
     }
@@ -286,6 +289,7 @@ fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult
                 region: region.to_owned(),
                 role: "output",
                 audit_only: false,
+                fresh: false,
             },
             kms_key_id,
             training_data: training
@@ -295,6 +299,7 @@ fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult
                     region: region.to_owned(),
                     role: "training-data",
                     audit_only: true,
+                    fresh: false,
                 })
                 .collect(),
         },
@@ -316,6 +321,7 @@ fn stream_processor_plan(params: &Map<String, Value>, region: &str) -> PlanResul
                 region: region.to_owned(),
                 role: "stream-output",
                 audit_only: false,
+                fresh: false,
             })
         }
         Some(_) => return Err("output.s3Destination.bucket is not a string".to_owned()),

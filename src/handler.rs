@@ -24,8 +24,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// How long to keep retrying S3's fresh-bucket races (`OperationAborted`, `NoSuchBucket`).
-const RACE_BUDGET: Duration = Duration::from_secs(20);
+/// How long to keep retrying S3's fresh-bucket races (`OperationAborted`, `NoSuchBucket`)
+/// on a bucket the event just created, and on any other bucket.
+const RACE_BUDGET_FRESH: Duration = Duration::from_secs(20);
+const RACE_BUDGET: Duration = Duration::from_secs(2);
 /// Stop starting new writes this close to the deadline, to report what was done.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// Re-read/re-merge rounds for the bucket policy when a concurrent writer interferes.
@@ -82,10 +84,9 @@ impl App {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&cache_key)
+            && (!with_rotation || hit.rotation_enabled.is_some() || hit.is_aws_managed())
         {
-            if !with_rotation || hit.rotation_enabled.is_some() || hit.is_aws_managed() {
-                return Ok(hit.clone());
-            }
+            return Ok(hit.clone());
         }
         let info = kms::describe(&self.clients.kms(region), key, with_rotation).await?;
         self.keys
@@ -110,10 +111,10 @@ impl App {
             .opt_out
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            && at.elapsed() < ttl
+            && resource.id == account
         {
-            if at.elapsed() < ttl && resource.id == account {
-                return resource.clone();
-            }
+            return resource.clone();
         }
         let resource = organizations::evaluate_opt_out(
             &self.clients.organizations(),
@@ -457,6 +458,7 @@ pub async fn sweep(
             region,
             role,
             audit_only: false,
+            fresh: false,
         };
         let key = app.remediation_key(&target.region).await;
         Ok(guard_bucket(app, &target, &key, account, deadline).await)
@@ -516,6 +518,13 @@ async fn read_facts(
 }
 
 fn unreadable(control: &'static str, e: &AwsError) -> ControlResult {
+    if e.code.as_deref() == Some("NoSuchBucket") {
+        return ControlResult::new(
+            control,
+            Status::Skipped,
+            "the bucket does not exist (NoSuchBucket); nothing written",
+        );
+    }
     let detail = if e.is_access_denied() {
         format!(
             "cannot read the bucket's state: access denied ({}); nothing written",
@@ -536,7 +545,12 @@ pub async fn guard_bucket(
     deadline: Instant,
 ) -> Resource {
     let client = app.clients.s3(&target.region);
-    let until = deadline.min(Instant::now() + RACE_BUDGET);
+    let budget = if target.fresh {
+        RACE_BUDGET_FRESH
+    } else {
+        RACE_BUDGET
+    };
+    let until = deadline.min(Instant::now() + budget);
     let facts = read_facts(&client, &target.name, account, target.audit_only, until).await;
     let req = Requirement::new(
         &target.name,
@@ -565,7 +579,9 @@ pub async fn guard_bucket(
                 .iter()
                 .map(|c| {
                     let mut r = unreadable(c, &e);
-                    r.detail = format!("cannot read the bucket's tags to check the exemption ({e}); nothing written");
+                    if r.status == Status::Failed {
+                        r.detail = format!("cannot read the bucket's tags to check the exemption ({e}); nothing written");
+                    }
                     r
                 })
                 .collect();

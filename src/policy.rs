@@ -223,7 +223,7 @@ fn is_everyone(principal: &Value) -> bool {
 }
 
 /// The statement's only condition is `{op: {key: value}}`.
-fn single_condition<'a>(s: &'a Map<String, Value>) -> Option<(&'a str, &'a str, &'a Value)> {
+fn single_condition(s: &Map<String, Value>) -> Option<(&str, &str, &Value)> {
     let cond = s.get("Condition")?.as_object()?;
     let [(op, keys)] = cond.iter().collect::<Vec<_>>()[..] else {
         return None;

@@ -1,6 +1,7 @@
 //! The CreateBucket path end to end against the emulator: seed a bucket in a given
 //! state, run the handler (in-process and through the built binary), read the bucket
 //! back and assert what a user cares about.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod common;
 
@@ -177,14 +178,7 @@ fn detail<'a>(report: &'a Report, bucket: &str, control: &str) -> &'a str {
         .unwrap()
 }
 
-fn tls_statement(
-    bucket: &str,
-    principal: Value,
-    resources: Value,
-    value: Value,
-    sid: &str,
-) -> Value {
-    let _ = bucket;
+fn tls_statement(principal: Value, resources: Value, value: Value, sid: &str) -> Value {
     json!({"Sid": sid, "Effect": "Deny", "Principal": principal, "Action": "s3:*",
            "Resource": resources, "Condition": {"Bool": {"aws:SecureTransport": value}}})
 }

@@ -5,6 +5,8 @@
 //! fallback. Each test builds its own organization in a private moto, since an organization is
 //! global state there. The `DescribeEffectivePolicy` path and the error codes go through
 //! `aws-smithy-mocks`, with the response bodies AWS documents for the awsJson1.1 protocol.
+// Test setup may panic: a failed seed is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

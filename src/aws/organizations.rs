@@ -289,11 +289,9 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
             };
         }
         Err(CallError::NoOrganization) => return Outcome::NoOrganization,
-        Err(err @ CallError::Denied { .. }) => {
-            if let CallError::Denied { action, .. } = &err {
-                denied.push(action);
-            }
-            warn!(account = %account_id, error = %err, "effective policy denied; computing it from the hierarchy");
+        Err(CallError::Denied { action, code }) => {
+            denied.push(action);
+            warn!(account = %account_id, action, code = %code, "effective policy denied; computing it from the hierarchy");
             None
         }
         Err(err @ CallError::Unavailable { .. }) => {
@@ -662,9 +660,9 @@ fn evaluated(
                     0,
                     format!(
                         "advice: nothing locks it, so a policy attached to an OU or to the \
-                         account could opt {service} back in; add \
-                         \"@@operators_allowed_for_child_policies\": [\"@@none\"] to \
-                         services.{service}.opt_out_policy in the root policy"
+                         account could opt {service} back in; lock it in the root policy: \
+                         services.{service}.opt_out_policy = {{\"@@assign\": \"optOut\", \
+                         \"@@operators_allowed_for_child_policies\": [\"@@none\"]}}"
                     ),
                 );
             }

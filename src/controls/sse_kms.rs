@@ -227,104 +227,71 @@ mod tests {
     fn with_a_configured_key() {
         let target = KeyTarget::Customer(key(MINE, "CUSTOMER"));
         let up = |alg: &str, bk| {
-            Some(EncryptionFix {
+            Want::Fix(EncryptionFix {
                 algorithm: alg.into(),
                 kms_key_id: Some(MINE.into()),
                 bucket_key_enabled: bk,
             })
         };
-        let cases: Vec<(
-            Option<Encryption>,
-            Option<KeyInfo>,
-            Option<EncryptionFix>,
-            Outcome,
-        )> = vec![
-            (
-                None,
-                None,
-                up(KMS, true),
-                Outcome::Fix(Fix::PublicAccessBlock),
-            ),
-            (
-                Some(enc("AES256", None, false)),
-                None,
-                up(KMS, true),
-                Outcome::Fix(Fix::PublicAccessBlock),
-            ),
-            (
-                Some(enc(KMS, None, true)),
-                None,
-                up(KMS, true),
-                Outcome::Fix(Fix::PublicAccessBlock),
-            ),
+        let cases: Vec<(Option<Encryption>, Option<KeyInfo>, Want)> = vec![
+            (None, None, up(KMS, true)),
+            (Some(enc("AES256", None, false)), None, up(KMS, true)),
+            (Some(enc(KMS, None, true)), None, up(KMS, true)),
             (
                 Some(enc(KMS, Some("alias/aws/s3"), true)),
                 None,
                 up(KMS, true),
-                Outcome::Fix(Fix::PublicAccessBlock),
             ),
             (
                 Some(enc(KMS, Some(AWS_S3), true)),
                 Some(key(AWS_S3, "AWS")),
                 up(KMS, true),
-                Outcome::Fix(Fix::PublicAccessBlock),
             ),
-            (
-                Some(enc(DSSE, None, false)),
-                None,
-                up(DSSE, false),
-                Outcome::Fix(Fix::PublicAccessBlock),
-            ),
+            (Some(enc(DSSE, None, false)), None, up(DSSE, false)),
             (
                 Some(enc(KMS, Some(MINE), true)),
                 None,
-                None,
-                Outcome::Compliant,
+                Want::Is(Outcome::Compliant),
             ),
             (
                 Some(enc(KMS, Some("mine"), true)),
                 None,
-                None,
-                Outcome::Compliant,
+                Want::Is(Outcome::Compliant),
             ),
             (
                 Some(enc(DSSE, Some(MINE), false)),
                 None,
-                None,
-                Outcome::Compliant,
+                Want::Is(Outcome::Compliant),
             ),
-            (
-                Some(enc(KMS, Some(MINE), false)),
-                None,
-                up(KMS, true),
-                Outcome::Fix(Fix::PublicAccessBlock),
-            ),
+            (Some(enc(KMS, Some(MINE), false)), None, up(KMS, true)),
             (
                 Some(enc(KMS, Some(OTHER), true)),
                 Some(key(OTHER, "CUSTOMER")),
-                None,
-                Outcome::NonCompliant,
+                Want::Is(Outcome::NonCompliant),
             ),
             (
                 Some(enc(DSSE, Some(OTHER), false)),
                 None,
-                None,
-                Outcome::NonCompliant,
+                Want::Is(Outcome::NonCompliant),
             ),
             (
                 Some(enc(KMS, Some("alias/mine"), true)),
                 Some(key(MINE, "CUSTOMER")),
-                None,
-                Outcome::Compliant,
+                Want::Is(Outcome::Compliant),
             ),
         ];
-        for (current, existing, want_fix, want) in cases {
+        for (current, existing, want) in cases {
             let f = evaluate(current.as_ref(), &target, existing.as_ref());
-            match want_fix {
-                Some(fix) => assert_eq!(fix_of(&f), Some(fix), "{current:?}: {}", f.detail),
-                None => assert_eq!(f.outcome, want, "{current:?}: {}", f.detail),
+            match want {
+                Want::Fix(fix) => assert_eq!(fix_of(&f), Some(fix), "{current:?}: {}", f.detail),
+                Want::Is(outcome) => assert_eq!(f.outcome, outcome, "{current:?}: {}", f.detail),
             }
         }
+    }
+
+    enum Want {
+        Fix(EncryptionFix),
+        Is(Outcome),
     }
 
     #[test]

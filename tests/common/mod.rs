@@ -1,7 +1,7 @@
 //! Test harness: one `moto_server` per test binary on a free 127.0.0.1 port, plus
 //! SDK clients pointed at it. The server dies with the test process: it is started
 //! under a shell that waits on our stdin pipe and kills moto when the pipe closes.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
