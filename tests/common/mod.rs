@@ -138,3 +138,64 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+pub async fn sns() -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(&sdk_config().await)
+}
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config().await)
+}
+
+/// An SNS topic with an SQS queue subscribed, raw delivery off (as e-mail gets it).
+/// Returns the topic ARN and the queue URL.
+pub async fn topic_with_queue() -> (String, String) {
+    let name = unique("alerts-");
+    let topic = sns()
+        .await
+        .create_topic()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let sqs = sqs().await;
+    let url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url().unwrap().to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns().await.subscribe().topic_arn(&topic).protocol("sqs").endpoint(arn).send().await.unwrap();
+    (topic, url)
+}
+
+/// Every SNS envelope waiting in the queue (JSON bodies), removing them.
+pub async fn drain(queue_url: &str) -> Vec<serde_json::Value> {
+    let sqs = sqs().await;
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            return out;
+        }
+        for m in got.messages() {
+            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+}
