@@ -1,0 +1,1 @@
+//! Fault-injecting proxy harness (see tests/fault_proxy.py).
