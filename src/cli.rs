@@ -122,9 +122,13 @@ pub async fn run(cli: Cli) -> u8 {
     let result = match (&cli.command, event) {
         (Command::Invoke { .. }, Some(event)) => handler::handle(&app, &event, deadline).await,
         (Command::Scan { buckets }, _) => {
-            handler::scan(&app, buckets, deadline, TriggerKind::ManualScan).await
+            let bar = ProgressBar::new();
+            let report =
+                handler::scan(&app, buckets, deadline, TriggerKind::ManualScan, &bar).await;
+            bar.finish();
+            report
         }
-        _ => handler::opt_out_check(&app).await,
+        _ => handler::opt_out_check(&app, deadline).await,
     };
     match result {
         Ok(report) => {
@@ -135,6 +139,45 @@ pub async fn run(cli: Cli) -> u8 {
         Err(e) => {
             eprintln!("rekognition-guard: {e}");
             exit::FAILED
+        }
+    }
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal.
+struct ProgressBar(Option<indicatif::ProgressBar>);
+
+impl ProgressBar {
+    fn new() -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} buckets [{bar:30}] {elapsed} {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl handler::Progress for ProgressBar {
+    fn total(&self, buckets: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(buckets as u64);
+        }
+    }
+
+    fn done(&self, bucket: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(bucket.to_owned());
+            bar.inc(1);
         }
     }
 }

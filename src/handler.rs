@@ -7,7 +7,7 @@
 
 use crate::alert;
 use crate::aws::clients::Clients;
-use crate::aws::{AwsError, kms, organizations, s3, sns, sts};
+use crate::aws::{AwsError, kms, organizations, rekognition, s3, sns, sts};
 use crate::config::{Config, Mode};
 use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::{self, KeyTarget};
@@ -30,6 +30,14 @@ const RACE_BUDGET_FRESH: Duration = Duration::from_secs(20);
 const RACE_BUDGET: Duration = Duration::from_secs(2);
 /// Stop starting new writes this close to the deadline, to report what was done.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Abandon work still running this close to the deadline: the report and the alert
+/// must still go out before Lambda stops the invocation.
+const HARD_STOP_MARGIN: Duration = Duration::from_millis(500);
+const NOT_FINISHED: &str = "not finished before the invocation's deadline";
+
+fn hard_stop(deadline: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(deadline.checked_sub(HARD_STOP_MARGIN).unwrap_or(deadline))
+}
 /// Re-read/re-merge rounds for the bucket policy when a concurrent writer interferes.
 const POLICY_ROUNDS: usize = 4;
 
@@ -104,6 +112,24 @@ impl App {
         key_target(requested, self.describe_key(region, requested, false).await)
     }
 
+    /// The opt-out verdict, or a `failed` result if it is not known before `deadline`.
+    pub async fn opt_out_until(&self, account: &str, deadline: Instant) -> Resource {
+        match tokio::time::timeout_at(hard_stop(deadline), self.opt_out(account)).await {
+            Ok(resource) => resource,
+            Err(_) => Resource {
+                kind: ResourceType::Organization,
+                id: account.to_owned(),
+                role: None,
+                region: None,
+                controls: vec![ControlResult::new(
+                    organizations::CONTROL_ID,
+                    Status::Failed,
+                    format!("{NOT_FINISHED}: the opt-out policy was not evaluated"),
+                )],
+            },
+        }
+    }
+
     /// The AI services opt-out verdict, cached for `GUARD_OPT_OUT_CACHE_SECONDS`.
     pub async fn opt_out(&self, account: &str) -> Resource {
         let ttl = self.config.opt_out_cache;
@@ -162,7 +188,7 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
         } else {
             let (mut planned, org) = tokio::join!(
                 run_plan(app, parsed.plan, &account, deadline, &mut unfinished),
-                app.opt_out(&account)
+                app.opt_out_until(&account, deadline)
             );
             resources.append(&mut planned);
             resources.push(org);
@@ -175,7 +201,7 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
         alert: AlertOutcome::default(),
         unfinished,
     };
-    Ok(finish(app, report, started).await)
+    Ok(finish(app, report, started, deadline).await)
 }
 
 /// Runs a sweep of every guarded bucket (`scan`), optionally limited to `only`.
@@ -184,6 +210,7 @@ pub async fn scan(
     only: &[String],
     deadline: Instant,
     kind: TriggerKind,
+    progress: &dyn Progress,
 ) -> Result<Report, HandleError> {
     let started = Instant::now();
     let account = app.account().await?.to_owned();
@@ -193,17 +220,9 @@ pub async fn scan(
         event_name: Some("Scan".to_owned()),
         ..TriggerInfo::manual(kind, app.clients.home_region())
     };
-    let mut no_progress = |_| {};
     let (mut resources, org) = tokio::join!(
-        sweep(
-            app,
-            only,
-            &account,
-            deadline,
-            &mut unfinished,
-            &mut no_progress
-        ),
-        app.opt_out(&account)
+        sweep(app, only, &account, deadline, &mut unfinished, progress),
+        app.opt_out_until(&account, deadline)
     );
     resources.push(org);
     let report = Report {
@@ -213,11 +232,11 @@ pub async fn scan(
         alert: AlertOutcome::default(),
         unfinished,
     };
-    Ok(finish(app, report, started).await)
+    Ok(finish(app, report, started, deadline).await)
 }
 
 /// Evaluates the AI services opt-out policy alone (`opt-out`).
-pub async fn opt_out_check(app: &App) -> Result<Report, HandleError> {
+pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, HandleError> {
     let started = Instant::now();
     let account = app.account().await?.to_owned();
     let trigger = TriggerInfo {
@@ -225,7 +244,7 @@ pub async fn opt_out_check(app: &App) -> Result<Report, HandleError> {
         event_name: Some("OptOutCheck".to_owned()),
         ..TriggerInfo::manual(TriggerKind::OptOutCheck, app.clients.home_region())
     };
-    let resources = vec![app.opt_out(&account).await];
+    let resources = vec![app.opt_out_until(&account, deadline).await];
     let report = Report {
         trigger,
         mode: app.config.mode,
@@ -233,7 +252,7 @@ pub async fn opt_out_check(app: &App) -> Result<Report, HandleError> {
         alert: AlertOutcome::default(),
         unfinished: vec![],
     };
-    Ok(finish(app, report, started).await)
+    Ok(finish(app, report, started, deadline).await)
 }
 
 /// The event names another account than this one (no cross-account role exists yet).
@@ -332,10 +351,7 @@ async fn run_plan(
             }
             resources
         }
-        Plan::Scan => {
-            let mut no_progress = |_| {};
-            sweep(app, &[], account, deadline, unfinished, &mut no_progress).await
-        }
+        Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
     }
 }
 
@@ -383,48 +399,45 @@ async fn rekognition_key(
     (Some(resource), target)
 }
 
-/// Lists guarded buckets (or takes `only`), resolves their regions and guards them with
-/// bounded concurrency, stopping before the deadline.
-pub async fn sweep(
+/// Progress of a sweep, for a terminal's progress bar.
+pub trait Progress: Send + Sync {
+    fn total(&self, _buckets: usize) {}
+    fn done(&self, _bucket: &str) {}
+}
+
+/// No progress display (Lambda, JSON output, tests).
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// A bucket a sweep will guard: its region when the listing said it.
+struct Candidate {
+    name: String,
+    region: Option<String>,
+    role: &'static str,
+}
+
+/// The buckets a sweep covers: every guarded prefix's buckets and the output buckets of
+/// existing Custom Labels project versions, or exactly `only`.
+async fn candidates(
     app: &App,
     only: &[String],
-    account: &str,
-    deadline: Instant,
-    unfinished: &mut Vec<String>,
-    progress: &mut (dyn FnMut(usize) + Send),
-) -> Vec<Resource> {
-    let home = app
-        .clients
-        .home_region()
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let s3_home = app.clients.s3(&home);
-    let mut names: Vec<(String, &'static str)> = Vec::new();
-    let mut resources = Vec::new();
-    if only.is_empty() {
-        let prefixes: Vec<String> = app.config.guarded_prefixes().map(str::to_owned).collect();
-        for prefix in prefixes {
-            match s3::list_buckets(&s3_home, &prefix).await {
-                Ok(found) => {
-                    for name in found {
-                        if !names.iter().any(|(n, _)| *n == name) {
-                            let role = app.config.bucket_role(&name).unwrap_or("scan");
-                            names.push((name, role));
-                        }
-                    }
-                }
-                Err(e) => resources.push(single(
-                    ResourceType::S3Bucket,
-                    &format!("{prefix}*"),
-                    ControlResult::new("scan", Status::Failed, format!("cannot list buckets: {e}")),
-                )),
-            }
+    home: &str,
+    resources: &mut Vec<Resource>,
+) -> Vec<Candidate> {
+    let mut found: Vec<Candidate> = Vec::new();
+    let mut add = |name: String, region: Option<String>, role: &'static str| {
+        if !found.iter().any(|c| c.name == name) {
+            found.push(Candidate { name, region, role });
         }
-    } else {
+    };
+    if !only.is_empty() {
         for name in only {
             match event::check_bucket_name(name) {
-                Ok(()) => {
-                    names.push((name.clone(), app.config.bucket_role(name).unwrap_or("scan")))
-                }
+                Ok(()) => add(
+                    name.clone(),
+                    None,
+                    app.config.bucket_role(name).unwrap_or("scan"),
+                ),
                 Err(reason) => resources.push(single(
                     ResourceType::S3Bucket,
                     name,
@@ -432,45 +445,105 @@ pub async fn sweep(
                 )),
             }
         }
+        return found;
     }
-    let concurrency = app.config.scan_concurrency;
-    let s3_home = &s3_home;
-    let mut stream = futures::stream::iter(names.into_iter().map(|(name, role)| async move {
-        if Instant::now() + DEADLINE_MARGIN >= deadline {
-            return Err(name);
-        }
-        let region = match s3::bucket_region(s3_home, &name, account).await {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(single(
-                    ResourceType::S3Bucket,
-                    &name,
-                    ControlResult::new(
-                        "scan",
-                        Status::Failed,
-                        format!("cannot resolve the bucket's region: {e}"),
-                    ),
-                ));
+    let s3_home = app.clients.s3(home);
+    let prefixes: Vec<String> = app.config.guarded_prefixes().map(str::to_owned).collect();
+    for prefix in prefixes {
+        match s3::list_buckets(&s3_home, &prefix).await {
+            Ok(buckets) => {
+                for (name, region) in buckets {
+                    let role = app.config.bucket_role(&name).unwrap_or("scan");
+                    add(name, region, role);
+                }
             }
+            Err(e) => resources.push(single(
+                ResourceType::S3Bucket,
+                &format!("{prefix}*"),
+                ControlResult::new("scan", Status::Failed, format!("cannot list buckets: {e}")),
+            )),
+        }
+    }
+    match rekognition::project_output_buckets(&app.clients.rekognition(home)).await {
+        Ok(buckets) => {
+            for name in buckets
+                .into_iter()
+                .filter(|b| event::check_bucket_name(b).is_ok())
+            {
+                add(name, None, "output");
+            }
+        }
+        // "When the role allows it": a sweep without Rekognition read access still runs.
+        Err(e) => info!(error = %e, "Custom Labels output buckets not listed"),
+    }
+    found
+}
+
+/// Lists guarded buckets (or takes `only`), resolves their regions and guards them with
+/// bounded concurrency; a bucket not started before the deadline is reported unfinished.
+pub async fn sweep(
+    app: &App,
+    only: &[String],
+    account: &str,
+    deadline: Instant,
+    unfinished: &mut Vec<String>,
+    progress: &dyn Progress,
+) -> Vec<Resource> {
+    let home = app
+        .clients
+        .home_region()
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let mut resources = Vec::new();
+    let found = candidates(app, only, &home, &mut resources).await;
+    progress.total(found.len());
+    let s3_home = &app.clients.s3(&home);
+    let mut stream = futures::stream::iter(found.into_iter().map(|c| async move {
+        if Instant::now() + DEADLINE_MARGIN >= deadline {
+            return Err(c.name);
+        }
+        let region = match c.region {
+            Some(region) => region,
+            None => match s3::bucket_region(s3_home, &c.name, account).await {
+                Ok(region) => region,
+                Err(e) => {
+                    let status = if e.code.as_deref() == Some("NoSuchBucket") {
+                        Status::Skipped
+                    } else {
+                        Status::Failed
+                    };
+                    return Ok(single(
+                        ResourceType::S3Bucket,
+                        &c.name,
+                        ControlResult::new(
+                            "scan",
+                            status,
+                            format!("cannot resolve the bucket's region: {e}"),
+                        ),
+                    ));
+                }
+            },
         };
         let target = BucketTarget {
-            name,
+            name: c.name,
             region,
-            role,
+            role: c.role,
             audit_only: false,
             fresh: false,
         };
         let key = app.remediation_key(&target.region).await;
         Ok(guard_bucket(app, &target, &key, account, deadline).await)
     }))
-    .buffer_unordered(concurrency);
-    let mut done = 0;
+    .buffer_unordered(app.config.scan_concurrency);
     while let Some(result) = stream.next().await {
-        done += 1;
-        progress(done);
         match result {
-            Ok(resource) => resources.push(resource),
-            Err(name) => unfinished.push(format!("bucket {name}: not started before the deadline")),
+            Ok(resource) => {
+                progress.done(&resource.id);
+                resources.push(resource);
+            }
+            Err(name) => {
+                progress.done(&name);
+                unfinished.push(format!("bucket {name}: not started before the deadline"));
+            }
         }
     }
     resources.sort_by(|a, b| a.id.cmp(&b.id));
@@ -536,8 +609,47 @@ fn unreadable(control: &'static str, e: &AwsError) -> ControlResult {
     ControlResult::new(control, Status::Failed, detail)
 }
 
-/// Evaluates the S3 controls on one bucket and, in remediate mode, applies and verifies.
+/// Evaluates the S3 controls on one bucket and, in remediate mode, applies and verifies,
+/// giving up shortly before `deadline`: then every control of the bucket is `failed`
+/// with what was not finished (a retried event converges).
 pub async fn guard_bucket(
+    app: &App,
+    target: &BucketTarget,
+    key: &KeyTarget,
+    account: &str,
+    deadline: Instant,
+) -> Resource {
+    let work = guard_bucket_unbounded(app, target, key, account, deadline);
+    match tokio::time::timeout_at(hard_stop(deadline), work).await {
+        Ok(resource) => resource,
+        Err(_) => {
+            warn!(bucket = %target.name, "bucket not finished before the deadline");
+            let controls: &[&str] = if target.audit_only {
+                &[sse_kms::ID]
+            } else {
+                &[sse_kms::ID, public_access_block::ID, tls_only::ID]
+            };
+            Resource {
+                kind: ResourceType::S3Bucket,
+                id: target.name.clone(),
+                role: Some(target.role.to_owned()),
+                region: Some(target.region.clone()),
+                controls: controls
+                    .iter()
+                    .map(|c| {
+                        ControlResult::new(
+                            c,
+                            Status::Failed,
+                            format!("{NOT_FINISHED}; state not verified, a retry converges"),
+                        )
+                    })
+                    .collect(),
+            }
+        }
+    }
+}
+
+async fn guard_bucket_unbounded(
     app: &App,
     target: &BucketTarget,
     key: &KeyTarget,
@@ -794,9 +906,20 @@ async fn merge_policy_until_verified(
 }
 
 /// Severities, the alert, and the summary log line.
-async fn finish(app: &App, mut report: Report, started: Instant) -> Report {
+async fn finish(app: &App, mut report: Report, started: Instant, deadline: Instant) -> Report {
     alert::classify_all(&mut report);
-    report.alert = publish_alert(app, &report).await;
+    report.alert = match tokio::time::timeout_at(
+        hard_stop(deadline) + HARD_STOP_MARGIN / 2,
+        publish_alert(app, &report),
+    )
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(_) => AlertOutcome {
+            error: Some(format!("alert {NOT_FINISHED}")),
+            ..AlertOutcome::default()
+        },
+    };
     log_summary(app, &report, started);
     report
 }

@@ -94,7 +94,14 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
     let scheduled = event.payload.get("detail-type").and_then(Value::as_str)
         == Some(event::SCHEDULED_DETAIL_TYPE);
     let report = if scheduled {
-        handler::scan(app, &[], deadline, TriggerKind::ScheduledScan).await?
+        handler::scan(
+            app,
+            &[],
+            deadline,
+            TriggerKind::ScheduledScan,
+            &handler::Quiet,
+        )
+        .await?
     } else {
         handler::handle(app, &event.payload, deadline).await?
     };

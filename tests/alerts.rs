@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 fn event_for(bucket: &str) -> Value {
-    let path = format!("{}/events/create-bucket-console.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/events/create-bucket-console.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     e["detail"]["requestParameters"]["bucketName"] = json!(bucket);
     e
@@ -22,18 +25,32 @@ fn event_for(bucket: &str) -> Value {
 
 async fn new_bucket() -> String {
     let name = common::unique("custom-labels-console-us-east-1-");
-    common::s3(REGION).await.create_bucket().bucket(&name).send().await.unwrap();
+    common::s3(REGION)
+        .await
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
     name
 }
 
 async fn run(topic: &str, event: &Value) -> Report {
-    let config = Config { alert_topic_arn: Some(topic.to_owned()), ..Config::default() };
+    let config = Config {
+        alert_topic_arn: Some(topic.to_owned()),
+        ..Config::default()
+    };
     let app = App::new(config, Clients::new(common::sdk_config().await));
-    handler::handle(&app, event, Instant::now() + Duration::from_secs(60)).await.unwrap()
+    handler::handle(&app, event, Instant::now() + Duration::from_secs(60))
+        .await
+        .unwrap()
 }
 
 fn attribute(envelope: &Value, name: &str) -> String {
-    envelope["MessageAttributes"][name]["Value"].as_str().unwrap_or_default().to_owned()
+    envelope["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -47,16 +64,32 @@ async fn a_remediation_is_one_readable_message_and_a_compliant_rerun_is_silent()
     assert_eq!(messages.len(), 1, "one message per invocation");
     let m = &messages[0];
     let subject = m["Subject"].as_str().unwrap();
-    assert_eq!(subject, "[HIGH] rekognition-guard: 3 remediated, 1 non-compliant in 123456789012/us-east-1");
+    assert_eq!(
+        subject,
+        "[HIGH] rekognition-guard: 3 remediated, 1 non-compliant in 123456789012/us-east-1"
+    );
     assert!(subject.len() <= 100 && subject.is_ascii());
     assert_eq!(m["MessageId"].as_str(), report.alert.message_id.as_deref());
 
     let body = m["Message"].as_str().unwrap();
-    let (summary, json) = body.split_once("\n--- report (JSON) ---\n").expect("summary, then the report");
-    assert!(summary.starts_with("rekognition-guard CreateBucket (bucket-created) in 123456789012/us-east-1"));
-    assert!(summary.contains(&format!("[MEDIUM] s3-bucket {bucket} sse-kms: remediated - no default encryption")));
-    assert!(summary.contains(&format!("[MEDIUM] s3-bucket {bucket} public-access-block: remediated")));
-    assert!(summary.contains("(none -> {\"BlockPublicAcls\":true"), "{summary}");
+    let (summary, json) = body
+        .split_once("\n--- report (JSON) ---\n")
+        .expect("summary, then the report");
+    assert!(
+        summary.starts_with(
+            "rekognition-guard CreateBucket (bucket-created) in 123456789012/us-east-1"
+        )
+    );
+    assert!(summary.contains(&format!(
+        "[MEDIUM] s3-bucket {bucket} sse-kms: remediated - no default encryption"
+    )));
+    assert!(summary.contains(&format!(
+        "[MEDIUM] s3-bucket {bucket} public-access-block: remediated"
+    )));
+    assert!(
+        summary.contains("(none -> {\"BlockPublicAcls\":true"),
+        "{summary}"
+    );
     assert!(summary.contains("[HIGH] organization 123456789012 ai-opt-out: non-compliant"));
     let published: Report = serde_json::from_str(json).unwrap();
     let mut expected = report.clone();
@@ -77,7 +110,14 @@ async fn a_remediation_is_one_readable_message_and_a_compliant_rerun_is_silent()
     let messages = common::drain(&queue).await;
     assert_eq!(messages.len(), 1);
     let summary = messages[0]["Message"].as_str().unwrap();
-    assert!(!summary.split("--- report").next().unwrap().contains("s3-bucket"), "compliant controls are not listed");
+    assert!(
+        !summary
+            .split("--- report")
+            .next()
+            .unwrap()
+            .contains("s3-bucket"),
+        "compliant controls are not listed"
+    );
 }
 
 #[tokio::test]
@@ -86,8 +126,15 @@ async fn nothing_is_published_when_everything_is_compliant() {
     let moto = common::Moto::start();
     let conf = common::sdk_config_for(&moto).await;
     let org = aws_sdk_organizations::Client::new(&conf);
-    org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await.unwrap();
-    let root = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
     org.enable_policy_type()
         .root_id(&root)
         .policy_type(aws_sdk_organizations::types::PolicyType::AiservicesOptOutPolicy)
@@ -106,30 +153,93 @@ async fn nothing_is_published_when_everything_is_compliant() {
         .await
         .unwrap();
     org.attach_policy()
-        .policy_id(policy.policy().unwrap().policy_summary().unwrap().id().unwrap())
+        .policy_id(
+            policy
+                .policy()
+                .unwrap()
+                .policy_summary()
+                .unwrap()
+                .id()
+                .unwrap(),
+        )
         .target_id(&root)
         .send()
         .await
         .unwrap();
     let sns = aws_sdk_sns::Client::new(&conf);
     let sqs = aws_sdk_sqs::Client::new(&conf);
-    let topic = sns.create_topic().name("alerts").send().await.unwrap().topic_arn().unwrap().to_owned();
-    let url = sqs.create_queue().queue_name("alerts").send().await.unwrap().queue_url().unwrap().to_owned();
-    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint("arn:aws:sqs:us-east-1:123456789012:alerts").send().await.unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let topic = sns
+        .create_topic()
+        .name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let url = sqs
+        .create_queue()
+        .queue_name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint("arn:aws:sqs:us-east-1:123456789012:alerts")
+        .send()
+        .await
+        .unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
     let bucket = "custom-labels-console-us-east-1-quiet";
     s3.create_bucket().bucket(bucket).send().await.unwrap();
 
-    let config = Config { alert_topic_arn: Some(topic.clone()), ..Config::default() };
+    let config = Config {
+        alert_topic_arn: Some(topic.clone()),
+        ..Config::default()
+    };
     let app = App::new(config, Clients::new(conf.clone()));
-    let first = handler::handle(&app, &event_for(bucket), Instant::now() + Duration::from_secs(60)).await.unwrap();
+    let first = handler::handle(
+        &app,
+        &event_for(bucket),
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert!(first.alert.published);
-    let second = handler::handle(&app, &event_for(bucket), Instant::now() + Duration::from_secs(60)).await.unwrap();
+    let second = handler::handle(
+        &app,
+        &event_for(bucket),
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert_eq!(second.exit_code(), 0, "{second:#?}");
     assert!(!second.alert.published);
-    assert_eq!(second.alert.reason.as_deref(), Some("nothing needs attention"));
-    let got = sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
-    assert_eq!(got.messages().len(), 1, "only the first invocation published");
+    assert_eq!(
+        second.alert.reason.as_deref(),
+        Some("nothing needs attention")
+    );
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.messages().len(),
+        1,
+        "only the first invocation published"
+    );
 }
 
 #[tokio::test]
@@ -140,19 +250,54 @@ async fn a_missing_topic_fails_the_invocation_but_keeps_the_remediation() {
     let path = dir.path().join("event.json");
     std::fs::write(&path, event_for(&bucket).to_string()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
-        .args(["invoke", "--event", path.to_str().unwrap(), "--format", "json"])
+        .args([
+            "invoke",
+            "--event",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
         .envs(moto.env())
-        .env("GUARD_ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+        .env(
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+        )
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["alert"]["published"], false);
-    assert!(report["alert"]["error"].as_str().unwrap().contains("Publish"), "{}", report["alert"]);
-    assert_eq!(report["resources"][0]["controls"][0]["status"], "remediated");
+    assert!(
+        report["alert"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Publish"),
+        "{}",
+        report["alert"]
+    );
+    assert_eq!(
+        report["resources"][0]["controls"][0]["status"],
+        "remediated"
+    );
     // the remediation stands
     let s3 = common::s3(REGION).await;
-    let enc = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
     let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "aws:kms");
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "aws:kms"
+    );
 }

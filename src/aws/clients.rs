@@ -155,6 +155,15 @@ impl Clients {
         })
     }
 
+    pub fn rekognition(&self, region: &str) -> aws_sdk_rekognition::Client {
+        let conf = aws_sdk_rekognition::config::Builder::from(&self.base)
+            .region(aws_sdk_rekognition::config::Region::new(region.to_owned()))
+            .interceptor(self.counting(false))
+            .retry_classifier(super::HtmlServerErrorIsFinal)
+            .build();
+        aws_sdk_rekognition::Client::from_conf(conf)
+    }
+
     /// Organizations is a global service; one client.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.base)

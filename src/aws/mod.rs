@@ -7,6 +7,7 @@ pub mod clients;
 pub mod kms;
 pub mod organizations;
 pub mod permissions;
+pub mod rekognition;
 pub mod s3;
 pub mod sns;
 pub mod sts;
@@ -49,5 +50,34 @@ impl AwsError {
             self.code.as_deref(),
             Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled")
         )
+    }
+}
+
+/// An HTML page with a 5xx status is a server that lacks the operation (an emulator's
+/// "not implemented"), not an AWS API error: retrying it only adds seconds. Everything
+/// else, throttling and coded server errors included, is left to the standard classifiers.
+#[derive(Debug)]
+pub struct HtmlServerErrorIsFinal;
+
+impl aws_sdk_s3::config::retry::ClassifyRetry for HtmlServerErrorIsFinal {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_s3::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_s3::config::retry::RetryAction {
+        let html_5xx = ctx.response().is_some_and(|r| {
+            r.status().is_server_error()
+                && r.headers()
+                    .get("content-type")
+                    .is_some_and(|t| t.starts_with("text/html"))
+        });
+        if html_5xx {
+            aws_sdk_s3::config::retry::RetryAction::RetryForbidden
+        } else {
+            aws_sdk_s3::config::retry::RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "HtmlServerErrorIsFinal"
     }
 }

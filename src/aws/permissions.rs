@@ -38,4 +38,12 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "opt-out fallback: policy content",
     ),
     ("sns:Publish", "alert the security team"),
+    (
+        "rekognition:DescribeProjects",
+        "scan: Custom Labels projects",
+    ),
+    (
+        "rekognition:DescribeProjectVersions",
+        "scan: their output buckets",
+    ),
 ];

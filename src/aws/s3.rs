@@ -248,8 +248,12 @@ pub async fn put_policy(
     Ok(())
 }
 
-/// Guarded buckets whose names start with `prefix` (paginated, server-side filter).
-pub async fn list_buckets(client: &Client, prefix: &str) -> Result<Vec<String>, AwsError> {
+/// Buckets whose names start with `prefix` (paginated, server-side filter), with their
+/// region when S3 says it (`BucketRegion`), which saves a `GetBucketLocation` each.
+pub async fn list_buckets(
+    client: &Client,
+    prefix: &str,
+) -> Result<Vec<(String, Option<String>)>, AwsError> {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -262,13 +266,11 @@ pub async fn list_buckets(client: &Client, prefix: &str) -> Result<Vec<String>, 
             .await
             .map_err(|e| AwsError::from_sdk("ListBuckets", e))?;
         // Filter again: not every S3 implementation honours the prefix parameter.
-        names.extend(
-            out.buckets()
-                .iter()
-                .filter_map(|b| b.name())
-                .filter(|n| n.starts_with(prefix))
-                .map(str::to_owned),
-        );
+        names.extend(out.buckets().iter().filter_map(|b| {
+            let name = b.name().filter(|n| n.starts_with(prefix))?;
+            let region = b.bucket_region().filter(|r| crate::event::is_region(r));
+            Some((name.to_owned(), region.map(str::to_owned)))
+        }));
         match out.continuation_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => return Ok(names),

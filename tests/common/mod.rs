@@ -101,8 +101,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 pub async fn sdk_config_for(moto: &Moto) -> aws_config::SdkConfig {
+    sdk_config_with_endpoint(&moto.endpoint).await
+}
+
+/// An SDK configuration pointed at any local endpoint (moto, or a fault proxy in front of it).
+pub async fn sdk_config_with_endpoint(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new(REGION))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "moto",
@@ -164,7 +169,15 @@ pub async fn topic_with_queue() -> (String, String) {
         .unwrap()
         .to_owned();
     let sqs = sqs().await;
-    let url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url().unwrap().to_owned();
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -175,7 +188,15 @@ pub async fn topic_with_queue() -> (String, String) {
         .attributes()
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
-    sns().await.subscribe().topic_arn(&topic).protocol("sqs").endpoint(arn).send().await.unwrap();
+    sns()
+        .await
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .unwrap();
     (topic, url)
 }
 
@@ -197,7 +218,12 @@ pub async fn drain(queue_url: &str) -> Vec<serde_json::Value> {
         }
         for m in got.messages() {
             out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-            sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
         }
     }
 }

@@ -1,1 +1,157 @@
-//! Fault-injecting proxy harness (see tests/fault_proxy.py).
+//! Fault-injecting proxy harness (see tests/fault_proxy.py): a Python process between the
+//! function and moto that forwards every request, answers chosen operations with AWS's
+//! own errors (or resets, or delays them), and logs every request it saw.
+//!
+//! The proxy exits when its stdin closes, so it dies with the test process; `Drop` also
+//! kills it. The control calls use a tiny blocking HTTP/1.1 client over `TcpStream`:
+//! no HTTP client crate is worth the build time for three endpoints on loopback.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use super::REGION;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub struct Proxy {
+    /// `http://127.0.0.1:PORT`: point the function here instead of at moto.
+    pub endpoint: String,
+    pub port: u16,
+    child: Child,
+    stdin: Mutex<Option<ChildStdin>>,
+}
+
+impl Proxy {
+    /// Starts a proxy in front of `upstream` (moto's endpoint) and waits for it to listen.
+    pub fn start(upstream: &str) -> Proxy {
+        let script = format!("{}/tests/fault_proxy.py", env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new(super::python())
+            .arg(script)
+            .arg("--upstream")
+            .arg(upstream)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tests/fault_proxy.py (python3)");
+        let stdin = child.stdin.take().expect("proxy stdin");
+        let stdout = child.stdout.take().expect("proxy stdout");
+        // One line, then the proxy never writes to stdout again. A proxy that dies
+        // before printing closes the pipe, so this read ends either way.
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .take(256)
+            .read_line(&mut line)
+            .expect("read the proxy's LISTENING line");
+        let port: u16 = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("fault_proxy.py did not start: {line:?}"));
+        Proxy {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            child,
+            stdin: Mutex::new(Some(stdin)),
+        }
+    }
+
+    /// Replaces the fault rules, e.g.
+    /// `json!([{"operation": "PutBucketPolicy", "fault": "slowdown-503", "times": 2}])`.
+    pub fn set_rules(&self, rules: Value) {
+        let (status, body) = self.call("POST", "/__proxy/rules", &rules.to_string());
+        assert_eq!(status, 200, "proxy refused the rules {rules}: {body}");
+    }
+
+    /// Clears the rules and the log.
+    pub fn reset(&self) {
+        let (status, body) = self.call("POST", "/__proxy/reset", "");
+        assert_eq!(status, 200, "proxy reset: {body}");
+    }
+
+    /// Every request the proxy received since the last reset, in order: `method`, `path`,
+    /// `query`, `service`, `operation`, `status` (returned), `fault` (or null), `write`.
+    pub fn log(&self) -> Vec<Value> {
+        let (status, body) = self.call("GET", "/__proxy/log", "");
+        assert_eq!(status, 200, "proxy log: {body}");
+        serde_json::from_str(&body).expect("proxy log is JSON")
+    }
+
+    /// Write requests received (S3 PUT/POST/DELETE, SNS Publish), faulted or not.
+    pub fn writes(&self) -> usize {
+        self.log().iter().filter(|e| e["write"] == true).count()
+    }
+
+    /// Requests for `operation` received, and how many of them were faulted.
+    pub fn count(&self, operation: &str) -> (usize, usize) {
+        let log = self.log();
+        let matching: Vec<&Value> = log.iter().filter(|e| e["operation"] == operation).collect();
+        let faulted = matching.iter().filter(|e| !e["fault"].is_null()).count();
+        (matching.len(), faulted)
+    }
+
+    /// Requests the proxy answered with (or applied) a fault.
+    pub fn faults(&self) -> usize {
+        self.log().iter().filter(|e| !e["fault"].is_null()).count()
+    }
+
+    /// Environment for a child process of the built binary: like `Moto::env()`, but
+    /// every AWS call goes through the proxy.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    /// One control request; returns the status code and body.
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to proxy");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+             Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            len = body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send to proxy");
+        // `Connection: close`: the proxy closes after its answer, so read to the end.
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .expect("read the proxy's answer");
+        let raw = String::from_utf8(raw).expect("proxy answers in UTF-8");
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("malformed proxy answer: {raw:?}"));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("malformed proxy status line: {head:?}"));
+        (status, body.to_owned())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // Closing stdin makes the proxy exit by itself; kill it in case it is stuck.
+        if let Ok(mut stdin) = self.stdin.lock() {
+            stdin.take();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -27,6 +27,7 @@ UNSCOPABLE = {
     "organizations:ListParents",
     "organizations:ListPoliciesForTarget",
     "organizations:DescribePolicy",
+    "rekognition:DescribeProjects",
 }
 
 # What RuntimePolicy may grant, and on what.
