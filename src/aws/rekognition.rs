@@ -22,10 +22,10 @@ pub async fn project_output_buckets(client: &Client) -> Result<Vec<String>, AwsE
             while let Some(page) = versions.next().await {
                 let page = page.map_err(|e| AwsError::from_sdk("DescribeProjectVersions", e))?;
                 for version in page.project_version_descriptions() {
-                    if let Some(bucket) = version.output_config().and_then(|o| o.s3_bucket()) {
-                        if !buckets.iter().any(|b| b == bucket) {
-                            buckets.push(bucket.to_owned());
-                        }
+                    if let Some(bucket) = version.output_config().and_then(|o| o.s3_bucket())
+                        && !buckets.iter().any(|b| b == bucket)
+                    {
+                        buckets.push(bucket.to_owned());
                     }
                 }
             }
