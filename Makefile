@@ -39,6 +39,11 @@ demo: deps $(BIN)
 invoke: deps $(BIN)
 	$(PYTHON) scripts/local.py invoke --binary $(BIN) --event $(EVENT)
 
+# Fuzzes event intake for FUZZ_SECONDS (default 120); failures land in tests/fuzz-regressions.txt.
+FUZZ_SECONDS ?= 120
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --test fuzz_events -- --ignored --nocapture fuzz_for_a_while
+
 clean:
 	$(CARGO) clean
 

@@ -164,13 +164,18 @@ class State:
         return None
 
     def record(self, entry):
+        """Logs a request as soon as it is received (a delayed one shows while it waits)."""
         with self.lock:
             if len(self.log) < MAX_LOG:
                 self.log.append(entry)
 
-    def snapshot(self):
+    def update(self, entry, **fields):
         with self.lock:
-            return list(self.log)
+            entry.update(fields)
+
+    def snapshot_json(self):
+        with self.lock:
+            return json.dumps(self.log)
 
 
 def service_of(headers):
@@ -393,43 +398,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "status": None,
             "fault": None,
         }
-        rule = self.server.state.take(service, operation)
+        state = self.server.state
+        rule = state.take(service, operation)
+        entry["fault"] = rule["fault"] if rule else None
+        state.record(entry)
         head = self.command == "HEAD"
         try:
             if rule is None:
                 status, rheaders, data = self.forward(self.command, body)
-                entry["status"] = status
-                self.server.state.record(entry)
+                state.update(entry, status=status)
                 self.send(status, rheaders, data, head)
                 return
             fault = rule["fault"]
-            entry["fault"] = fault
             if fault == "reset":
                 if rule.get("after_upstream"):
-                    entry["upstream_status"] = self.forward(self.command, body)[0]
-                self.server.state.record(entry)
+                    state.update(entry, upstream_status=self.forward(self.command, body)[0])
                 self.reset_connection()
                 return
             if fault == "delay":
                 time.sleep(rule["delay_seconds"])
                 status, rheaders, data = self.forward(self.command, body)
-                entry["status"] = status
-                self.server.state.record(entry)
+                state.update(entry, status=status)
                 self.send(status, rheaders, data, head)
                 return
             if rule.get("after_upstream"):
-                entry["upstream_status"] = self.forward(self.command, body)[0]
+                state.update(entry, upstream_status=self.forward(self.command, body)[0])
             status, fheaders, data = fault_response(service, operation, fault, rule.get("status"))
-            entry["status"] = status
-            self.server.state.record(entry)
+            state.update(entry, status=status)
             self.send(status, list(fheaders.items()), data, head)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             # The client gave up (its timeout): nothing left to answer.
             self.close_connection = True
         except (OSError, http.client.HTTPException) as e:
-            entry["status"] = 502
-            entry["error"] = str(e)
-            self.server.state.record(entry)
+            state.update(entry, status=502, error=str(e))
             try:
                 self.send(502, [("Content-Type", "text/plain")], f"upstream error: {e}".encode())
             except OSError:
@@ -448,7 +449,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 state.reset()
                 out = {"reset": True}
             elif path == "/__proxy/log" and self.command == "GET":
-                out = state.snapshot()
+                self.send(200, [("Content-Type", "application/json")], state.snapshot_json().encode())
+                return
             else:
                 self.send(404, [("Content-Type", "text/plain")], b"no such control endpoint")
                 return

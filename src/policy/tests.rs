@@ -430,3 +430,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Near S3's 20 KB limit the merge either fits or refuses; it never produces a
+    /// document S3 would reject, and it never truncates what was there.
+    #[test]
+    fn merge_stays_under_the_size_limit_or_refuses(policy in arb_policy(), pad in 0usize..22_000) {
+        let mut policy = policy;
+        let filler = json!({"Sid": "Padding", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::bkt/public/*", "Condition": {"StringLike": {"aws:Referer": "x".repeat(pad)}}});
+        let mut stmts = statement_list(&policy);
+        stmts.push(filler);
+        policy["Statement"] = json!(stmts);
+        let text = policy.to_string();
+        match merge(Some(&text), &req()) {
+            Ok(Merge::Updated { document, .. }) => {
+                prop_assert!(document.len() <= MAX_POLICY_BYTES);
+                let after: Value = serde_json::from_str(&document).unwrap();
+                prop_assert_eq!(&statement_list(&after)[..stmts.len()], &stmts[..]);
+            }
+            Ok(Merge::Unchanged) => prop_assert!(eval_text(&text, &req()).compliant()),
+            Err(PolicyError::TooLarge { bytes }) => prop_assert!(bytes > MAX_POLICY_BYTES),
+            Err(e) => prop_assert!(false, "unexpected error {e}"),
+        }
+    }
+}
