@@ -140,7 +140,11 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
         _ => Err(format!(
             "unsupported event: detail-type {detail_type:?} from {source:?}"
         )),
-    };
+    }
+    .and_then(|plan| match identity_problem(envelope, detail) {
+        Some(reason) => Err(reason),
+        None => Ok(plan),
+    });
     let plan = match plan {
         Ok((kind, plan)) => {
             trigger.kind = kind;
@@ -156,6 +160,38 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
 }
 
 type PlanResult = Result<(TriggerKind, Plan), String>;
+
+/// EventBridge always names the account and region as strings, and CloudTrail the
+/// recipient account and `awsRegion`. Another type there cannot be checked against this
+/// function's own account (the handler compares strings), nor silently replaced by a
+/// fallback, so such an event is not acted on.
+fn identity_problem(envelope: &Map<String, Value>, detail: &Map<String, Value>) -> Option<String> {
+    let fields = [
+        (envelope, "account", "account"),
+        (envelope, "region", "region"),
+        (detail, "recipientAccountId", "detail.recipientAccountId"),
+        (detail, "awsRegion", "detail.awsRegion"),
+    ];
+    for (map, key, label) in fields {
+        if let Some(value) = map.get(key).filter(|v| !v.is_string()) {
+            let kind = match value {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::Array(_) => "an array",
+                Value::Object(_) => "an object",
+                Value::String(_) => "a string",
+            };
+            return Some(format!("{label} is {kind}, not a string"));
+        }
+    }
+    if !envelope.contains_key("account") && !detail.contains_key("recipientAccountId") {
+        return Some(
+            "the event names no account (neither account nor detail.recipientAccountId)".to_owned(),
+        );
+    }
+    None
+}
 
 fn cloudtrail_plan(
     source: &str,
@@ -245,7 +281,7 @@ fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult
         .and_then(Value::as_str)
         .ok_or("outputConfig.s3Bucket missing or not a string")?;
     check_bucket_name(bucket)?;
-    let kms_key_id = optional_str(params, "kmsKeyId")?;
+    let kms_key_id = key_id(params, "kmsKeyId", region)?;
     let project = get_ci(params, "projectArn")
         .and_then(Value::as_str)
         .unwrap_or("unknown-project");
@@ -326,7 +362,7 @@ fn stream_processor_plan(params: &Map<String, Value>, region: &str) -> PlanResul
         }
         Some(_) => return Err("output.s3Destination.bucket is not a string".to_owned()),
     };
-    let kms_key_id = optional_str(params, "kmsKeyId")?;
+    let kms_key_id = key_id(params, "kmsKeyId", region)?;
     let id: String = get_ci(params, "name")
         .and_then(Value::as_str)
         .unwrap_or("unknown-stream-processor")
@@ -382,6 +418,53 @@ fn optional_str(map: &Map<String, Value>, camel: &str) -> Result<Option<String>,
         }
         Some(_) => Err(format!("{camel} is not a valid key identifier")),
     }
+}
+
+/// A KMS key as the Rekognition API accepts it: a key id, an alias name, or a key or
+/// alias ARN of the event's own partition. The API refuses anything else (the event
+/// would carry an `errorCode`), so an event naming it is corrupt or forged: not acted on.
+fn key_id(map: &Map<String, Value>, camel: &str, region: &str) -> Result<Option<String>, String> {
+    let Some(key) = optional_str(map, camel)? else {
+        return Ok(None);
+    };
+    if is_key_id(&key, region) {
+        Ok(Some(key))
+    } else {
+        Err(format!(
+            "{camel} {:?} is not a KMS key id, alias or ARN in partition {}",
+            key.chars().take(80).collect::<String>(),
+            partition(region)
+        ))
+    }
+}
+
+fn is_key_id(key: &str, region: &str) -> bool {
+    let id = |s: &str| {
+        (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let alias = |s: &str| {
+        (1..=256).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+    };
+    if let Some(name) = key.strip_prefix("alias/") {
+        return alias(name);
+    }
+    let Some(arn) = key.strip_prefix("arn:") else {
+        return id(key);
+    };
+    let parts: Vec<&str> = arn.splitn(5, ':').collect();
+    let [arn_partition, service, key_region, account, resource] = parts[..] else {
+        return false;
+    };
+    arn_partition == partition(region)
+        && service == "kms"
+        && is_region(key_region)
+        && partition(key_region) == arn_partition
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (resource.strip_prefix("key/").is_some_and(id)
+            || resource.strip_prefix("alias/").is_some_and(alias))
 }
 
 /// S3's bucket naming rules (general purpose buckets). A name that breaks them cannot
@@ -665,6 +748,80 @@ mod tests {
         let p = parse(&sample("scheduled-scan.json"), &cfg()).unwrap();
         assert_eq!(p.trigger.kind, TriggerKind::ScheduledScan);
         assert_eq!(p.plan, Plan::Scan);
+    }
+
+    #[test]
+    fn identity_fields_must_be_strings() {
+        let good = create_bucket(json!({"bucketName": "custom-labels-console-x"}));
+        assert_eq!(
+            parse(&good, &cfg()).unwrap().trigger.kind,
+            TriggerKind::BucketCreated
+        );
+        let mut no_account = good.clone();
+        no_account.as_object_mut().unwrap().remove("account");
+        for (event, needle) in [
+            (
+                {
+                    let mut e = good.clone();
+                    e["account"] = json!(123456789012_u64);
+                    e
+                },
+                "account is a number",
+            ),
+            (
+                {
+                    let mut e = good.clone();
+                    e["detail"]["awsRegion"] = json!(1);
+                    e
+                },
+                "detail.awsRegion is a number",
+            ),
+            (
+                {
+                    let mut e = good.clone();
+                    e["detail"]["recipientAccountId"] = json!({"id": "123456789012"});
+                    e
+                },
+                "recipientAccountId is an object",
+            ),
+            (no_account, "names no account"),
+        ] {
+            let p = parse(&event, &cfg()).unwrap();
+            assert_eq!(p.plan, Plan::Ignore, "{needle}");
+            let reason = p.trigger.ignored_reason.unwrap();
+            assert!(reason.contains(needle), "{reason}");
+        }
+    }
+
+    #[test]
+    fn key_ids() {
+        for ok in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/rekognition",
+            "alias/aws/s3",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-west-1:210987654321:alias/shared",
+        ] {
+            assert!(is_key_id(ok, "us-east-1"), "{ok}");
+        }
+        assert!(is_key_id(
+            "arn:aws-cn:kms:cn-north-1:123456789012:key/k",
+            "cn-northwest-1"
+        ));
+        for bad in [
+            "*",
+            "alias/",
+            "alias/x y",
+            "arn:aws-cn:kms:cn-north-1:123456789012:key/k",
+            "arn:aws:kms:cn-north-1:123456789012:key/k",
+            "arn:aws:s3:::bucket",
+            "arn:aws:kms:us-east-1:1234:key/k",
+            "arn:aws:kms:us-east-1:123456789012:key/../../x",
+            "key/../x",
+        ] {
+            assert!(!is_key_id(bad, "us-east-1"), "{bad}");
+        }
     }
 
     #[test]

@@ -303,7 +303,7 @@ async fn run_plan(
                 ResourceType::RekognitionProjectVersion,
                 &id,
                 customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .unapplied(Status::NonCompliant),
+                    .unapplied(Status::NonCompliant, "not auto-fixable"),
             ));
             let key = match (&app.config.kms_key_id, key_target) {
                 (None, Some(project_key)) => project_key,
@@ -338,11 +338,12 @@ async fn run_plan(
             let mut processor = single(
                 ResourceType::RekognitionStreamProcessor,
                 &id,
-                data_sharing::evaluate(data_sharing_opt_in).unapplied(Status::NonCompliant),
+                data_sharing::evaluate(data_sharing_opt_in)
+                    .unapplied(Status::NonCompliant, "not auto-fixable"),
             );
             processor.controls.push(
                 customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .unapplied(Status::NonCompliant),
+                    .unapplied(Status::NonCompliant, "not auto-fixable"),
             );
             resources.push(processor);
             if let Some(output) = output {
@@ -390,7 +391,7 @@ async fn rekognition_key(
         id,
         role: Some(role.to_owned()),
         region: Some(region.to_owned()),
-        controls: vec![finding.unapplied(Status::NonCompliant)],
+        controls: vec![finding.unapplied(Status::NonCompliant, "not auto-fixable")],
     };
     let target = match (usable, described) {
         (true, Ok(info)) => Some(KeyTarget::Customer(info)),
@@ -762,30 +763,28 @@ async fn guard_bucket_unbounded(
             r.severity = finding.severity;
             resource.controls.push(r);
         } else if target.audit_only {
-            resource
-                .controls
-                .push(finding.unapplied(Status::NonCompliant));
+            resource.controls.push(finding.unapplied(
+                Status::NonCompliant,
+                "source data is reported, never changed",
+            ));
         } else if app.config.mode == Mode::Audit {
             resource
                 .controls
-                .push(finding.unapplied(Status::WouldRemediate));
+                .push(finding.unapplied(Status::WouldRemediate, "audit mode"));
         } else if let Outcome::Fix(_) = finding.outcome {
             to_apply.push(finding);
         } else {
             resource
                 .controls
-                .push(finding.unapplied(Status::NonCompliant));
+                .push(finding.unapplied(Status::NonCompliant, "not auto-fixable"));
         }
     }
     if !to_apply.is_empty() {
         if Instant::now() + DEADLINE_MARGIN >= deadline {
             for f in to_apply {
-                let mut r = f.unapplied(Status::Failed);
-                r.detail = format!(
-                    "{}; not applied: the invocation's deadline was near",
-                    r.detail
-                );
-                resource.controls.push(r);
+                resource
+                    .controls
+                    .push(f.unapplied(Status::Failed, "the invocation's deadline was near"));
             }
         } else {
             let applied = futures::future::join_all(
@@ -814,7 +813,7 @@ async fn apply_and_verify(
 ) -> ControlResult {
     let bucket = target.name.as_str();
     let Outcome::Fix(fix) = &finding.outcome else {
-        return finding.unapplied(Status::NonCompliant);
+        return finding.unapplied(Status::NonCompliant, "not auto-fixable");
     };
     let verified: Result<(Finding, Value), AwsError> = match fix {
         Fix::Encryption(enc) => {

@@ -80,9 +80,9 @@ impl Finding {
     }
 
     /// The result when nothing is applied: compliant/non-compliant/failed as found;
-    /// a proposed fix becomes `fix_status` (`would-remediate`, or `non-compliant` for
-    /// audit-only resources).
-    pub fn unapplied(self, fix_status: Status) -> ControlResult {
+    /// a proposed fix becomes `fix_status` (`would-remediate` in audit mode,
+    /// `non-compliant` for audit-only resources), its detail saying `why` not.
+    pub fn unapplied(self, fix_status: Status, why: &str) -> ControlResult {
         let status = match self.outcome {
             Outcome::Compliant => Status::Compliant,
             Outcome::Fix(_) => fix_status,
@@ -90,7 +90,7 @@ impl Finding {
             Outcome::Failed => Status::Failed,
         };
         let detail = if matches!(self.outcome, Outcome::Fix(_)) {
-            format!("{} (not applied: {})", self.detail, fix_status.as_str())
+            format!("{} (not applied: {why})", self.detail)
         } else {
             self.detail
         };
