@@ -8,7 +8,7 @@ EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
 PY_MODULES := moto.server boto3 pytest cfnlint samtranslator
 
-.PHONY: all deps lint test test-rust demo invoke fuzz bench clean
+.PHONY: all deps lint test test-rust demo demo-project invoke fuzz clean
 
 all: test
 
@@ -33,6 +33,10 @@ $(BIN): $(wildcard src/*.rs src/*/*.rs) Cargo.toml
 # on the matching event, shows the bucket before and after, the alert, and a rerun.
 demo: deps $(BIN)
 	$(PYTHON) scripts/local.py demo --binary $(BIN)
+
+# The Custom Labels training case: CreateProjectVersion's output bucket, key and training data.
+demo-project: deps $(BIN)
+	$(PYTHON) scripts/local.py demo-project --binary $(BIN)
 
 # Runs the binary on one event against the local emulator (started if MOTO_ENDPOINT is unset),
 # after creating the buckets and keys the event names.

@@ -2,6 +2,7 @@
 """Run rekognition-guard against a local AWS emulator (moto_server) on 127.0.0.1.
 
   local.py demo   --binary PATH            the console-bucket story, before and after
+  local.py demo-project --binary PATH     a CreateProjectVersion: output bucket, key, training data
   local.py invoke --binary PATH --event F  one event, after seeding what it names
 
 The emulator is started on a free port and stopped on exit, unless MOTO_ENDPOINT points
@@ -226,6 +227,34 @@ def demo(args):
             sys.exit(f"local.py: demo expected exit codes 0 and 0, got {first} and {second}")
 
 
+def demo_project(args):
+    """A Custom Labels training run: the output bucket is guarded with the project's own
+    key, the key is checked, the training data is reported and left untouched."""
+    with emulator() as endpoint:
+        sample = "events/create-project-version.json"
+        event = json.load(open(sample))
+        opted_out_organization(endpoint)
+        event = seed_for_event(endpoint, event)
+        params = event["detail"]["requestParameters"]
+        output = params["outputConfig"]["s3Bucket"]
+        training = params["trainingData"]["assets"][0]["groundTruthManifest"]["s3Object"]["bucket"]
+        show(f"output bucket {output} before", bucket_state(endpoint, output))
+        training_before = bucket_state(endpoint, training)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(event, f)
+        try:
+            code = run(args.binary, env_for(endpoint), f.name)
+        finally:
+            os.unlink(f.name)
+        show(f"output bucket {output} after (encrypted with the project's key {params['kmsKeyId']})",
+             bucket_state(endpoint, output))
+        same = bucket_state(endpoint, training) == training_before
+        print(f"training data bucket {training}: {'unchanged' if same else 'CHANGED'} (reported only)")
+        # 3: the training data is SSE-S3, reported as non-compliant and never changed
+        if code != 3 or not same:
+            sys.exit(f"local.py: expected exit code 3 and untouched training data, got {code}")
+
+
 def invoke(args):
     with emulator() as endpoint:
         event = seed_for_event(endpoint, json.load(open(args.event)))
@@ -243,11 +272,13 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo")
     d.add_argument("--binary", required=True)
+    p = sub.add_parser("demo-project")
+    p.add_argument("--binary", required=True)
     i = sub.add_parser("invoke")
     i.add_argument("--binary", required=True)
     i.add_argument("--event", required=True)
     args = parser.parse_args()
-    {"demo": demo, "invoke": invoke}[args.command](args)
+    {"demo": demo, "demo-project": demo_project, "invoke": invoke}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,6 @@ use rekognition_guard::report::Report;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-fn event_for(bucket: &str) -> Value {
-    let path = format!(
-        "{}/events/create-bucket-console.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(bucket);
-    e
-}
-
 async fn new_bucket() -> String {
     let name = common::unique("custom-labels-console-us-east-1-");
     common::s3(REGION)
@@ -57,7 +47,7 @@ fn attribute(envelope: &Value, name: &str) -> String {
 async fn a_remediation_is_one_readable_message_and_a_compliant_rerun_is_silent() {
     let (topic, queue) = common::topic_with_queue().await;
     let bucket = new_bucket().await;
-    let report = run(&topic, &event_for(&bucket)).await;
+    let report = run(&topic, &common::console_event(&bucket)).await;
     assert!(report.alert.published, "{:?}", report.alert);
 
     let messages = common::drain(&queue).await;
@@ -105,7 +95,7 @@ async fn a_remediation_is_one_readable_message_and_a_compliant_rerun_is_silent()
 
     // Rerun: the bucket is compliant now; only the opt-out finding (the shared emulator's
     // account is in no organization) is still alerted, and no bucket line is listed.
-    let again = run(&topic, &event_for(&bucket)).await;
+    let again = run(&topic, &common::console_event(&bucket)).await;
     assert!(again.alert.published, "ai-opt-out is still non-compliant");
     let messages = common::drain(&queue).await;
     assert_eq!(messages.len(), 1);
@@ -208,7 +198,7 @@ async fn nothing_is_published_when_everything_is_compliant() {
     let app = App::new(config, Clients::new(conf.clone()));
     let first = handler::handle(
         &app,
-        &event_for(bucket),
+        &common::console_event(bucket),
         Instant::now() + Duration::from_secs(60),
     )
     .await
@@ -216,7 +206,7 @@ async fn nothing_is_published_when_everything_is_compliant() {
     assert!(first.alert.published);
     let second = handler::handle(
         &app,
-        &event_for(bucket),
+        &common::console_event(bucket),
         Instant::now() + Duration::from_secs(60),
     )
     .await
@@ -248,7 +238,7 @@ async fn a_missing_topic_fails_the_invocation_but_keeps_the_remediation() {
     let moto = common::moto();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("event.json");
-    std::fs::write(&path, event_for(&bucket).to_string()).unwrap();
+    std::fs::write(&path, common::console_event(&bucket).to_string()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
         .args([
             "invoke",

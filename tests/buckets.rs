@@ -5,10 +5,7 @@
 
 mod common;
 
-use aws_sdk_s3::types::{
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-};
+use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
 use common::{ACCOUNT, REGION};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::config::{Config, Mode};
@@ -20,12 +17,7 @@ use std::time::{Duration, Instant};
 const PREFIX: &str = "custom-labels-console-us-east-1-";
 
 fn event_for(bucket: &str, region: &str) -> Value {
-    let path = format!(
-        "{}/events/create-bucket-console.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(bucket);
+    let mut e = common::console_event(bucket);
     e["detail"]["awsRegion"] = json!(region);
     e["region"] = json!(region);
     if region != "us-east-1" {
@@ -58,71 +50,6 @@ async fn new_bucket(region: &str) -> (String, aws_sdk_s3::Client) {
     }
     req.send().await.unwrap();
     (name, s3)
-}
-
-async fn create_key(spec: &str, usage: &str) -> String {
-    let kms = common::kms(REGION).await;
-    let out = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::from(spec))
-        .key_usage(aws_sdk_kms::types::KeyUsageType::from(usage))
-        .send()
-        .await
-        .unwrap();
-    out.key_metadata().unwrap().arn().unwrap().to_owned()
-}
-
-async fn set_encryption(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    alg: &str,
-    key: Option<&str>,
-    bucket_key: bool,
-) {
-    let default = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(ServerSideEncryption::from(alg))
-        .set_kms_master_key_id(key.map(str::to_owned))
-        .build()
-        .unwrap();
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(default)
-                        .bucket_key_enabled(bucket_key)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn encryption(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-) -> Option<(String, Option<String>, Option<bool>)> {
-    let out = s3
-        .get_bucket_encryption()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()?;
-    let rule = out
-        .server_side_encryption_configuration()?
-        .rules()
-        .first()?
-        .clone();
-    let d = rule.apply_server_side_encryption_by_default()?;
-    Some((
-        d.sse_algorithm().as_str().to_owned(),
-        d.kms_master_key_id().map(str::to_owned),
-        rule.bucket_key_enabled(),
-    ))
 }
 
 async fn pab(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<[bool; 4]> {
@@ -185,7 +112,7 @@ fn tls_statement(principal: Value, resources: Value, value: Value, sid: &str) ->
 
 #[tokio::test]
 async fn console_defaults_are_remediated_verified_and_a_rerun_writes_nothing() {
-    let key = create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let key = common::create_key("SYMMETRIC_DEFAULT").await;
     let (bucket, s3) = new_bucket(REGION).await;
     let app = app(Config {
         kms_key_id: Some(key.clone()),
@@ -202,7 +129,7 @@ async fn console_defaults_are_remediated_verified_and_a_rerun_writes_nothing() {
         );
     }
     assert_eq!(
-        encryption(&s3, &bucket).await,
+        common::read_encryption(&s3, &bucket).await,
         Some(("aws:kms".into(), Some(key.clone()), Some(true)))
     );
     assert_eq!(pab(&s3, &bucket).await, Some([true; 4]));
@@ -240,7 +167,7 @@ async fn console_defaults_are_remediated_verified_and_a_rerun_writes_nothing() {
 
 #[tokio::test]
 async fn an_alias_is_written_as_the_full_key_arn() {
-    let key = create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let key = common::create_key("SYMMETRIC_DEFAULT").await;
     let alias = format!("alias/{}", common::unique("guard-"));
     common::kms(REGION)
         .await
@@ -257,12 +184,15 @@ async fn an_alias_is_written_as_the_full_key_arn() {
     })
     .await;
     run(&app, &event_for(&bucket, REGION)).await;
-    assert_eq!(encryption(&s3, &bucket).await.unwrap().1, Some(key));
+    assert_eq!(
+        common::read_encryption(&s3, &bucket).await.unwrap().1,
+        Some(key)
+    );
 }
 
 #[tokio::test]
 async fn sse_s3_and_the_aws_managed_key_are_upgraded_to_the_configured_key() {
-    let key = create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let key = common::create_key("SYMMETRIC_DEFAULT").await;
     let app = app(Config {
         kms_key_id: Some(key.clone()),
         ..Config::default()
@@ -274,7 +204,7 @@ async fn sse_s3_and_the_aws_managed_key_are_upgraded_to_the_configured_key() {
         ("aws:kms", Some("alias/aws/s3")),
     ] {
         let (bucket, s3) = new_bucket(REGION).await;
-        set_encryption(&s3, &bucket, alg, existing, false).await;
+        common::put_encryption(&s3, &bucket, alg, existing, false).await;
         let report = run(&app, &event_for(&bucket, REGION)).await;
         assert_eq!(
             status(&report, &bucket, "sse-kms"),
@@ -282,7 +212,7 @@ async fn sse_s3_and_the_aws_managed_key_are_upgraded_to_the_configured_key() {
             "{alg} {existing:?}"
         );
         assert_eq!(
-            encryption(&s3, &bucket).await,
+            common::read_encryption(&s3, &bucket).await,
             Some(("aws:kms".into(), Some(key.clone()), Some(true)))
         );
     }
@@ -290,8 +220,8 @@ async fn sse_s3_and_the_aws_managed_key_are_upgraded_to_the_configured_key() {
 
 #[tokio::test]
 async fn another_customer_key_is_kept_and_reported() {
-    let mine = create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
-    let theirs = create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let mine = common::create_key("SYMMETRIC_DEFAULT").await;
+    let theirs = common::create_key("SYMMETRIC_DEFAULT").await;
     let app = app(Config {
         kms_key_id: Some(mine),
         ..Config::default()
@@ -299,8 +229,8 @@ async fn another_customer_key_is_kept_and_reported() {
     .await;
     for alg in ["aws:kms", "aws:kms:dsse"] {
         let (bucket, s3) = new_bucket(REGION).await;
-        set_encryption(&s3, &bucket, alg, Some(&theirs), alg == "aws:kms").await;
-        let before = encryption(&s3, &bucket).await;
+        common::put_encryption(&s3, &bucket, alg, Some(&theirs), alg == "aws:kms").await;
+        let before = common::read_encryption(&s3, &bucket).await;
         let report = run(&app, &event_for(&bucket, REGION)).await;
         assert_eq!(
             status(&report, &bucket, "sse-kms"),
@@ -309,7 +239,7 @@ async fn another_customer_key_is_kept_and_reported() {
         );
         assert!(detail(&report, &bucket, "sse-kms").contains("kept"));
         assert_eq!(
-            encryption(&s3, &bucket).await,
+            common::read_encryption(&s3, &bucket).await,
             before,
             "{alg}: never replaced"
         );
@@ -319,7 +249,7 @@ async fn another_customer_key_is_kept_and_reported() {
 
 #[tokio::test]
 async fn an_unusable_configured_key_is_never_written() {
-    let rsa = create_key("RSA_2048", "ENCRYPT_DECRYPT").await;
+    let rsa = common::create_key("RSA_2048").await;
     let (bucket, s3) = new_bucket(REGION).await;
     let app = app(Config {
         kms_key_id: Some(rsa),
@@ -333,7 +263,11 @@ async fn an_unusable_configured_key_is_never_written() {
         "{}",
         detail(&report, &bucket, "sse-kms")
     );
-    assert_eq!(encryption(&s3, &bucket).await, None, "nothing written");
+    assert_eq!(
+        common::read_encryption(&s3, &bucket).await,
+        None,
+        "nothing written"
+    );
     assert_eq!(report.exit_code(), 1);
     // the other controls still do their job
     assert_eq!(pab(&s3, &bucket).await, Some([true; 4]));
@@ -342,7 +276,7 @@ async fn an_unusable_configured_key_is_never_written() {
     let (bucket, s3) = new_bucket(REGION).await;
     let report = run(&missing, &event_for(&bucket, REGION)).await;
     assert_eq!(status(&report, &bucket, "sse-kms"), Status::Failed);
-    assert_eq!(encryption(&s3, &bucket).await, None);
+    assert_eq!(common::read_encryption(&s3, &bucket).await, None);
 }
 
 async fn app_with_key(key: &str) -> App {
@@ -492,7 +426,7 @@ async fn an_exempt_bucket_is_never_written() {
     assert_eq!(app.clients.counter().s3_writes(), 0);
     assert_eq!(
         (
-            encryption(&s3, &bucket).await,
+            common::read_encryption(&s3, &bucket).await,
             pab(&s3, &bucket).await,
             policy(&s3, &bucket).await
         ),
@@ -515,7 +449,7 @@ async fn audit_mode_writes_nothing_and_reports_would_remediate() {
     assert_eq!(app.clients.counter().s3_writes(), 0);
     assert_eq!(
         (
-            encryption(&s3, &bucket).await,
+            common::read_encryption(&s3, &bucket).await,
             pab(&s3, &bucket).await,
             policy(&s3, &bucket).await
         ),
@@ -532,7 +466,10 @@ async fn a_bucket_in_another_region_is_guarded_there() {
     let resource = report.resources.iter().find(|r| r.id == bucket).unwrap();
     assert_eq!(resource.region.as_deref(), Some(region));
     assert_eq!(status(&report, &bucket, "sse-kms"), Status::Remediated);
-    assert_eq!(encryption(&s3, &bucket).await.unwrap().0, "aws:kms");
+    assert_eq!(
+        common::read_encryption(&s3, &bucket).await.unwrap().0,
+        "aws:kms"
+    );
     let p = policy(&s3, &bucket).await.unwrap();
     assert_eq!(
         statements(&p)[0]["Resource"][0],
@@ -562,7 +499,7 @@ async fn ignored_events_make_no_aws_write() {
         assert_eq!(report.exit_code(), 0);
     }
     assert_eq!(app.clients.counter().s3_writes(), 0);
-    assert_eq!(encryption(&s3, &bucket).await, None);
+    assert_eq!(common::read_encryption(&s3, &bucket).await, None);
 }
 
 // ---- through the built binary -------------------------------------------------

@@ -7,7 +7,7 @@
 
 mod common;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -123,16 +123,6 @@ fn invoke_lambda(event: Value, extra_env: &[(&str, &str)]) -> (Posted, String) {
     (posted, logs)
 }
 
-fn event_for(bucket: &str) -> Value {
-    let path = format!(
-        "{}/events/create-bucket-console.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(bucket);
-    e
-}
-
 #[tokio::test]
 async fn the_report_is_the_response_with_json_logs_and_metrics() {
     let bucket = common::unique("custom-labels-console-us-east-1-lambda");
@@ -143,7 +133,7 @@ async fn the_report_is_the_response_with_json_logs_and_metrics() {
         .send()
         .await
         .unwrap();
-    let ((path, report), logs) = invoke_lambda(event_for(&bucket), &[]);
+    let ((path, report), logs) = invoke_lambda(common::console_event(&bucket), &[]);
     assert!(
         path.ends_with("/invocation/req-1/response"),
         "{path}: {report}"
@@ -192,8 +182,10 @@ async fn a_failed_control_is_an_invocation_error_so_lambda_retries() {
         .send()
         .await
         .unwrap();
-    let ((path, error), logs) =
-        invoke_lambda(event_for(&bucket), &[("GUARD_KMS_KEY_ID", "alias/missing")]);
+    let ((path, error), logs) = invoke_lambda(
+        common::console_event(&bucket),
+        &[("GUARD_KMS_KEY_ID", "alias/missing")],
+    );
     assert!(path.ends_with("/invocation/req-1/error"), "{path}: {error}");
     assert!(
         error["errorMessage"]

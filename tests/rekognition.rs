@@ -12,11 +12,6 @@ use rekognition_guard::report::{Report, ResourceType, Severity, Status};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-fn sample(name: &str) -> Value {
-    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 async fn app(config: Config) -> App {
     App::new(config, Clients::new(common::sdk_config().await))
 }
@@ -37,18 +32,7 @@ async fn bucket(name: &str) -> aws_sdk_s3::Client {
 
 async fn key(spec: &str, enabled: bool, rotation: bool) -> String {
     let kms = common::kms(REGION).await;
-    let arn = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::from(spec))
-        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let arn = common::create_key(spec).await;
     if rotation {
         kms.enable_key_rotation().key_id(&arn).send().await.unwrap();
     }
@@ -61,7 +45,7 @@ async fn key(spec: &str, enabled: bool, rotation: bool) -> String {
 }
 
 fn project_version(output: &str, training: &str, kms_key: Option<&str>) -> Value {
-    let mut e = sample("create-project-version.json");
+    let mut e = common::sample("create-project-version.json");
     let p = &mut e["detail"]["requestParameters"];
     p["outputConfig"] = json!({"s3Bucket": output, "s3KeyPrefix": "results/"});
     p["trainingData"]["assets"][0]["groundTruthManifest"]["s3Object"]["bucket"] = json!(training);
@@ -99,22 +83,9 @@ fn bucket_result<'a>(
 }
 
 async fn sse(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<(String, Option<String>)> {
-    let out = s3
-        .get_bucket_encryption()
-        .bucket(bucket)
-        .send()
+    common::read_encryption(s3, bucket)
         .await
-        .ok()?;
-    let rule = out
-        .server_side_encryption_configuration()?
-        .rules()
-        .first()?
-        .clone();
-    let d = rule.apply_server_side_encryption_by_default()?;
-    Some((
-        d.sse_algorithm().as_str().to_owned(),
-        d.kms_master_key_id().map(str::to_owned),
-    ))
+        .map(|(alg, key, _)| (alg, key))
 }
 
 /// Everything S3 says about a bucket's configuration, as raw text, for byte comparisons.
@@ -154,26 +125,7 @@ async fn project_version_key_encrypts_the_output_bucket_and_training_data_is_unt
     let training = common::unique("acme-rek-training-");
     let s3 = bucket(&output).await;
     bucket(&training).await;
-    s3.put_bucket_encryption()
-        .bucket(&training)
-        .server_side_encryption_configuration(
-            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-                                .build()
-                                .unwrap(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::put_encryption(&s3, &training, "AES256", None, false).await;
     let training_before = raw_config(&s3, &training).await;
     let key = key("SYMMETRIC_DEFAULT", true, true).await;
 
@@ -352,12 +304,12 @@ async fn the_configured_key_wins_over_the_project_key() {
 #[tokio::test]
 async fn missing_output_config_and_failed_calls_are_ignored_without_writes() {
     let app = app(Config::default()).await;
-    let mut no_output = sample("create-project-version.json");
+    let mut no_output = common::sample("create-project-version.json");
     no_output["detail"]["requestParameters"]
         .as_object_mut()
         .unwrap()
         .remove("outputConfig");
-    let mut failed = sample("create-stream-processor.json");
+    let mut failed = common::sample("create-stream-processor.json");
     failed["detail"]["errorCode"] = json!("ValidationException");
     for (event, needle) in [(no_output, "outputConfig"), (failed, "ValidationException")] {
         let report = run(&app, &event).await;
@@ -378,7 +330,7 @@ async fn missing_output_config_and_failed_calls_are_ignored_without_writes() {
 async fn stream_processor_output_is_guarded_and_data_sharing_is_high() {
     let output = common::unique("acme-rek-video-");
     let s3 = bucket(&output).await;
-    let mut event = sample("create-stream-processor-data-sharing.json");
+    let mut event = common::sample("create-stream-processor-data-sharing.json");
     event["detail"]["requestParameters"]["output"]["s3Destination"]["bucket"] = json!(output);
     let report = run(&app(Config::default()).await, &event).await;
     assert_eq!(
@@ -411,7 +363,7 @@ async fn stream_processor_with_a_key_and_no_sharing() {
     let output = common::unique("acme-rek-video-");
     bucket(&output).await;
     let k = key("SYMMETRIC_DEFAULT", true, true).await;
-    let mut event = sample("create-stream-processor.json");
+    let mut event = common::sample("create-stream-processor.json");
     event["detail"]["requestParameters"]["output"]["s3Destination"]["bucket"] = json!(output);
     event["detail"]["requestParameters"]["kmsKeyId"] = json!(k);
     let report = run(&app(Config::default()).await, &event).await;

@@ -12,16 +12,6 @@ use rekognition_guard::handler::{self, App};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-fn event_for(bucket: &str) -> Value {
-    let path = format!(
-        "{}/events/create-bucket-console.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(bucket);
-    e
-}
-
 fn original_policy(bucket: &str) -> Value {
     let arn = format!("arn:aws:s3:::{bucket}");
     json!({"Version": "2012-10-17", "Id": "team-policy", "Statement": [
@@ -75,7 +65,7 @@ async fn sixteen_simultaneous_invocations_keep_every_statement_and_add_exactly_o
     let (bucket, s3, original) = seeded_bucket().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("event.json");
-    std::fs::write(&path, event_for(&bucket).to_string()).unwrap();
+    std::fs::write(&path, common::console_event(&bucket).to_string()).unwrap();
     let children: Vec<_> = (0..16)
         .map(|_| {
             std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
@@ -119,7 +109,7 @@ async fn sixteen_simultaneous_invocations_keep_every_statement_and_add_exactly_o
 #[tokio::test]
 async fn the_same_event_five_times_converges_and_writes_only_once() {
     let (bucket, s3, _) = seeded_bucket().await;
-    let event = event_for(&bucket);
+    let event = common::console_event(&bucket);
     let mut writes = Vec::new();
     let mut states = Vec::new();
     for _ in 0..5 {
@@ -143,7 +133,7 @@ async fn info_logs_carry_no_policy_documents_or_credentials() {
     let secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("event.json");
-    std::fs::write(&path, event_for(&bucket).to_string()).unwrap();
+    std::fs::write(&path, common::console_event(&bucket).to_string()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
         .args(["-v", "invoke", "--event", path.to_str().unwrap()])
         .envs(common::moto().env())

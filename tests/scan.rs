@@ -33,25 +33,7 @@ async fn seed(prefix: &str) -> (aws_sdk_s3::Client, Vec<String>) {
     for n in &names {
         s3.create_bucket().bucket(n).send().await.unwrap();
     }
-    let aes = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
-        .rules(
-            aws_sdk_s3::types::ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    s3.put_bucket_encryption()
-        .bucket(&names[1])
-        .server_side_encryption_configuration(aes)
-        .send()
-        .await
-        .unwrap();
+    common::put_encryption(&s3, &names[1], "AES256", None, false).await;
     s3.put_public_access_block()
         .bucket(&names[2])
         .public_access_block_configuration(

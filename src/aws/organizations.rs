@@ -295,7 +295,7 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
             None
         }
         Err(err @ CallError::Unavailable { .. }) => {
-            warn!(account = %account_id, error = %err, "effective policy unavailable; computing it from the hierarchy");
+            info!(account = %account_id, error = %err, "effective policy unavailable; computing it from the hierarchy");
             Some(err.to_string())
         }
         Err(err @ CallError::Failed { .. }) => {

@@ -227,3 +227,91 @@ pub async fn drain(queue_url: &str) -> Vec<serde_json::Value> {
         }
     }
 }
+
+/// A sample event from `events/`.
+pub fn sample(name: &str) -> serde_json::Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The console `CreateBucket` sample, for another bucket.
+pub fn console_event(bucket: &str) -> serde_json::Value {
+    let mut e = sample("create-bucket-console.json");
+    e["detail"]["requestParameters"]["bucketName"] = serde_json::json!(bucket);
+    e
+}
+
+/// A KMS key of the given spec (`ENCRYPT_DECRYPT`), by ARN.
+pub async fn create_key(spec: &str) -> String {
+    kms(REGION)
+        .await
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::from(spec))
+        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned()
+}
+
+/// Seeds a bucket's default encryption.
+pub async fn put_encryption(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    alg: &str,
+    key: Option<&str>,
+    bucket_key: bool,
+) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(alg))
+        .set_kms_master_key_id(key.map(str::to_owned))
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(bucket_key)
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A bucket's default encryption read back: (algorithm, key, bucket key), `None` if unset.
+pub async fn read_encryption(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Option<(String, Option<String>, Option<bool>)> {
+    let out = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()?;
+    let rule = out
+        .server_side_encryption_configuration()?
+        .rules()
+        .first()?
+        .clone();
+    let d = rule.apply_server_side_encryption_by_default()?;
+    Some((
+        d.sse_algorithm().as_str().to_owned(),
+        d.kms_master_key_id().map(str::to_owned),
+        rule.bucket_key_enabled(),
+    ))
+}
