@@ -11,8 +11,8 @@ Method (also written next to the table):
 - One moto_server on a free 127.0.0.1 port, started here and stopped at the end. Before every
   run of every tool: `POST /moto-api/reset`, then the same seed (bench/seed.py).
 - Requests are counted from moto's access log between two marks, so no proxy sits in the
-  timed path. Wall time is spawn to exit of the whole process; peak RSS is the process's
-  ru_maxrss from wait4. Small measurements are medians of several runs.
+  timed path. Wall time is spawn to exit of the whole process (under GNU time); peak RSS is
+  what `/usr/bin/time -v` reports. Small measurements are medians of several runs.
 - After each run the buckets are read back: a tool is credited only with the buckets it
   actually left compliant (and must leave the unguarded ones untouched).
 - Time to first request and the per-operation profile come from separate, untimed runs
@@ -49,7 +49,9 @@ TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "900"))
 EVENT_FILE = ROOT / "events" / "create-bucket-console.json"
 EVENT_REPEAT = 5
 FIRST_REQUEST_REPEAT = 5
-SWEEP_REPEAT = {100: 3, 1000: 1}
+# Sweep runs per size and tool: Cloud Custodian's 1000-bucket run takes minutes, so once.
+SWEEP_REPEAT = {100: {"rekognition-guard": 3, "cloud-custodian": 3, "boto3-script": 3},
+                1000: {"rekognition-guard": 3, "cloud-custodian": 1, "boto3-script": 1}}
 SIZES = [100] if QUICK else [100, 1000]
 TOOLS = ("rekognition-guard", "cloud-custodian", "boto3-script")
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -69,13 +71,19 @@ def log(msg):
 
 # --- running one process ------------------------------------------------------------------
 
+TIME = "/usr/bin/time"
+
+
 def run_process(cmd, env, timeout=TIMEOUT):
-    """Runs cmd to completion (or kills its process group after timeout). Wall time is
-    spawn to reap; peak RSS is the child's ru_maxrss from wait4 (kB on Linux)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Runs cmd under GNU time (`/usr/bin/time -v`) to completion, or kills its process group
+    after timeout. Wall time is spawn to reap, measured here; peak RSS is what GNU time reports
+    for its child. (Not wait4's ru_maxrss of a child of this process: Linux counts the RSS a
+    child had before exec, i.e. this Python process's, into it.)"""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=ROOT)
+        proc = subprocess.Popen([TIME, "-v", "-o", tf.name, *cmd], env=env, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
         timed_out = threading.Event()
 
         def kill():
@@ -87,13 +95,16 @@ def run_process(cmd, env, timeout=TIMEOUT):
 
         timer = threading.Timer(timeout, kill)
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
         wall = time.perf_counter() - t0
         timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        report = tf.read()
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+        rc = re.search(r"Exit status: (\d+)", report)
         out.seek(0)
         err.seek(0)
-        return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "rc": proc.returncode,
+        return {"wall": wall, "rss_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
+                "rc": int(rc.group(1)) if rc else proc.returncode,
                 "timed_out": timed_out.is_set(), "stdout": out.read().decode("utf-8", "replace"),
                 "stderr": err.read().decode("utf-8", "replace")}
 
@@ -209,7 +220,7 @@ def summarize(runs):
 
 # --- untimed runs through the proxy: time to first request, profile -------------------------
 
-def first_request(moto, tool, binary, buckets, workdir, reps, bucket, event, verbose_summary=False):
+def first_request(moto, tool, binary, buckets, workdir, reps, bucket=None, event=None, verbose_summary=False):
     proxy = emulator.ObservingProxy(moto.port)
     samples, profile, summary = [], None, None
     try:
@@ -226,7 +237,7 @@ def first_request(moto, tool, binary, buckets, workdir, reps, bucket, event, ver
             if seen:
                 samples.append(seen[0][0] - t0)
             profile = Counter(f"{svc}:{op}" for _, svc, op, _ in seen)
-            m = re.search(r"invocation summary.*", res["stderr"])
+            m = re.search(r"invocation summary.*", re.sub(r"\x1b\[[0-9;]*m", "", res["stderr"]))
             if m:
                 summary = {k: int(v) for k, v in re.findall(r"\b(aws_requests|s3_writes|elapsed_ms)\s*[=:]\s*\"?(\d+)", m.group(0))}
                 summary["line"] = m.group(0)[:400]
@@ -331,7 +342,9 @@ def render(res):
         "from the emulator afterwards (SSE-KMS with the key and a Bucket Key, all four Block Public "
         "Access flags, a TLS-only deny, every pre-existing statement kept). "
         f"Events: median of {EVENT_REPEAT} runs; sweeps: median of "
-        + ", ".join(f"{SWEEP_REPEAT[n]} ({n})" for n in res["sizes"]) + " runs. "
+        + "; ".join(f"{n} buckets " + ", ".join(f"{k} {v}" for k, v in SWEEP_REPEAT[n].items()) for n in res["sizes"])
+        + " runs. MB here is 2^20 bytes. "
+        f"Wall times include GNU time's own fork and exec ({res['time_overhead'] * 1000:.1f} ms for `true`). "
         "rekognition-guard also checks the AI opt-out policy (Organizations) and verifies every "
         "write by reading it back; the peers do neither.")
     add("")
@@ -355,13 +368,19 @@ def render(res):
     add("Time from process spawn to the first request the emulator receives (median of "
         f"{FIRST_REQUEST_REPEAT}, via an observing proxy, untimed runs): "
         + ", ".join(f"{t} {ms(fr[t]['first_request'])} ms" for t in TOOLS if fr.get(t) and fr[t]["first_request"] is not None)
-        + f". Release binary: {b['mb']:.1f} MB"
-        + (" (stripped)" if b["stripped"] else " (**not stripped**)" if b["stripped"] is False else "") + ".")
+        + f". Release binary: {b['mb']:.1f} MB ({b['bytes']:,} bytes"
+        + (", stripped)" if b["stripped"] else ", **not stripped**)" if b["stripped"] is False else ")") + ".")
     add("")
     prof = fr["rekognition-guard"]["profile"]
     add("rekognition-guard's requests for the console bucket event: "
         + ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in sorted(prof.items())) + ".")
     add("")
+    sp = res.get("sweep_profile")
+    if sp:
+        per_process = {k: n for k, n in sp["profile"].items() if not k.startswith("s3:")}
+        add(f"…and for a {sp['buckets']}-bucket sweep, the requests that are not per bucket: "
+            + ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in sorted(per_process.items())) + ".")
+        add("")
     add("**Sweep** of N guarded buckets in mixed states (a fifth each: no encryption; SSE-S3; already "
         "compliant; partial Block Public Access; an unrelated two-statement policy), plus N/10 unguarded "
         "buckets that must stay untouched: `rekognition-guard scan` "
@@ -493,6 +512,8 @@ def main():
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
         sys.exit(f"bench: {binary} is missing; run `cargo build --release` (make bench does)")
+    if not os.access(TIME, os.X_OK):
+        sys.exit(f"bench: {TIME} is missing; install GNU time (apt-get install time; make bench does)")
     started = time.monotonic()
     event = json.loads(EVENT_FILE.read_text())
     event_bucket = event["detail"]["requestParameters"]["bucketName"]
@@ -500,6 +521,7 @@ def main():
            "quick": QUICK, "sizes": SIZES, "machine": machine(), "versions": versions(binary),
            "binary": binary_info(binary), "event": {}, "sweep": {}, "first_request": {}}
     log(f"{res['machine']['nproc']} × {res['machine']['cpu']}; {res['versions']}")
+    res["time_overhead"] = statistics.median(run_process(["true"], dict(os.environ))["wall"] for _ in range(5))
     moto = emulator.Moto()
     log(f"moto_server at {moto.endpoint}")
     try:
@@ -532,12 +554,18 @@ def main():
                     bucket=event_bucket, event=EVENT_FILE, verbose_summary=True)
             log(f"  {json.dumps({t: (v['first_request'], v['summary']) for t, v in res['first_request'].items()})}")
 
+            n = SIZES[0]
+            log(f"profile of a {n}-bucket sweep: rekognition-guard (untimed, through the proxy)")
+            sp = first_request(moto, "rekognition-guard", binary, seed.bucket_names(n), workdir, 1, verbose_summary=True)
+            res["sweep_profile"] = {"buckets": n, "profile": sp["profile"], "summary": sp["summary"]}
+            log(f"  {json.dumps(res['sweep_profile'])}")
+
             for n in SIZES:
                 buckets = seed.bucket_names(n)
                 res["sweep"][str(n)] = {}
                 for tool in TOOLS:
                     log(f"sweep of {n} buckets: {tool}")
-                    runs = measure(moto, tool, binary, buckets, workdir, SWEEP_REPEAT[n])
+                    runs = measure(moto, tool, binary, buckets, workdir, SWEEP_REPEAT[n][tool])
                     res["sweep"][str(n)][tool] = summarize(runs)
 
             after = emulator_limits()

@@ -564,10 +564,10 @@ async fn read_facts(
     bucket: &str,
     owner: &str,
     audit_only: bool,
-    until: Instant,
+    race: s3::Race,
 ) -> BucketFacts {
-    let tags = s3::race_retry(until, || s3::read_tags(client, bucket, owner));
-    let encryption = s3::race_retry(until, || s3::read_encryption(client, bucket, owner));
+    let tags = s3::race_retry(race, || s3::read_tags(client, bucket, owner));
+    let encryption = s3::race_retry(race, || s3::read_encryption(client, bucket, owner));
     if audit_only {
         let (tags, encryption) = tokio::join!(tags, encryption);
         return BucketFacts {
@@ -577,10 +577,8 @@ async fn read_facts(
             policy: Ok(None),
         };
     }
-    let pab = s3::race_retry(until, || {
-        s3::read_public_access_block(client, bucket, owner)
-    });
-    let policy = s3::race_retry(until, || s3::read_policy(client, bucket, owner));
+    let pab = s3::race_retry(race, || s3::read_public_access_block(client, bucket, owner));
+    let policy = s3::race_retry(race, || s3::read_policy(client, bucket, owner));
     let (tags, encryption, public_access_block, policy) =
         tokio::join!(tags, encryption, pab, policy);
     BucketFacts {
@@ -663,8 +661,11 @@ async fn guard_bucket_unbounded(
     } else {
         RACE_BUDGET
     };
-    let until = deadline.min(Instant::now() + budget);
-    let facts = read_facts(&client, &target.name, account, target.audit_only, until).await;
+    let race = s3::Race {
+        until: deadline.min(Instant::now() + budget),
+        fresh: target.fresh,
+    };
+    let facts = read_facts(&client, &target.name, account, target.audit_only, race).await;
     let req = Requirement::new(
         &target.name,
         event::partition(&target.region),
@@ -790,7 +791,7 @@ async fn guard_bucket_unbounded(
             let applied = futures::future::join_all(
                 to_apply
                     .into_iter()
-                    .map(|f| apply_and_verify(&client, target, account, key, &req, f, until)),
+                    .map(|f| apply_and_verify(&client, target, account, key, &req, f, race)),
             )
             .await;
             resource.controls.extend(applied);
@@ -809,7 +810,7 @@ async fn apply_and_verify(
     key: &KeyTarget,
     req: &Requirement,
     finding: Finding,
-    until: Instant,
+    race: s3::Race,
 ) -> ControlResult {
     let bucket = target.name.as_str();
     let Outcome::Fix(fix) = &finding.outcome else {
@@ -818,9 +819,9 @@ async fn apply_and_verify(
     let verified: Result<(Finding, Value), AwsError> = match fix {
         Fix::Encryption(enc) => {
             async {
-                s3::race_retry(until, || s3::put_encryption(client, bucket, owner, enc)).await?;
+                s3::race_retry(race, || s3::put_encryption(client, bucket, owner, enc)).await?;
                 let now =
-                    s3::race_retry(until, || s3::read_encryption(client, bucket, owner)).await?;
+                    s3::race_retry(race, || s3::read_encryption(client, bucket, owner)).await?;
                 // The key we wrote is the target key: no need to describe it again.
                 Ok((
                     sse_kms::evaluate(now.as_ref(), key, None),
@@ -831,12 +832,10 @@ async fn apply_and_verify(
         }
         Fix::PublicAccessBlock => {
             async {
-                s3::race_retry(until, || s3::put_public_access_block(client, bucket, owner))
-                    .await?;
-                let now = s3::race_retry(until, || {
-                    s3::read_public_access_block(client, bucket, owner)
-                })
-                .await?;
+                s3::race_retry(race, || s3::put_public_access_block(client, bucket, owner)).await?;
+                let now =
+                    s3::race_retry(race, || s3::read_public_access_block(client, bucket, owner))
+                        .await?;
                 Ok((
                     public_access_block::evaluate(now.as_ref()),
                     public_access_block::state(now.as_ref()),
@@ -845,7 +844,7 @@ async fn apply_and_verify(
             .await
         }
         Fix::Policy { document, .. } => {
-            merge_policy_until_verified(client, bucket, owner, req, document, until).await
+            merge_policy_until_verified(client, bucket, owner, req, document, race).await
         }
     };
     let (control, before, detail) = (finding.control, finding.before, finding.detail);
@@ -883,13 +882,13 @@ async fn merge_policy_until_verified(
     owner: &str,
     req: &Requirement,
     first: &str,
-    until: Instant,
+    race: s3::Race,
 ) -> Result<(Finding, Value), AwsError> {
     let mut document = first.to_owned();
     let mut last = None;
     for _ in 0..POLICY_ROUNDS {
-        s3::race_retry(until, || s3::put_policy(client, bucket, owner, &document)).await?;
-        let now = s3::race_retry(until, || s3::read_policy(client, bucket, owner)).await?;
+        s3::race_retry(race, || s3::put_policy(client, bucket, owner, &document)).await?;
+        let now = s3::race_retry(race, || s3::read_policy(client, bucket, owner)).await?;
         let finding = tls_only::evaluate(now.as_deref(), req);
         let state = tls_only::state(now.as_deref(), req);
         match &finding.outcome {

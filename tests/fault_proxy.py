@@ -379,6 +379,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = self.read_body()
         except (ValueError, OSError):
+            # The rest of the body is unread: this connection cannot carry another request.
+            self.close_connection = True
             self.send(400, [("Content-Type", "text/plain")], b"bad request body")
             return
         split = urllib.parse.urlsplit(self.path)

@@ -661,3 +661,107 @@ async fn the_deadline_bounds_an_invocation_whose_write_hangs() {
     );
     eprintln!("hung write: returned after {elapsed:?} for a {budget:?} deadline");
 }
+
+// ---- the harness itself ---------------------------------------------------------------------
+
+/// The proxy names operations as AWS does, marks writes, and its faults reach the SDK as
+/// the error codes AWS sends, which the SDK's standard retry classifies as retryable.
+#[tokio::test]
+async fn the_proxy_names_operations_and_its_faults_are_retryable_aws_errors() {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let proxy = proxy().await;
+    let conf = sdk_via(&proxy, Duration::from_secs(5), Duration::from_secs(10)).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = common::unique(PREFIX);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.get_bucket_location()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    s3.list_buckets().send().await.unwrap();
+    let (topic, _queue) = common::topic_with_queue().await;
+    let sns = aws_sdk_sns::Client::new(&conf);
+    sns.publish()
+        .topic_arn(&topic)
+        .message("x")
+        .send()
+        .await
+        .unwrap();
+    let kms = aws_sdk_kms::Client::new(&conf);
+    let sts = aws_sdk_sts::Client::new(&conf);
+    sts.get_caller_identity().send().await.unwrap();
+    let names: Vec<(String, bool)> = proxy
+        .log()
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap().to_owned(),
+                e["write"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("CreateBucket", true),
+            ("GetBucketLocation", false),
+            ("ListBuckets", false),
+            ("Publish", true),
+            ("GetCallerIdentity", false),
+        ]
+        .map(|(n, w)| (n.to_owned(), w))
+    );
+
+    proxy.reset();
+    proxy.set_rules(json!([
+        {"operation": "GetBucketTagging", "fault": "slowdown-503"},
+        {"operation": "GetBucketPolicy", "fault": "internal-500"},
+        {"operation": "PutBucketTagging", "fault": "operation-aborted-409"},
+        {"operation": "DescribeKey", "fault": "throttle-429"},
+        {"operation": "Publish", "fault": "throttle-429"},
+        {"operation": "GetCallerIdentity", "fault": "throttle-429"},
+    ]));
+    let code = |e: &dyn ProvideErrorMetadata| e.code().map(str::to_owned);
+    let tagging = s3.get_bucket_tagging().bucket(&bucket).send().await;
+    assert_eq!(code(&tagging.unwrap_err()).as_deref(), Some("SlowDown"));
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await;
+    assert_eq!(code(&policy.unwrap_err()).as_deref(), Some("InternalError"));
+    let put = s3
+        .put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(vec![]))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    assert_eq!(code(&put.unwrap_err()).as_deref(), Some("OperationAborted"));
+    let key = kms.describe_key().key_id("alias/x").send().await;
+    assert_eq!(
+        code(&key.unwrap_err()).as_deref(),
+        Some("ThrottlingException")
+    );
+    let publish = sns.publish().topic_arn(&topic).message("x").send().await;
+    assert_eq!(code(&publish.unwrap_err()).as_deref(), Some("Throttling"));
+    let who = sts.get_caller_identity().send().await;
+    assert_eq!(code(&who.unwrap_err()).as_deref(), Some("Throttling"));
+    // Retryable faults took the whole budget of 3 attempts; OperationAborted is final
+    // for the SDK (the function's own race retry handles it).
+    for (operation, attempts) in [
+        ("GetBucketTagging", 3),
+        ("GetBucketPolicy", 3),
+        ("PutBucketTagging", 1),
+        ("DescribeKey", 3),
+        ("Publish", 3),
+        ("GetCallerIdentity", 3),
+    ] {
+        assert_eq!(proxy.count(operation), (attempts, attempts), "{operation}");
+    }
+}

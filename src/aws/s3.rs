@@ -16,17 +16,25 @@ use aws_sdk_s3::types::{
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Error codes S3 gives for a bucket created a moment ago (eventual consistency and
-/// the creator's own configuration calls): worth retrying for a bounded time.
-const RACE_CODES: &[&str] = &[
-    "OperationAborted",
-    "NoSuchBucket",
-    "ConditionalRequestConflict",
-];
+/// How long, and for which answers, to retry S3's races around a bucket created a
+/// moment ago (eventual consistency and the creator's own configuration calls).
+#[derive(Debug, Clone, Copy)]
+pub struct Race {
+    pub until: Instant,
+    /// The bucket was just created: `NoSuchBucket` may be a race too, not an answer.
+    pub fresh: bool,
+}
+
+impl Race {
+    fn retries(&self, code: &str) -> bool {
+        matches!(code, "OperationAborted" | "ConditionalRequestConflict")
+            || (self.fresh && code == "NoSuchBucket")
+    }
+}
 
 /// Retries `op` while S3 answers with a race code, with exponential backoff, until
-/// `deadline`. The SDK's own retries (throttling, 5xx) happen inside each attempt.
-pub async fn race_retry<T, F, Fut>(deadline: Instant, mut op: F) -> Result<T, AwsError>
+/// `race.until`. The SDK's own retries (throttling, 5xx) happen inside each attempt.
+pub async fn race_retry<T, F, Fut>(race: Race, mut op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -35,8 +43,8 @@ where
     loop {
         match op().await {
             Err(e)
-                if e.code.as_deref().is_some_and(|c| RACE_CODES.contains(&c))
-                    && Instant::now() + delay < deadline =>
+                if e.code.as_deref().is_some_and(|c| race.retries(c))
+                    && Instant::now() + delay < race.until =>
             {
                 tracing::debug!(operation = e.operation, code = ?e.code, delay_ms = delay.as_millis() as u64, "retrying a fresh-bucket race");
                 tokio::time::sleep(delay).await;
