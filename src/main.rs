@@ -8,10 +8,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::cli::{self, Cli};
 use rekognition_guard::config::Config;
-use rekognition_guard::event::TriggerKind;
 use rekognition_guard::handler::{self, App};
-use rekognition_guard::report::{Report, exit};
-use rekognition_guard::{event, metrics};
+use rekognition_guard::metrics;
+use rekognition_guard::report::{Report, Status, exit};
 use serde_json::Value;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -91,20 +90,7 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     let deadline = Instant::now() + remaining;
-    let scheduled = event.payload.get("detail-type").and_then(Value::as_str)
-        == Some(event::SCHEDULED_DETAIL_TYPE);
-    let report = if scheduled {
-        handler::scan(
-            app,
-            &[],
-            deadline,
-            TriggerKind::ScheduledScan,
-            &handler::Quiet,
-        )
-        .await?
-    } else {
-        handler::handle(app, &event.payload, deadline).await?
-    };
+    let report = handler::handle(app, &event.payload, deadline).await?;
     println!(
         "{}",
         metrics::emf_line(
@@ -115,20 +101,19 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
     );
     if report.exit_code() == exit::FAILED {
         tracing::error!(report = %serde_json::to_string(&report)?, "invocation failed");
-        return Err(format!(
-            "rekognition-guard: {} failed control(s){}; see the report in the log",
-            report
-                .results()
-                .filter(|(_, c)| c.status == rekognition_guard::report::Status::Failed)
-                .count(),
-            report
-                .alert
-                .error
-                .as_deref()
-                .map(|e| format!(", alert failed: {e}"))
-                .unwrap_or_default()
-        )
-        .into());
+        let failed = report
+            .results()
+            .filter(|(_, c)| c.status == Status::Failed)
+            .count();
+        let mut message = format!("rekognition-guard: {failed} failed control(s)");
+        if !report.unfinished.is_empty() {
+            message.push_str(&format!(", {} unfinished", report.unfinished.len()));
+        }
+        if let Some(e) = &report.alert.error {
+            message.push_str(&format!(", alert failed: {e}"));
+        }
+        message.push_str("; see the report in the log");
+        return Err(message.into());
     }
     Ok(report)
 }
