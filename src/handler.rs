@@ -194,14 +194,7 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
             resources.push(org);
         }
     }
-    let report = Report {
-        trigger,
-        mode: app.config.mode,
-        resources,
-        alert: AlertOutcome::default(),
-        unfinished,
-    };
-    Ok(finish(app, report, started, deadline).await)
+    Ok(finish(app, trigger, resources, unfinished, started, deadline).await)
 }
 
 /// Runs a sweep of every guarded bucket (`scan`), optionally limited to `only`.
@@ -225,14 +218,7 @@ pub async fn scan(
         app.opt_out_until(&account, deadline)
     );
     resources.push(org);
-    let report = Report {
-        trigger,
-        mode: app.config.mode,
-        resources,
-        alert: AlertOutcome::default(),
-        unfinished,
-    };
-    Ok(finish(app, report, started, deadline).await)
+    Ok(finish(app, trigger, resources, unfinished, started, deadline).await)
 }
 
 /// Evaluates the AI services opt-out policy alone (`opt-out`).
@@ -245,14 +231,7 @@ pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, Handl
         ..TriggerInfo::manual(TriggerKind::OptOutCheck, app.clients.home_region())
     };
     let resources = vec![app.opt_out_until(&account, deadline).await];
-    let report = Report {
-        trigger,
-        mode: app.config.mode,
-        resources,
-        alert: AlertOutcome::default(),
-        unfinished: vec![],
-    };
-    Ok(finish(app, report, started, deadline).await)
+    Ok(finish(app, trigger, resources, Vec::new(), started, deadline).await)
 }
 
 /// The event names another account than this one (no cross-account role exists yet).
@@ -904,7 +883,21 @@ async fn merge_policy_until_verified(
 }
 
 /// Severities, the alert, and the summary log line.
-async fn finish(app: &App, mut report: Report, started: Instant, deadline: Instant) -> Report {
+async fn finish(
+    app: &App,
+    trigger: TriggerInfo,
+    resources: Vec<Resource>,
+    unfinished: Vec<String>,
+    started: Instant,
+    deadline: Instant,
+) -> Report {
+    let mut report = Report {
+        trigger,
+        mode: app.config.mode,
+        resources,
+        alert: AlertOutcome::default(),
+        unfinished,
+    };
     alert::classify_all(&mut report);
     report.alert = match tokio::time::timeout_at(
         hard_stop(deadline) + HARD_STOP_MARGIN / 2,
