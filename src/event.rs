@@ -258,7 +258,18 @@ fn create_bucket_plan(params: &Map<String, Value>, region: &str, config: &Config
         .and_then(|c| get_ci(c, "locationConstraint"))
     {
         None | Some(Value::Null) => region.to_owned(),
-        Some(Value::String(lc)) => location_constraint_region(lc)?,
+        Some(Value::String(lc)) => {
+            let target = location_constraint_region(lc)?;
+            // One partition's S3 endpoint cannot create a bucket in another's.
+            if partition(&target) != partition(region) {
+                return Err(format!(
+                    "LocationConstraint {target:?} is in partition {}, the event in {}",
+                    partition(&target),
+                    partition(region)
+                ));
+            }
+            target
+        }
         Some(_) => return Err("LocationConstraint is not a string".to_owned()),
     };
     Ok((
@@ -636,6 +647,11 @@ mod tests {
                 json!({"bucketName": "custom-labels-console-x",
                     "CreateBucketConfiguration": {"LocationConstraint": "../../etc"}}),
                 "LocationConstraint",
+            ),
+            (
+                json!({"bucketName": "custom-labels-console-x",
+                    "CreateBucketConfiguration": {"LocationConstraint": "cn-north-1"}}),
+                "partition aws-cn",
             ),
         ];
         for (params, needle) in cases {

@@ -1,0 +1,373 @@
+//! One bucket: read its facts concurrently, evaluate the S3 controls, apply the fixes
+//! (unless exempt, audit-only or in audit mode) and verify each by reading it back.
+
+use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop};
+use crate::aws::{AwsError, s3};
+use crate::config::Mode;
+use crate::controls::sse_kms::{self, KeyTarget};
+use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
+use crate::event::{self, BucketTarget};
+use crate::policy::Requirement;
+use crate::report::{ControlResult, Resource, ResourceType, Status};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// How long to keep retrying S3's fresh-bucket races (`OperationAborted`, `NoSuchBucket`)
+/// on a bucket the event just created, and on any other bucket.
+const RACE_BUDGET_FRESH: Duration = Duration::from_secs(20);
+const RACE_BUDGET: Duration = Duration::from_secs(2);
+/// Re-read/re-merge rounds for the bucket policy when a concurrent writer interferes.
+const POLICY_ROUNDS: usize = 4;
+
+/// The facts one bucket's controls need, read concurrently.
+struct BucketFacts {
+    tags: Result<Vec<(String, String)>, AwsError>,
+    encryption: Result<Option<sse_kms::Encryption>, AwsError>,
+    public_access_block: Result<Option<public_access_block::PublicAccessBlock>, AwsError>,
+    policy: Result<Option<String>, AwsError>,
+}
+
+async fn read_facts(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    owner: &str,
+    audit_only: bool,
+    race: s3::Race,
+) -> BucketFacts {
+    let tags = s3::race_retry(race, || s3::read_tags(client, bucket, owner));
+    let encryption = s3::race_retry(race, || s3::read_encryption(client, bucket, owner));
+    if audit_only {
+        let (tags, encryption) = tokio::join!(tags, encryption);
+        return BucketFacts {
+            tags,
+            encryption,
+            public_access_block: Ok(None),
+            policy: Ok(None),
+        };
+    }
+    let pab = s3::race_retry(race, || s3::read_public_access_block(client, bucket, owner));
+    let policy = s3::race_retry(race, || s3::read_policy(client, bucket, owner));
+    let (tags, encryption, public_access_block, policy) =
+        tokio::join!(tags, encryption, pab, policy);
+    BucketFacts {
+        tags,
+        encryption,
+        public_access_block,
+        policy,
+    }
+}
+
+fn unreadable(control: &'static str, e: &AwsError) -> ControlResult {
+    if e.code.as_deref() == Some("NoSuchBucket") {
+        return ControlResult::new(
+            control,
+            Status::Skipped,
+            "the bucket does not exist (NoSuchBucket); nothing written",
+        );
+    }
+    let detail = if e.is_access_denied() {
+        format!(
+            "cannot read the bucket's state: access denied ({}); nothing written",
+            e.operation
+        )
+    } else {
+        format!("cannot read the bucket's state: {e}; nothing written")
+    };
+    ControlResult::new(control, Status::Failed, detail)
+}
+
+/// Evaluates the S3 controls on one bucket and, in remediate mode, applies and verifies,
+/// giving up shortly before `deadline`: then every control of the bucket is `failed`
+/// with what was not finished (a retried event converges).
+pub async fn guard_bucket(
+    app: &App,
+    target: &BucketTarget,
+    key: &KeyTarget,
+    account: &str,
+    deadline: Instant,
+) -> Resource {
+    let work = guard_bucket_unbounded(app, target, key, account, deadline);
+    match tokio::time::timeout_at(hard_stop(deadline), work).await {
+        Ok(resource) => resource,
+        Err(_) => {
+            warn!(bucket = %target.name, "bucket not finished before the deadline");
+            let controls: &[&str] = if target.audit_only {
+                &[sse_kms::ID]
+            } else {
+                &[sse_kms::ID, public_access_block::ID, tls_only::ID]
+            };
+            Resource {
+                kind: ResourceType::S3Bucket,
+                id: target.name.clone(),
+                role: Some(target.role.to_owned()),
+                region: Some(target.region.clone()),
+                controls: controls
+                    .iter()
+                    .map(|c| {
+                        ControlResult::new(
+                            c,
+                            Status::Failed,
+                            format!("{NOT_FINISHED}; state not verified, a retry converges"),
+                        )
+                    })
+                    .collect(),
+            }
+        }
+    }
+}
+
+async fn guard_bucket_unbounded(
+    app: &App,
+    target: &BucketTarget,
+    key: &KeyTarget,
+    account: &str,
+    deadline: Instant,
+) -> Resource {
+    let client = app.clients.s3(&target.region);
+    let budget = if target.fresh {
+        RACE_BUDGET_FRESH
+    } else {
+        RACE_BUDGET
+    };
+    let race = s3::Race {
+        until: deadline.min(Instant::now() + budget),
+        fresh: target.fresh,
+    };
+    let facts = read_facts(&client, &target.name, account, target.audit_only, race).await;
+    let req = Requirement::new(
+        &target.name,
+        event::partition(&target.region),
+        app.config.min_tls_version.as_deref(),
+    );
+    let mut resource = Resource {
+        kind: ResourceType::S3Bucket,
+        id: target.name.clone(),
+        role: Some(target.role.to_owned()),
+        region: Some(target.region.clone()),
+        controls: Vec::new(),
+    };
+    let controls: &[&'static str] = if target.audit_only {
+        &[sse_kms::ID]
+    } else {
+        &[sse_kms::ID, public_access_block::ID, tls_only::ID]
+    };
+
+    // Without the tags the exemption is unknown: write nothing at all.
+    let tags = match facts.tags {
+        Ok(tags) => tags,
+        Err(e) => {
+            warn!(bucket = %target.name, error = %e, "cannot read bucket tags; no control will write");
+            resource.controls = controls
+                .iter()
+                .map(|c| {
+                    let mut r = unreadable(c, &e);
+                    if r.status == Status::Failed {
+                        r.detail = format!("cannot read the bucket's tags to check the exemption ({e}); nothing written");
+                    }
+                    r
+                })
+                .collect();
+            return resource;
+        }
+    };
+    let exempt = tags
+        .iter()
+        .any(|(k, v)| *k == app.config.exempt_tag && v.eq_ignore_ascii_case("true"));
+
+    let existing_key = match facts
+        .encryption
+        .as_ref()
+        .ok()
+        .and_then(|e| sse_kms::needs_existing_key(e.as_ref(), key))
+    {
+        // Undescribable (e.g. another account's key): treated as a customer key, so kept.
+        Some(existing) => app
+            .describe_key(&target.region, &existing, false)
+            .await
+            .ok(),
+        None => None,
+    };
+    let findings: Vec<(&'static str, Result<Finding, &AwsError>)> = vec![
+        (
+            sse_kms::ID,
+            facts
+                .encryption
+                .as_ref()
+                .map(|e| sse_kms::evaluate(e.as_ref(), key, existing_key.as_ref())),
+        ),
+        (
+            public_access_block::ID,
+            facts
+                .public_access_block
+                .as_ref()
+                .map(|p| public_access_block::evaluate(p.as_ref())),
+        ),
+        (
+            tls_only::ID,
+            facts
+                .policy
+                .as_ref()
+                .map(|p| tls_only::evaluate(p.as_deref(), &req)),
+        ),
+    ];
+    let mut to_apply = Vec::new();
+    for (control, finding) in findings.into_iter().filter(|(c, _)| controls.contains(c)) {
+        let finding = match finding {
+            Ok(f) => f,
+            Err(e) => {
+                resource.controls.push(unreadable(control, e));
+                continue;
+            }
+        };
+        if exempt {
+            let mut r = ControlResult::new(
+                control,
+                Status::Exempt,
+                format!(
+                    "exempt by tag {}=true; found: {}",
+                    app.config.exempt_tag, finding.detail
+                ),
+            )
+            .with_before(finding.before);
+            r.severity = finding.severity;
+            resource.controls.push(r);
+        } else if target.audit_only {
+            resource.controls.push(finding.unapplied(
+                Status::NonCompliant,
+                "source data is reported, never changed",
+            ));
+        } else if app.config.mode == Mode::Audit {
+            resource
+                .controls
+                .push(finding.unapplied(Status::WouldRemediate, "audit mode"));
+        } else if let Outcome::Fix(_) = finding.outcome {
+            to_apply.push(finding);
+        } else {
+            resource
+                .controls
+                .push(finding.unapplied(Status::NonCompliant, "not auto-fixable"));
+        }
+    }
+    if !to_apply.is_empty() {
+        if Instant::now() + DEADLINE_MARGIN >= deadline {
+            for f in to_apply {
+                resource
+                    .controls
+                    .push(f.unapplied(Status::Failed, "the invocation's deadline was near"));
+            }
+        } else {
+            let applied = futures::future::join_all(
+                to_apply
+                    .into_iter()
+                    .map(|f| apply_and_verify(&client, target, account, key, &req, f, race)),
+            )
+            .await;
+            resource.controls.extend(applied);
+        }
+    }
+    let order = |c: &str| controls.iter().position(|x| *x == c).unwrap_or(usize::MAX);
+    resource.controls.sort_by_key(|c| order(&c.control));
+    resource
+}
+
+/// Applies one fix, then reads the bucket back and reports what it verified.
+async fn apply_and_verify(
+    client: &aws_sdk_s3::Client,
+    target: &BucketTarget,
+    owner: &str,
+    key: &KeyTarget,
+    req: &Requirement,
+    finding: Finding,
+    race: s3::Race,
+) -> ControlResult {
+    let bucket = target.name.as_str();
+    let Outcome::Fix(fix) = &finding.outcome else {
+        return finding.unapplied(Status::NonCompliant, "not auto-fixable");
+    };
+    let verified: Result<(Finding, Value), AwsError> = match fix {
+        Fix::Encryption(enc) => {
+            async {
+                s3::race_retry(race, || s3::put_encryption(client, bucket, owner, enc)).await?;
+                let now =
+                    s3::race_retry(race, || s3::read_encryption(client, bucket, owner)).await?;
+                // The key we wrote is the target key: no need to describe it again.
+                Ok((
+                    sse_kms::evaluate(now.as_ref(), key, None),
+                    sse_kms::state(now.as_ref()),
+                ))
+            }
+            .await
+        }
+        Fix::PublicAccessBlock => {
+            async {
+                s3::race_retry(race, || s3::put_public_access_block(client, bucket, owner)).await?;
+                let now =
+                    s3::race_retry(race, || s3::read_public_access_block(client, bucket, owner))
+                        .await?;
+                Ok((
+                    public_access_block::evaluate(now.as_ref()),
+                    public_access_block::state(now.as_ref()),
+                ))
+            }
+            .await
+        }
+        Fix::Policy { document, .. } => {
+            merge_policy_until_verified(client, bucket, owner, req, document, race).await
+        }
+    };
+    let (control, before, detail) = (finding.control, finding.before, finding.detail);
+    match verified {
+        Ok((after, state)) if after.outcome == Outcome::Compliant => {
+            info!(control, bucket, "remediated and verified");
+            ControlResult::new(control, Status::Remediated, detail)
+                .with_before(before)
+                .with_after(state)
+        }
+        Ok((after, state)) => {
+            warn!(control, bucket, found = %after.detail, "write not verified");
+            ControlResult::new(
+                control,
+                Status::Failed,
+                format!("{detail}; wrote it, but read back: {}", after.detail),
+            )
+            .with_before(before)
+            .with_after(state)
+        }
+        Err(e) => {
+            warn!(control, bucket, error = %e, "remediation failed");
+            ControlResult::new(control, Status::Failed, format!("{detail}; {e}"))
+                .with_before(before)
+        }
+    }
+}
+
+/// Puts the merged policy, reads it back, and — if a concurrent writer replaced it in
+/// between — merges into what is there now and puts again, a bounded number of times.
+/// Each put is a full merge of the policy just read, so no statement read is dropped.
+async fn merge_policy_until_verified(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    owner: &str,
+    req: &Requirement,
+    first: &str,
+    race: s3::Race,
+) -> Result<(Finding, Value), AwsError> {
+    let mut document = first.to_owned();
+    let mut last = None;
+    for _ in 0..POLICY_ROUNDS {
+        s3::race_retry(race, || s3::put_policy(client, bucket, owner, &document)).await?;
+        let now = s3::race_retry(race, || s3::read_policy(client, bucket, owner)).await?;
+        let finding = tls_only::evaluate(now.as_deref(), req);
+        let state = tls_only::state(now.as_deref(), req);
+        match &finding.outcome {
+            Outcome::Fix(Fix::Policy { document: next, .. }) => {
+                warn!(bucket, "bucket policy changed under us; merging again");
+                document = next.clone();
+                last = Some((finding, state));
+            }
+            _ => return Ok((finding, state)),
+        }
+    }
+    Ok(last.unwrap_or_else(|| (tls_only::evaluate(None, req), Value::Null)))
+}

@@ -1,0 +1,471 @@
+//! Orchestration: trigger → resources → facts → findings → fixes → verify → report → alert.
+//!
+//! The handler is an ordinary async function over an event and `&App`, so the Lambda,
+//! the CLI and the tests call the same code. It owns ordering and safety rules: no
+//! write on an ignored event, an unreadable exemption tag, an exempt bucket, an
+//! audit-only resource or in audit mode; every write is verified by reading back.
+
+use crate::alert;
+use crate::aws::clients::Clients;
+use crate::aws::{AwsError, kms, organizations, sns, sts};
+use crate::config::Config;
+use crate::controls::kms_key_spec::{self, KeyInfo};
+use crate::controls::sse_kms::KeyTarget;
+use crate::controls::{Outcome, customer_managed_key, data_sharing};
+use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
+use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tracing::info;
+
+mod bucket;
+mod sweep;
+
+pub use bucket::guard_bucket;
+pub use sweep::{Progress, Quiet, sweep};
+
+/// Stop starting new writes this close to the deadline, to report what was done.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Abandon work still running this close to the deadline: the report and the alert
+/// must still go out before Lambda stops the invocation.
+const HARD_STOP_MARGIN: Duration = Duration::from_millis(500);
+const NOT_FINISHED: &str = "not finished before the invocation's deadline";
+
+fn hard_stop(deadline: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(deadline.checked_sub(HARD_STOP_MARGIN).unwrap_or(deadline))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    BadEvent(#[from] EventError),
+    #[error("cannot tell which account this runs in: {0}")]
+    Identity(#[source] AwsError),
+}
+
+/// State built once per process and reused while warm.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub clients: Clients,
+    account: tokio::sync::OnceCell<String>,
+    keys: Mutex<HashMap<(String, String), KeyInfo>>,
+    opt_out: Mutex<Option<(Instant, Resource)>>,
+}
+
+impl App {
+    pub fn new(config: Config, clients: Clients) -> Self {
+        Self {
+            config,
+            clients,
+            account: tokio::sync::OnceCell::new(),
+            keys: Mutex::default(),
+            opt_out: Mutex::default(),
+        }
+    }
+
+    /// This function's own account (`sts:GetCallerIdentity`, cached).
+    pub async fn account(&self) -> Result<&str, HandleError> {
+        self.account
+            .get_or_try_init(|| async { sts::caller_account(&self.clients.sts()).await })
+            .await
+            .map(String::as_str)
+            .map_err(HandleError::Identity)
+    }
+
+    /// Describes a key in a region; successes are cached while warm.
+    async fn describe_key(
+        &self,
+        region: &str,
+        key: &str,
+        with_rotation: bool,
+    ) -> Result<KeyInfo, AwsError> {
+        let cache_key = (region.to_owned(), key.to_owned());
+        if let Some(hit) = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&cache_key)
+            && (!with_rotation || hit.rotation_enabled.is_some() || hit.is_aws_managed())
+        {
+            return Ok(hit.clone());
+        }
+        let info = kms::describe(&self.clients.kms(region), key, with_rotation).await?;
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(cache_key, info.clone());
+        Ok(info)
+    }
+
+    /// The key remediation writes in `region`, checked with the `kms-key-spec` rules.
+    async fn remediation_key(&self, region: &str) -> KeyTarget {
+        let Some(requested) = self.config.kms_key_id.as_deref() else {
+            return KeyTarget::AwsManaged;
+        };
+        key_target(requested, self.describe_key(region, requested, false).await)
+    }
+
+    /// The opt-out verdict, or a `failed` result if it is not known before `deadline`.
+    pub async fn opt_out_until(&self, account: &str, deadline: Instant) -> Resource {
+        match tokio::time::timeout_at(hard_stop(deadline), self.opt_out(account)).await {
+            Ok(resource) => resource,
+            Err(_) => Resource {
+                kind: ResourceType::Organization,
+                id: account.to_owned(),
+                role: None,
+                region: None,
+                controls: vec![ControlResult::new(
+                    organizations::CONTROL_ID,
+                    Status::Failed,
+                    format!("{NOT_FINISHED}: the opt-out policy was not evaluated"),
+                )],
+            },
+        }
+    }
+
+    /// The AI services opt-out verdict, cached for `GUARD_OPT_OUT_CACHE_SECONDS`.
+    pub async fn opt_out(&self, account: &str) -> Resource {
+        let ttl = self.config.opt_out_cache;
+        if let Some((at, resource)) = &*self
+            .opt_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            && at.elapsed() < ttl
+            && resource.id == account
+        {
+            return resource.clone();
+        }
+        let resource = organizations::evaluate_opt_out(
+            &self.clients.organizations(),
+            account,
+            &self.config.opt_out_services,
+        )
+        .await;
+        *self
+            .opt_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), resource.clone()));
+        resource
+    }
+}
+
+fn key_target(requested: &str, described: Result<KeyInfo, AwsError>) -> KeyTarget {
+    match described {
+        Ok(info) => match kms_key_spec::check(&info) {
+            Ok(()) => KeyTarget::Customer(info),
+            Err(reason) => KeyTarget::Unusable {
+                requested: requested.to_owned(),
+                reason,
+            },
+        },
+        Err(e) => KeyTarget::Unusable {
+            requested: requested.to_owned(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// Handles one EventBridge event. `deadline`: when the invocation must have returned.
+pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Report, HandleError> {
+    let started = Instant::now();
+    let parsed = event::parse(event, &app.config)?;
+    let mut trigger = parsed.trigger;
+    let mut resources = Vec::new();
+    let mut unfinished = Vec::new();
+    if parsed.plan != Plan::Ignore {
+        let account = app.account().await?.to_owned();
+        if let Some(reason) = foreign_account(event, &account) {
+            trigger.kind = TriggerKind::Ignored;
+            trigger.ignored_reason = Some(reason);
+        } else {
+            let (mut planned, org) = tokio::join!(
+                run_plan(app, parsed.plan, &account, deadline, &mut unfinished),
+                app.opt_out_until(&account, deadline)
+            );
+            resources.append(&mut planned);
+            resources.push(org);
+        }
+    }
+    Ok(finish(app, trigger, resources, unfinished, started, deadline).await)
+}
+
+/// Runs a sweep of every guarded bucket (`scan`), optionally limited to `only`.
+pub async fn scan(
+    app: &App,
+    only: &[String],
+    deadline: Instant,
+    kind: TriggerKind,
+    progress: &dyn Progress,
+) -> Result<Report, HandleError> {
+    let started = Instant::now();
+    let account = app.account().await?.to_owned();
+    let mut unfinished = Vec::new();
+    let trigger = TriggerInfo {
+        account: Some(account.clone()),
+        event_name: Some("Scan".to_owned()),
+        ..TriggerInfo::manual(kind, app.clients.home_region())
+    };
+    let (mut resources, org) = tokio::join!(
+        sweep(app, only, &account, deadline, &mut unfinished, progress),
+        app.opt_out_until(&account, deadline)
+    );
+    resources.push(org);
+    Ok(finish(app, trigger, resources, unfinished, started, deadline).await)
+}
+
+/// Evaluates the AI services opt-out policy alone (`opt-out`).
+pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, HandleError> {
+    let started = Instant::now();
+    let account = app.account().await?.to_owned();
+    let trigger = TriggerInfo {
+        account: Some(account.clone()),
+        event_name: Some("OptOutCheck".to_owned()),
+        ..TriggerInfo::manual(TriggerKind::OptOutCheck, app.clients.home_region())
+    };
+    let resources = vec![app.opt_out_until(&account, deadline).await];
+    Ok(finish(app, trigger, resources, Vec::new(), started, deadline).await)
+}
+
+/// The event names another account than this one (no cross-account role exists yet).
+fn foreign_account(event: &Value, account: &str) -> Option<String> {
+    let named = [
+        event.get("account").and_then(Value::as_str),
+        event
+            .pointer("/detail/recipientAccountId")
+            .and_then(Value::as_str),
+    ];
+    named.into_iter().flatten().find(|a| *a != account).map(|other| {
+        format!(
+            "the event is for account {}, this function runs in {account} and no cross-account role is configured",
+            other.chars().take(40).collect::<String>()
+        )
+    })
+}
+
+async fn run_plan(
+    app: &App,
+    plan: Plan,
+    account: &str,
+    deadline: Instant,
+    unfinished: &mut Vec<String>,
+) -> Vec<Resource> {
+    match plan {
+        Plan::Ignore => Vec::new(),
+        Plan::Bucket(target) => {
+            let key = app.remediation_key(&target.region).await;
+            vec![guard_bucket(app, &target, &key, account, deadline).await]
+        }
+        Plan::ProjectVersion {
+            id,
+            output,
+            kms_key_id,
+            training_data,
+        } => {
+            let mut resources = Vec::new();
+            let (key_resource, key_target) = rekognition_key(
+                app,
+                &output.region,
+                kms_key_id.as_deref(),
+                "project-version",
+            )
+            .await;
+            resources.extend(key_resource);
+            resources.push(single(
+                ResourceType::RekognitionProjectVersion,
+                &id,
+                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
+                    .unapplied(Status::NonCompliant, "not auto-fixable"),
+            ));
+            let key = match (&app.config.kms_key_id, key_target) {
+                (None, Some(project_key)) => project_key,
+                _ => app.remediation_key(&output.region).await,
+            };
+            let output_fut = guard_bucket(app, &output, &key, account, deadline);
+            let training_fut = futures::future::join_all(
+                training_data
+                    .iter()
+                    .map(|t| guard_bucket(app, t, &KeyTarget::AwsManaged, account, deadline)),
+            );
+            let (out, training) = tokio::join!(output_fut, training_fut);
+            resources.push(out);
+            resources.extend(training);
+            resources
+        }
+        Plan::StreamProcessor {
+            id,
+            output,
+            kms_key_id,
+            data_sharing_opt_in,
+        } => {
+            let region = output
+                .as_ref()
+                .map(|o| o.region.clone())
+                .or_else(|| app.clients.home_region())
+                .unwrap_or_default();
+            let mut resources = Vec::new();
+            let (key_resource, _) =
+                rekognition_key(app, &region, kms_key_id.as_deref(), "stream-processor").await;
+            resources.extend(key_resource);
+            let mut processor = single(
+                ResourceType::RekognitionStreamProcessor,
+                &id,
+                data_sharing::evaluate(data_sharing_opt_in)
+                    .unapplied(Status::NonCompliant, "not auto-fixable"),
+            );
+            processor.controls.push(
+                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
+                    .unapplied(Status::NonCompliant, "not auto-fixable"),
+            );
+            resources.push(processor);
+            if let Some(output) = output {
+                let key = app.remediation_key(&output.region).await;
+                resources.push(guard_bucket(app, &output, &key, account, deadline).await);
+            }
+            resources
+        }
+        Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
+    }
+}
+
+fn single(kind: ResourceType, id: &str, control: ControlResult) -> Resource {
+    Resource {
+        kind,
+        id: id.to_owned(),
+        role: None,
+        region: None,
+        controls: vec![control],
+    }
+}
+
+/// The `kms-key-spec` resource for a key a Rekognition resource names, and — when it is
+/// usable — the key itself as a remediation target.
+async fn rekognition_key(
+    app: &App,
+    region: &str,
+    key: Option<&str>,
+    role: &str,
+) -> (Option<Resource>, Option<KeyTarget>) {
+    let Some(requested) = key else {
+        return (None, None);
+    };
+    let described = app
+        .describe_key(region, requested, true)
+        .await
+        .map_err(|e| e.to_string());
+    let finding = kms_key_spec::evaluate(requested, &described);
+    let usable = matches!(finding.outcome, Outcome::Compliant);
+    let id = described
+        .as_ref()
+        .map_or_else(|_| requested.to_owned(), |k| k.arn.clone());
+    let resource = Resource {
+        kind: ResourceType::KmsKey,
+        id,
+        role: Some(role.to_owned()),
+        region: Some(region.to_owned()),
+        controls: vec![finding.unapplied(Status::NonCompliant, "not auto-fixable")],
+    };
+    let target = match (usable, described) {
+        (true, Ok(info)) => Some(KeyTarget::Customer(info)),
+        _ => None,
+    };
+    (Some(resource), target)
+}
+
+/// Severities, the alert, and the summary log line.
+async fn finish(
+    app: &App,
+    trigger: TriggerInfo,
+    resources: Vec<Resource>,
+    unfinished: Vec<String>,
+    started: Instant,
+    deadline: Instant,
+) -> Report {
+    let mut report = Report {
+        trigger,
+        mode: app.config.mode,
+        resources,
+        alert: AlertOutcome::default(),
+        unfinished,
+    };
+    alert::classify_all(&mut report);
+    report.alert = match tokio::time::timeout_at(
+        hard_stop(deadline) + HARD_STOP_MARGIN / 2,
+        publish_alert(app, &report),
+    )
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(_) => AlertOutcome {
+            error: Some(format!("alert {NOT_FINISHED}")),
+            ..AlertOutcome::default()
+        },
+    };
+    log_summary(app, &report, started);
+    report
+}
+
+async fn publish_alert(app: &App, report: &Report) -> AlertOutcome {
+    if !alert::is_due(report) {
+        return AlertOutcome {
+            reason: Some("nothing needs attention".to_owned()),
+            ..AlertOutcome::default()
+        };
+    }
+    let Some(topic) = app.config.alert_topic_arn.as_deref() else {
+        return AlertOutcome {
+            reason: Some("GUARD_ALERT_TOPIC_ARN is not set; logged only".to_owned()),
+            ..AlertOutcome::default()
+        };
+    };
+    let region = sns::topic_region(topic).unwrap_or_default();
+    let attributes = alert::attributes(report);
+    match sns::publish(
+        &app.clients.sns(&region),
+        topic,
+        &alert::subject(report),
+        &alert::body(report),
+        &attributes,
+    )
+    .await
+    {
+        Ok(message_id) => AlertOutcome {
+            published: true,
+            message_id: Some(message_id),
+            ..AlertOutcome::default()
+        },
+        Err(e) => {
+            tracing::error!(topic, error = %e, "alert publish failed");
+            AlertOutcome {
+                error: Some(e.to_string()),
+                ..AlertOutcome::default()
+            }
+        }
+    }
+}
+
+fn log_summary(app: &App, report: &Report, started: Instant) {
+    let counts: serde_json::Map<String, Value> = report
+        .counts()
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), Value::from(n)))
+        .collect();
+    let counts = Value::Object(counts).to_string();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let kind = serde_json::to_value(report.trigger.kind).unwrap_or_default();
+    info!(
+        event_id = report.trigger.event_id.as_deref().unwrap_or("-"),
+        trigger = kind.as_str().unwrap_or("-"),
+        event_name = report.trigger.event_name.as_deref().unwrap_or("-"),
+        counts = %counts,
+        ignored_reason = report.trigger.ignored_reason.as_deref().unwrap_or(""),
+        alert_published = report.alert.published,
+        aws_requests = app.clients.counter().requests(),
+        s3_writes = app.clients.counter().s3_writes(),
+        elapsed_ms,
+        "invocation summary"
+    );
+}

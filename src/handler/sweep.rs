@@ -1,0 +1,161 @@
+//! Sweeps: every guarded bucket (by prefix, plus Custom Labels output buckets), with
+//! bounded concurrency, stopping before the deadline.
+
+use super::{App, DEADLINE_MARGIN, guard_bucket, single};
+use crate::aws::{rekognition, s3};
+use crate::event::{self, BucketTarget};
+use crate::report::{ControlResult, Resource, ResourceType, Status};
+use futures::StreamExt;
+use std::time::Instant;
+use tracing::info;
+
+/// Progress of a sweep, for a terminal's progress bar.
+pub trait Progress: Send + Sync {
+    fn total(&self, _buckets: usize) {}
+    fn done(&self, _bucket: &str) {}
+}
+
+/// No progress display (Lambda, JSON output, tests).
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// A bucket a sweep will guard: its region when the listing said it.
+struct Candidate {
+    name: String,
+    region: Option<String>,
+    role: &'static str,
+}
+
+/// The buckets a sweep covers: every guarded prefix's buckets and the output buckets of
+/// existing Custom Labels project versions, or exactly `only`.
+async fn candidates(
+    app: &App,
+    only: &[String],
+    home: &str,
+    resources: &mut Vec<Resource>,
+) -> Vec<Candidate> {
+    let mut found: Vec<Candidate> = Vec::new();
+    let mut add = |name: String, region: Option<String>, role: &'static str| {
+        if !found.iter().any(|c| c.name == name) {
+            found.push(Candidate { name, region, role });
+        }
+    };
+    if !only.is_empty() {
+        for name in only {
+            match event::check_bucket_name(name) {
+                Ok(()) => add(
+                    name.clone(),
+                    None,
+                    app.config.bucket_role(name).unwrap_or("scan"),
+                ),
+                Err(reason) => resources.push(single(
+                    ResourceType::S3Bucket,
+                    name,
+                    ControlResult::new("scan", Status::Skipped, reason),
+                )),
+            }
+        }
+        return found;
+    }
+    let s3_home = app.clients.s3(home);
+    let prefixes: Vec<String> = app.config.guarded_prefixes().map(str::to_owned).collect();
+    for prefix in prefixes {
+        match s3::list_buckets(&s3_home, &prefix).await {
+            Ok(buckets) => {
+                for (name, region) in buckets {
+                    let role = app.config.bucket_role(&name).unwrap_or("scan");
+                    add(name, region, role);
+                }
+            }
+            Err(e) => resources.push(single(
+                ResourceType::S3Bucket,
+                &format!("{prefix}*"),
+                ControlResult::new("scan", Status::Failed, format!("cannot list buckets: {e}")),
+            )),
+        }
+    }
+    match rekognition::project_output_buckets(&app.clients.rekognition(home)).await {
+        Ok(buckets) => {
+            for name in buckets
+                .into_iter()
+                .filter(|b| event::check_bucket_name(b).is_ok())
+            {
+                add(name, None, "output");
+            }
+        }
+        // "When the role allows it": a sweep without Rekognition read access still runs.
+        Err(e) => info!(error = %e, "Custom Labels output buckets not listed"),
+    }
+    found
+}
+
+/// Lists guarded buckets (or takes `only`), resolves their regions and guards them with
+/// bounded concurrency; a bucket not started before the deadline is reported unfinished.
+pub async fn sweep(
+    app: &App,
+    only: &[String],
+    account: &str,
+    deadline: Instant,
+    unfinished: &mut Vec<String>,
+    progress: &dyn Progress,
+) -> Vec<Resource> {
+    let home = app
+        .clients
+        .home_region()
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let mut resources = Vec::new();
+    let found = candidates(app, only, &home, &mut resources).await;
+    progress.total(found.len());
+    let s3_home = &app.clients.s3(&home);
+    let mut stream = futures::stream::iter(found.into_iter().map(|c| async move {
+        if Instant::now() + DEADLINE_MARGIN >= deadline {
+            return Err(c.name);
+        }
+        let region = match c.region {
+            Some(region) => region,
+            None => match s3::bucket_region(s3_home, &c.name, account).await {
+                Ok(region) => region,
+                Err(e) => {
+                    let status = if e.code.as_deref() == Some("NoSuchBucket") {
+                        Status::Skipped
+                    } else {
+                        Status::Failed
+                    };
+                    return Ok(single(
+                        ResourceType::S3Bucket,
+                        &c.name,
+                        ControlResult::new(
+                            "scan",
+                            status,
+                            format!("cannot resolve the bucket's region: {e}"),
+                        ),
+                    ));
+                }
+            },
+        };
+        let target = BucketTarget {
+            name: c.name,
+            region,
+            role: c.role,
+            audit_only: false,
+            fresh: false,
+        };
+        let key = app.remediation_key(&target.region).await;
+        Ok(guard_bucket(app, &target, &key, account, deadline).await)
+    }))
+    .buffer_unordered(app.config.scan_concurrency);
+    while let Some(result) = stream.next().await {
+        match result {
+            Ok(resource) => {
+                progress.done(&resource.id);
+                resources.push(resource);
+            }
+            Err(name) => {
+                progress.done(&name);
+                unfinished.push(format!("bucket {name}: not started before the deadline"));
+            }
+        }
+    }
+    resources.sort_by(|a, b| a.id.cmp(&b.id));
+    resources
+}
