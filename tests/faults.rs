@@ -15,7 +15,7 @@ mod common;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
-use common::proxy::Proxy;
+use common::proxy::{Invocation, Proxy};
 use common::{ACCOUNT, REGION};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::config::Config;
@@ -100,16 +100,6 @@ async fn sdk_via(proxy: &Proxy, attempt: Duration, operation: Duration) -> aws_c
 async fn app_via(proxy: &Proxy, config: Config) -> App {
     let conf = sdk_via(proxy, Duration::from_secs(10), Duration::from_secs(30)).await;
     App::new(config, Clients::new(conf))
-}
-
-fn event_for(bucket: &str) -> Value {
-    let path = format!(
-        "{}/events/create-bucket-console.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(bucket);
-    e
 }
 
 /// A bucket as the console leaves it, plus a policy of several statements of the owner's.
@@ -278,7 +268,7 @@ async fn transient_s3_faults_below_the_retry_budget_converge() {
     let app = app_via(&proxy, Config::default()).await;
     let report = handler::handle(
         &app,
-        &event_for(&bucket),
+        &common::console_event(&bucket),
         Instant::now() + Duration::from_secs(60),
     )
     .await
@@ -333,7 +323,7 @@ async fn transient_throttling_of_kms_organizations_sns_and_sts_is_retried() {
     let app = app_via(&proxy, config).await;
     let report = handler::handle(
         &app,
-        &event_for(&bucket),
+        &common::console_event(&bucket),
         Instant::now() + Duration::from_secs(60),
     )
     .await
@@ -377,32 +367,13 @@ async fn transient_throttling_of_kms_organizations_sns_and_sts_is_retried() {
 
 // ---- persistent faults on a write, through the built binary --------------------------------
 
-struct Run {
-    code: i32,
-    report: Value,
-    stderr: String,
-}
-
-fn binary(proxy: &Proxy, event: &Value, extra_env: &[(&str, &str)]) -> Run {
+/// Runs the built binary on `event` through the proxy (the production SDK configuration:
+/// standard retries, 3 attempts).
+fn binary(proxy: &Proxy, event: &Value, extra_env: &[(&str, &str)]) -> Invocation {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("event.json");
     std::fs::write(&file, event.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
-        .args(["invoke", "--event", file.to_str().unwrap()])
-        .envs(proxy.env())
-        .env_remove("GUARD_MODE")
-        .env_remove("GUARD_KMS_KEY_ID")
-        .env_remove("AWS_MAX_ATTEMPTS")
-        .env_remove("AWS_RETRY_MODE")
-        .envs(extra_env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        report: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    proxy.invoke(&file, extra_env, Duration::from_secs(60))
 }
 
 fn control_status(report: &Value, bucket: &str, control: &str) -> String {
@@ -429,29 +400,28 @@ async fn persistent_write_fault(operation: &str, control: &str, rule: Value) {
     proxy.set_rules(json!([rule]));
     let run = binary(
         &proxy,
-        &event_for(&bucket),
+        &common::console_event(&bucket),
         &[("GUARD_ALERT_TOPIC_ARN", &topic)],
     );
+    let report = run.report();
     assert_eq!(
-        run.code, 1,
+        run.code,
+        Some(1),
         "{operation}: exit code\n{}\n{:#}",
-        run.stderr, run.report
+        run.stderr,
+        report
     );
-    assert_eq!(control_status(&run.report, &bucket, control), "failed");
+    assert_eq!(control_status(&report, &bucket, control), "failed");
     for other in ["sse-kms", "public-access-block", "tls-only"] {
         if other != control {
             assert_eq!(
-                control_status(&run.report, &bucket, other),
+                control_status(&report, &bucket, other),
                 "remediated",
                 "{operation}: {other}"
             );
         }
     }
-    assert_eq!(
-        run.report["alert"]["published"], true,
-        "{:#}",
-        run.report["alert"]
-    );
+    assert_eq!(report["alert"]["published"], true, "{:#}", report["alert"]);
     let messages = common::drain(&queue).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(
@@ -536,7 +506,7 @@ async fn connection_resets_are_retried_then_reported() {
     let started = Instant::now();
     let report = handler::handle(
         &app,
-        &event_for(&bucket),
+        &common::console_event(&bucket),
         Instant::now() + Duration::from_secs(30),
     )
     .await
@@ -575,7 +545,7 @@ async fn a_delay_past_the_attempt_timeout_is_bounded_by_the_operation_timeout() 
     let started = Instant::now();
     let report = handler::handle(
         &app,
-        &event_for(&bucket),
+        &common::console_event(&bucket),
         Instant::now() + Duration::from_secs(30),
     )
     .await
@@ -625,7 +595,7 @@ async fn the_deadline_bounds_an_invocation_whose_write_hangs() {
     let app = app_via(&proxy, Config::default()).await;
     let budget = Duration::from_secs(3);
     let started = Instant::now();
-    let report = handler::handle(&app, &event_for(&bucket), started + budget)
+    let report = handler::handle(&app, &common::console_event(&bucket), started + budget)
         .await
         .unwrap();
     let elapsed = started.elapsed();

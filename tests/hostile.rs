@@ -12,10 +12,9 @@
 mod common;
 
 use common::REGION;
-use common::proxy::Proxy;
+use common::proxy::{Invocation, Proxy};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Guarded by the console prefix; named by the CreateBucket cases.
@@ -71,10 +70,7 @@ fn corpus() -> Vec<Case> {
 }
 
 fn sample_event() -> Value {
-    let path = corpus_dir().join("../../events/create-bucket-console.json");
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(GUARDED);
-    e
+    common::console_event(GUARDED)
 }
 
 /// Cases too big to commit: 10k levels of nesting (serde_json's recursion limit must be
@@ -154,51 +150,8 @@ fn generated(dir: &Path) -> Vec<Case> {
     cases
 }
 
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary on one event file, with a bound on its run time.
-fn invoke(proxy: &Proxy, topic: &str, file: &Path, scratch: &Path) -> Outcome {
-    let out = scratch.join("stdout");
-    let err = scratch.join("stderr");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
-        .args(["invoke", "--event"])
-        .arg(file)
-        .envs(proxy.env())
-        .env_remove("GUARD_MODE")
-        .env_remove("GUARD_KMS_KEY_ID")
-        .env_remove("RUST_LOG")
-        .env("GUARD_BUCKET_PREFIXES", "acme-")
-        .env("GUARD_ALERT_TOPIC_ARN", topic)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Outcome {
-        code: status.and_then(|s| s.code()),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&std::fs::read(&err).unwrap_or_default()).into_owned(),
-    }
-}
-
 /// What the case did wrong, if anything.
-fn check(case: &Case, outcome: &Outcome, requests: usize) -> Option<String> {
+fn check(case: &Case, outcome: &Invocation, requests: usize) -> Option<String> {
     let shown = |s: &str| s.chars().take(400).collect::<String>();
     match case.expect {
         "exit 2" => {
@@ -299,7 +252,6 @@ async fn every_hostile_event_exits_2_or_is_ignored_and_nothing_is_written() {
     ];
     let (topic, queue) = common::topic_with_queue().await;
     let proxy = Proxy::start(&common::moto().endpoint);
-    let scratch = tempfile::tempdir().unwrap();
     let generated_dir = tempfile::tempdir().unwrap();
     let mut cases = corpus();
     let committed = cases.len();
@@ -310,7 +262,14 @@ async fn every_hostile_event_exits_2_or_is_ignored_and_nothing_is_written() {
     let (mut exit2, mut ignored, mut requests_total) = (0, 0, 0);
     for case in &cases {
         let seen = proxy.log().len();
-        let outcome = invoke(&proxy, &topic, &case.path, scratch.path());
+        let outcome = proxy.invoke(
+            &case.path,
+            &[
+                ("GUARD_BUCKET_PREFIXES", "acme-"),
+                ("GUARD_ALERT_TOPIC_ARN", &topic),
+            ],
+            Duration::from_secs(60),
+        );
         let log = proxy.log();
         let requests = log.len() - seen;
         requests_total += requests;

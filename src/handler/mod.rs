@@ -176,7 +176,11 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
     let mut trigger = parsed.trigger;
     let mut resources = Vec::new();
     let mut unfinished = Vec::new();
-    if parsed.plan != Plan::Ignore {
+    let home = app.clients.home_region();
+    if let Some(reason) = foreign_partition(trigger.region.as_deref(), home.as_deref()) {
+        trigger.kind = TriggerKind::Ignored;
+        trigger.ignored_reason = Some(reason);
+    } else if parsed.plan != Plan::Ignore {
         let account = app.account().await?.to_owned();
         if let Some(reason) = foreign_account(event, &account) {
             trigger.kind = TriggerKind::Ignored;
@@ -228,6 +232,16 @@ pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, Handl
     };
     let resources = vec![app.opt_out_until(&account, deadline).await];
     Ok(finish(app, trigger, resources, Vec::new(), started, deadline).await)
+}
+
+/// EventBridge never delivers across partitions: an event from another partition than
+/// the function's own is forged or misrouted, and its ARNs would name another world.
+fn foreign_partition(region: Option<&str>, home: Option<&str>) -> Option<String> {
+    let (region, home) = (region?, home?);
+    let (theirs, ours) = (event::partition(region), event::partition(home));
+    (theirs != ours).then(|| {
+        format!("the event is from {region} (partition {theirs}); this function runs in partition {ours}")
+    })
 }
 
 /// The event names another account than this one (no cross-account role exists yet).

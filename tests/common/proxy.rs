@@ -11,9 +11,25 @@ use super::REGION;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// One run of the built binary.
+pub struct Invocation {
+    /// `None`: killed at the time limit (or by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Invocation {
+    /// The JSON report on stdout (`Null` when there is none).
+    pub fn report(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or(Value::Null)
+    }
+}
 
 pub struct Proxy {
     /// `http://127.0.0.1:PORT`: point the function here instead of at moto.
@@ -109,6 +125,48 @@ impl Proxy {
             ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ]
+    }
+
+    /// Runs `rekognition-guard invoke --event FILE` with every AWS call through this
+    /// proxy, no `AWS_*`/`GUARD_*`/`RUST_LOG` variable of the developer's but `env`, and a
+    /// time limit past which it is killed.
+    pub fn invoke(&self, event_file: &Path, env: &[(&str, &str)], limit: Duration) -> Invocation {
+        let scratch = tempfile::tempdir().unwrap();
+        let (out, err) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rekognition-guard"));
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("AWS_") || key.starts_with("GUARD_") || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .args(["invoke", "--event"])
+            .arg(event_file)
+            .envs(self.env())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("run the built binary");
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Invocation {
+            code: status.and_then(|s| s.code()),
+            stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+            stderr: String::from_utf8_lossy(&std::fs::read(&err).unwrap_or_default()).into_owned(),
+        }
     }
 
     /// One control request; returns the status code and body.
