@@ -6,7 +6,7 @@ CARGO ?= cargo
 BIN := target/debug/rekognition-guard
 EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
-PY_MODULES := moto.server boto3 pytest cfnlint samtranslator
+PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml
 
 .PHONY: all deps lint test test-rust demo demo-project invoke fuzz clean
 
