@@ -52,3 +52,4 @@ clean:
 	$(CARGO) clean
 
 -include deploy.mk
+-include bench.mk

@@ -2,8 +2,8 @@
 #
 #   make bench                  release build, then rekognition-guard vs Cloud Custodian vs a plain
 #                               boto3 script vs the emulator's floor, on one local moto_server; prints
-#                               the tables and rewrites README.md between the bench markers (~10 min)
-#   BENCH_QUICK=1 make bench    the 100-bucket sweep only (~2 min)
+#                               the tables and rewrites README.md between the bench markers (~8 min on 2 cores)
+#   BENCH_QUICK=1 make bench    the 100-bucket sweep only (~2 min); prints, leaves README.md alone
 #   BENCH_TIMEOUT=900           seconds one tool run may take before it is reported as a timeout
 #
 # Never part of `make test`: timings are measured here, never asserted in tests.

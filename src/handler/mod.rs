@@ -16,7 +16,7 @@ use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::info;
 
@@ -45,13 +45,17 @@ pub enum HandleError {
     Identity(#[source] AwsError),
 }
 
+/// One key's description, filled once; concurrent callers wait for the same request.
+type KeyCell = Arc<tokio::sync::OnceCell<KeyInfo>>;
+
 /// State built once per process and reused while warm.
 #[derive(Debug)]
 pub struct App {
     pub config: Config,
     pub clients: Clients,
     account: tokio::sync::OnceCell<String>,
-    keys: Mutex<HashMap<(String, String), KeyInfo>>,
+    /// `(region, key, with rotation)` → the key, described once per warm process.
+    keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
     opt_out: Mutex<Option<(Instant, Resource)>>,
 }
 
@@ -75,29 +79,25 @@ impl App {
             .map_err(HandleError::Identity)
     }
 
-    /// Describes a key in a region; successes are cached while warm.
+    /// Describes a key in a region. Successes are cached while warm, and concurrent
+    /// callers (a sweep's buckets) share one in-flight request instead of each sending it.
     async fn describe_key(
         &self,
         region: &str,
         key: &str,
         with_rotation: bool,
     ) -> Result<KeyInfo, AwsError> {
-        let cache_key = (region.to_owned(), key.to_owned());
-        if let Some(hit) = self
-            .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&cache_key)
-            && (!with_rotation || hit.rotation_enabled.is_some() || hit.is_aws_managed())
-        {
-            return Ok(hit.clone());
-        }
-        let info = kms::describe(&self.clients.kms(region), key, with_rotation).await?;
-        self.keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(cache_key, info.clone());
-        Ok(info)
+        let cell = Arc::clone(
+            self.keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry((region.to_owned(), key.to_owned(), with_rotation))
+                .or_default(),
+        );
+        let client = self.clients.kms(region);
+        cell.get_or_try_init(|| kms::describe(&client, key, with_rotation))
+            .await
+            .cloned()
     }
 
     /// The key remediation writes in `region`, checked with the `kms-key-spec` rules.
@@ -181,7 +181,9 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
         trigger.kind = TriggerKind::Ignored;
         trigger.ignored_reason = Some(reason);
     } else if parsed.plan != Plan::Ignore {
-        let account = app.account().await?.to_owned();
+        // The remediation key is described while STS answers: one round trip, not two.
+        let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &parsed.plan));
+        let account = account?.to_owned();
         if let Some(reason) = foreign_account(event, &account) {
             trigger.kind = TriggerKind::Ignored;
             trigger.ignored_reason = Some(reason);
@@ -232,6 +234,21 @@ pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, Handl
     };
     let resources = vec![app.opt_out_until(&account, deadline).await];
     Ok(finish(app, trigger, resources, Vec::new(), started, deadline).await)
+}
+
+/// Fills the key cache for the region the plan's output bucket is in.
+async fn prefetch_key(app: &App, plan: &Plan) {
+    let region = match plan {
+        Plan::Bucket(target) | Plan::ProjectVersion { output: target, .. } => Some(&target.region),
+        Plan::StreamProcessor {
+            output: Some(target),
+            ..
+        } => Some(&target.region),
+        _ => None,
+    };
+    if let Some(region) = region {
+        app.remediation_key(region).await;
+    }
 }
 
 /// EventBridge never delivers across partitions: an event from another partition than
