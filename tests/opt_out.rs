@@ -200,6 +200,17 @@ impl Org {
         id
     }
 
+    /// Runs `rekognition-guard opt-out --format json` against this emulator.
+    fn cli(&self) -> (Option<i32>, Value) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
+            .args(["opt-out", "--format", "json"])
+            .envs(self._moto.env())
+            .output()
+            .expect("run the binary");
+        let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), report)
+    }
+
     async fn attach(&self, name: &str, content: Value, target: &str) -> String {
         self.attach_raw(name, &content.to_string(), target).await
     }
@@ -852,4 +863,64 @@ async fn mock_coded_server_error_is_still_retried() {
     let c = control(&resource, "rekognition");
     assert_eq!(c.status, Status::Compliant, "{}", c.detail);
     assert_eq!(effective.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn the_cli_prints_the_verdict_and_the_path_for_its_own_account() {
+    // No organization at all.
+    let none = Org::empty().await;
+    let (code, report) = none.cli();
+    assert_eq!(code, Some(3), "{report}");
+    assert_eq!(report["trigger"]["kind"], "opt-out-check");
+    let c = &report["resources"][0]["controls"][0];
+    assert_eq!(
+        (c["control"].as_str(), c["status"].as_str()),
+        (Some("ai-opt-out"), Some("non-compliant"))
+    );
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("path: describe-organization"),
+        "{c}"
+    );
+
+    // A root that opts out and locks it: compliant, computed from the hierarchy.
+    let locked = Org::new().await;
+    locked
+        .attach("lock-all", lock_everything(), &locked.root)
+        .await;
+    let (code, report) = locked.cli();
+    assert_eq!(code, Some(0), "{report}");
+    let c = &report["resources"][0]["controls"][0];
+    assert_eq!(c["status"], "compliant");
+    let path = format!(
+        "computed from hierarchy: root {} > account 123456789012",
+        locked.root
+    );
+    assert!(c["detail"].as_str().unwrap().contains(&path), "{c}");
+
+    // An unlocked root opts out, the account's own policy opts Rekognition back in.
+    let overridden = Org::new().await;
+    overridden
+        .attach(
+            "root-default",
+            json!({ "services": { "default": assign("optOut") } }),
+            &overridden.root,
+        )
+        .await;
+    overridden
+        .attach(
+            "account-opt-in",
+            json!({ "services": { "rekognition": assign("optIn") } }),
+            "123456789012",
+        )
+        .await;
+    let (code, report) = overridden.cli();
+    assert_eq!(code, Some(3), "{report}");
+    let c = &report["resources"][0]["controls"][0];
+    assert_eq!(
+        (c["status"].as_str(), c["severity"].as_str()),
+        (Some("non-compliant"), Some("high"))
+    );
 }
