@@ -77,6 +77,15 @@ fn unreadable(control: &'static str, e: &AwsError) -> ControlResult {
     ControlResult::new(control, Status::Failed, detail)
 }
 
+/// The S3 controls a bucket gets: source data (audit-only) is checked for encryption only.
+fn controls_for(target: &BucketTarget) -> &'static [&'static str] {
+    if target.audit_only {
+        &[sse_kms::ID]
+    } else {
+        &[sse_kms::ID, public_access_block::ID, tls_only::ID]
+    }
+}
+
 /// Evaluates the S3 controls on one bucket and, in remediate mode, applies and verifies,
 /// giving up shortly before `deadline`: then every control of the bucket is `failed`
 /// with what was not finished (a retried event converges).
@@ -92,11 +101,7 @@ pub async fn guard_bucket(
         Ok(resource) => resource,
         Err(_) => {
             warn!(bucket = %target.name, "bucket not finished before the deadline");
-            let controls: &[&str] = if target.audit_only {
-                &[sse_kms::ID]
-            } else {
-                &[sse_kms::ID, public_access_block::ID, tls_only::ID]
-            };
+            let controls = controls_for(target);
             Resource {
                 kind: ResourceType::S3Bucket,
                 id: target.name.clone(),
@@ -147,11 +152,7 @@ async fn guard_bucket_unbounded(
         region: Some(target.region.clone()),
         controls: Vec::new(),
     };
-    let controls: &[&'static str] = if target.audit_only {
-        &[sse_kms::ID]
-    } else {
-        &[sse_kms::ID, public_access_block::ID, tls_only::ID]
-    };
+    let controls = controls_for(target);
 
     // Without the tags the exemption is unknown: write nothing at all.
     let tags = match facts.tags {

@@ -73,16 +73,22 @@ impl Moto {
     /// Environment for a child process of the built binary, isolated from the
     /// developer's own AWS configuration.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), REGION.into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
+        env_for(&self.endpoint)
     }
+}
+
+/// Environment that points the built binary at `endpoint` with test credentials and
+/// none of the developer's own AWS configuration.
+pub fn env_for(endpoint: &str) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_REGION".into(), REGION.into()),
+        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ]
 }
 
 impl Drop for Moto {

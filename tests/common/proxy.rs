@@ -7,7 +7,6 @@
 //! no HTTP client crate is worth the build time for three endpoints on loopback.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use super::REGION;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -116,15 +115,7 @@ impl Proxy {
     /// Environment for a child process of the built binary: like `Moto::env()`, but
     /// every AWS call goes through the proxy.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), REGION.into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
+        super::env_for(&self.endpoint)
     }
 
     /// Runs `rekognition-guard invoke --event FILE` with every AWS call through this
