@@ -278,6 +278,19 @@ impl Report {
         for item in &self.unfinished {
             let _ = writeln!(out, "unfinished: {item}");
         }
+        let counts: Vec<String> = self
+            .counts()
+            .into_iter()
+            .map(|(status, n)| format!("{n} {}", status.as_str()))
+            .collect();
+        if !counts.is_empty() {
+            let _ = writeln!(
+                out,
+                "summary: {} across {} resources",
+                counts.join(", "),
+                self.resources.len()
+            );
+        }
         let alert = &self.alert;
         let _ = match (&alert.error, alert.published, &alert.reason) {
             (Some(e), _, _) => writeln!(out, "alert: FAILED: {e}"),
@@ -334,6 +347,21 @@ mod tests {
         let mut r = report(&[Remediated]);
         r.alert.error = Some("Publish: NotFound".into());
         assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn the_table_ends_with_a_summary() {
+        use Status::*;
+        let table = report(&[Remediated, Remediated, Compliant]).to_table();
+        assert!(
+            table.contains("s3-bucket b  sse-kms  remediated  d"),
+            "{table}"
+        );
+        assert!(
+            table.contains("summary: 1 compliant, 2 remediated across 1 resources"),
+            "{table}"
+        );
+        assert!(table.ends_with("alert: not published (-)\n"), "{table}");
     }
 
     #[test]
