@@ -54,8 +54,10 @@ impl AwsError {
 }
 
 /// An HTML page with a 5xx status is a server that lacks the operation (an emulator's
-/// "not implemented"), not an AWS API error: retrying it only adds seconds. Everything
-/// else, throttling and coded server errors included, is left to the standard classifiers.
+/// "not implemented": moto answers `DescribeEffectivePolicy` and `DescribeProjects` this
+/// way), not an AWS API error, which always carries a code: retrying it only adds
+/// seconds before the fallback. Everything else, throttling and coded server errors
+/// included, is left to the standard classifiers.
 #[derive(Debug)]
 pub struct HtmlServerErrorIsFinal;
 
@@ -65,10 +67,15 @@ impl aws_sdk_s3::config::retry::ClassifyRetry for HtmlServerErrorIsFinal {
         ctx: &aws_sdk_s3::config::interceptors::InterceptorContext,
     ) -> aws_sdk_s3::config::retry::RetryAction {
         let html_5xx = ctx.response().is_some_and(|r| {
-            r.status().is_server_error()
-                && r.headers()
-                    .get("content-type")
-                    .is_some_and(|t| t.starts_with("text/html"))
+            let html_type = r
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.starts_with("text/html"));
+            let html_body = r.body().bytes().is_some_and(|b| {
+                let head: Vec<u8> = b.iter().take(16).map(u8::to_ascii_lowercase).collect();
+                head.starts_with(b"<!doctype html") || head.starts_with(b"<html")
+            });
+            r.status().is_server_error() && (html_type || html_body)
         });
         if html_5xx {
             aws_sdk_s3::config::retry::RetryAction::RetryForbidden

@@ -18,10 +18,7 @@ use crate::opt_out::{
 };
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
 use aws_sdk_organizations::Client;
-use aws_sdk_organizations::config::interceptors::InterceptorContext;
-use aws_sdk_organizations::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_organizations::operation::describe_effective_policy::DescribeEffectivePolicyError;
 use aws_sdk_organizations::types::{EffectivePolicyType, ParentType, PolicyType};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -113,35 +110,6 @@ impl CallError {
             CallError::Failed { code, .. } => code.as_deref(),
             _ => None,
         }
-    }
-}
-
-/// `DescribeEffectivePolicy` answered by a server that lacks it (moto sends HTTP 500 with an HTML
-/// page and no error code) is final: retrying it only delays the fallback by seconds. Everything
-/// else, throttling and coded server errors included, is left to the standard classifiers.
-#[derive(Debug)]
-struct UncodedServerErrorIsFinal;
-
-impl ClassifyRetry for UncodedServerErrorIsFinal {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        let server_error = ctx.response().is_some_and(|r| r.status().is_server_error());
-        // A code-less error body is not even an operation error: the SDK wraps it as "other".
-        let coded = match ctx.output_or_error() {
-            Some(Err(err)) => err
-                .as_operation_error()
-                .and_then(|e| e.downcast_ref::<DescribeEffectivePolicyError>())
-                .is_some_and(|e| e.code().is_some()),
-            _ => true,
-        };
-        if server_error && !coded {
-            RetryAction::RetryForbidden
-        } else {
-            RetryAction::NoActionIndicated
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "UncodedServerErrorIsFinal"
     }
 }
 
@@ -394,7 +362,7 @@ async fn describe_effective_once(
         .customize()
         .config_override(
             aws_sdk_organizations::config::Builder::default()
-                .retry_classifier(UncodedServerErrorIsFinal),
+                .retry_classifier(super::HtmlServerErrorIsFinal),
         )
         .send()
         .await;
