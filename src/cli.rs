@@ -94,16 +94,10 @@ pub async fn run(cli: Cli) -> u8 {
                 Ok(raw) => raw,
                 Err(e) => return bad_input(e),
             };
-            let value: serde_json::Value = match serde_json::from_slice(&raw) {
-                Ok(v) => v,
-                Err(e) => {
-                    return bad_input(format!("{}: the event is not JSON: {e}", path.display()));
-                }
-            };
-            if let Err(e) = event::parse(&value, &config) {
-                return bad_input(format!("{}: {e}", path.display()));
+            match event::parse_bytes(&raw, &config) {
+                Ok(parsed) => Some(parsed),
+                Err(e) => return bad_input(format!("{}: {e}", path.display())),
             }
-            Some(value)
         }
         Command::Scan { buckets } => {
             if let Some(Err(e)) = buckets
@@ -120,7 +114,9 @@ pub async fn run(cli: Cli) -> u8 {
     let app = App::new(config, Clients::from_env().await);
     let deadline = Instant::now() + CLI_BUDGET;
     let result = match (&cli.command, event) {
-        (Command::Invoke { .. }, Some(event)) => handler::handle(&app, &event, deadline).await,
+        (Command::Invoke { .. }, Some(parsed)) => {
+            handler::handle_parsed(&app, parsed, deadline).await
+        }
         (Command::Scan { buckets }, _) => {
             let bar = ProgressBar::new();
             let report =

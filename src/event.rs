@@ -88,6 +88,9 @@ pub enum Plan {
 pub struct Parsed {
     pub trigger: TriggerInfo,
     pub plan: Plan,
+    /// Every account the event names (`account`, `detail.recipientAccountId`): the
+    /// handler acts only if each is its own.
+    pub accounts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +159,18 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
             Plan::Ignore
         }
     };
-    Ok(Parsed { trigger, plan })
+    let accounts = [
+        str_field(envelope, "account"),
+        str_field(detail, "recipientAccountId"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(Parsed {
+        trigger,
+        plan,
+        accounts,
+    })
 }
 
 type PlanResult = Result<(TriggerKind, Plan), String>;

@@ -171,8 +171,17 @@ fn key_target(requested: &str, described: Result<KeyInfo, AwsError>) -> KeyTarge
 
 /// Handles one EventBridge event. `deadline`: when the invocation must have returned.
 pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Report, HandleError> {
-    let started = Instant::now();
     let parsed = event::parse(event, &app.config)?;
+    handle_parsed(app, parsed, deadline).await
+}
+
+/// Handles an event already parsed (the CLI validates its input before any client exists).
+pub async fn handle_parsed(
+    app: &App,
+    parsed: event::Parsed,
+    deadline: Instant,
+) -> Result<Report, HandleError> {
+    let started = Instant::now();
     let mut trigger = parsed.trigger;
     let mut resources = Vec::new();
     let mut unfinished = Vec::new();
@@ -184,7 +193,7 @@ pub async fn handle(app: &App, event: &Value, deadline: Instant) -> Result<Repor
         // The remediation key is described while STS answers: one round trip, not two.
         let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &parsed.plan));
         let account = account?.to_owned();
-        if let Some(reason) = foreign_account(event, &account) {
+        if let Some(reason) = foreign_account(&parsed.accounts, &account) {
             trigger.kind = TriggerKind::Ignored;
             trigger.ignored_reason = Some(reason);
         } else {
@@ -262,14 +271,8 @@ fn foreign_partition(region: Option<&str>, home: Option<&str>) -> Option<String>
 }
 
 /// The event names another account than this one (no cross-account role exists yet).
-fn foreign_account(event: &Value, account: &str) -> Option<String> {
-    let named = [
-        event.get("account").and_then(Value::as_str),
-        event
-            .pointer("/detail/recipientAccountId")
-            .and_then(Value::as_str),
-    ];
-    named.into_iter().flatten().find(|a| *a != account).map(|other| {
+fn foreign_account(named: &[String], account: &str) -> Option<String> {
+    named.iter().find(|a| *a != account).map(|other| {
         format!(
             "the event is for account {}, this function runs in {account} and no cross-account role is configured",
             other.chars().take(40).collect::<String>()
