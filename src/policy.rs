@@ -81,7 +81,8 @@ pub fn parse(text: &str) -> Result<Map<String, Value>, PolicyError> {
     Ok(doc)
 }
 
-fn statements(doc: &Map<String, Value>) -> Result<Vec<&Map<String, Value>>, PolicyError> {
+/// The statements of a policy, a single statement object counting as a list of one.
+pub fn statements(doc: &Map<String, Value>) -> Result<Vec<&Map<String, Value>>, PolicyError> {
     let list: Vec<&Value> = match doc.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single @ Value::Object(_)) => vec![single],
@@ -113,8 +114,16 @@ pub fn evaluate(
 
 /// Merges the missing TLS statement(s) into `existing` (the current policy text, if any).
 pub fn merge(existing: Option<&str>, req: &Requirement) -> Result<Merge, PolicyError> {
+    merge_parsed(existing.map(parse).transpose()?, req)
+}
+
+/// [`merge`] for a policy already parsed (`None`: the bucket has none).
+pub fn merge_parsed(
+    existing: Option<Map<String, Value>>,
+    req: &Requirement,
+) -> Result<Merge, PolicyError> {
     let mut doc = match existing {
-        Some(text) => parse(text)?,
+        Some(doc) => doc,
         None => {
             let mut doc = Map::new();
             doc.insert("Version".into(), json!("2012-10-17"));

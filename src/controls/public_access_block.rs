@@ -37,7 +37,7 @@ impl PublicAccessBlock {
     }
 }
 
-pub fn state(pab: Option<&PublicAccessBlock>) -> Value {
+fn state(pab: Option<&PublicAccessBlock>) -> Value {
     match pab {
         None => Value::Null,
         Some(p) => json!({

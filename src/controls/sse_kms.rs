@@ -34,7 +34,7 @@ pub enum KeyTarget {
     Unusable { requested: String, reason: String },
 }
 
-pub fn state(enc: Option<&Encryption>) -> Value {
+fn state(enc: Option<&Encryption>) -> Value {
     match enc {
         None => Value::Null,
         Some(e) => json!({

@@ -6,42 +6,41 @@
 
 use super::{Finding, Fix, Outcome};
 use crate::policy::{self, Merge, Requirement};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub const ID: &str = "tls-only";
 
 /// A summary of a policy for reports: never the full document (it may be large and
 /// sensitive), but enough to see what changed.
-pub fn state(policy_text: Option<&str>, req: &Requirement) -> Value {
-    let Some(text) = policy_text else {
+fn summary(doc: Option<&Map<String, Value>>, req: &Requirement) -> Value {
+    let Some(doc) = doc else {
         return Value::Null;
     };
-    match policy::parse(text) {
-        Err(e) => json!({"error": e.to_string()}),
-        Ok(doc) => {
-            let statements: Vec<Value> = match doc.get("Statement") {
-                Some(Value::Array(items)) => items.clone(),
-                Some(single) => vec![single.clone()],
-                None => Vec::new(),
-            };
-            let sids: Vec<&str> = statements
-                .iter()
-                .filter_map(|s| s.get("Sid").and_then(Value::as_str))
-                .collect();
-            let eval = policy::evaluate(Some(&doc), req).ok();
-            json!({
-                "statements": statements.len(),
-                "sids": sids,
-                "denies_insecure_transport": eval.map(|e| e.denies_insecure_transport),
-                "denies_outdated_tls": eval.map(|e| e.denies_outdated_tls),
-            })
-        }
-    }
+    let statements = policy::statements(doc).unwrap_or_default();
+    let sids: Vec<&str> = statements
+        .iter()
+        .filter_map(|s| s.get("Sid").and_then(Value::as_str))
+        .collect();
+    let eval = policy::evaluate(Some(doc), req).ok();
+    json!({
+        "statements": statements.len(),
+        "sids": sids,
+        "denies_insecure_transport": eval.map(|e| e.denies_insecure_transport),
+        "denies_outdated_tls": eval.map(|e| e.denies_outdated_tls),
+    })
 }
 
+/// `policy_text`: the bucket policy as S3 returned it, `None` when there is none.
 pub fn evaluate(policy_text: Option<&str>, req: &Requirement) -> Finding {
-    let before = state(policy_text, req);
-    match policy::merge(policy_text, req) {
+    let doc = match policy_text.map(policy::parse).transpose() {
+        Ok(doc) => doc,
+        Err(e) => {
+            let before = json!({"error": e.to_string()});
+            return Finding::new(ID, Outcome::Failed, format!("{e}; nothing written"), before);
+        }
+    };
+    let before = summary(doc.as_ref(), req);
+    match policy::merge_parsed(doc, req) {
         Ok(Merge::Unchanged) => Finding::new(
             ID,
             Outcome::Compliant,
@@ -82,6 +81,6 @@ mod tests {
         let failed = evaluate(Some("not json"), &req);
         assert_eq!(failed.outcome, Outcome::Failed);
         assert!(failed.detail.contains("nothing written"));
-        assert_eq!(state(Some(&document), &req)["statements"], 1);
+        assert_eq!(evaluate(Some(&document), &req).before["statements"], 1);
     }
 }

@@ -9,7 +9,6 @@ use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
 use crate::event::{self, BucketTarget};
 use crate::policy::Requirement;
 use crate::report::{ControlResult, Resource, ResourceType, Status};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -286,17 +285,15 @@ async fn apply_and_verify(
     let Outcome::Fix(fix) = &finding.outcome else {
         return finding.unapplied(Status::NonCompliant, "not auto-fixable");
     };
-    let verified: Result<(Finding, Value), AwsError> = match fix {
+    // The finding on what was read back; its `before` is the state verified.
+    let verified: Result<Finding, AwsError> = match fix {
         Fix::Encryption(enc) => {
             async {
                 s3::race_retry(race, || s3::put_encryption(client, bucket, owner, enc)).await?;
                 let now =
                     s3::race_retry(race, || s3::read_encryption(client, bucket, owner)).await?;
                 // The key we wrote is the target key: no need to describe it again.
-                Ok((
-                    sse_kms::evaluate(now.as_ref(), key, None),
-                    sse_kms::state(now.as_ref()),
-                ))
+                Ok(sse_kms::evaluate(now.as_ref(), key, None))
             }
             .await
         }
@@ -306,10 +303,7 @@ async fn apply_and_verify(
                 let now =
                     s3::race_retry(race, || s3::read_public_access_block(client, bucket, owner))
                         .await?;
-                Ok((
-                    public_access_block::evaluate(now.as_ref()),
-                    public_access_block::state(now.as_ref()),
-                ))
+                Ok(public_access_block::evaluate(now.as_ref()))
             }
             .await
         }
@@ -319,13 +313,13 @@ async fn apply_and_verify(
     };
     let (control, before, detail) = (finding.control, finding.before, finding.detail);
     match verified {
-        Ok((after, state)) if after.outcome == Outcome::Compliant => {
+        Ok(after) if after.outcome == Outcome::Compliant => {
             info!(control, bucket, "remediated and verified");
             ControlResult::new(control, Status::Remediated, detail)
                 .with_before(before)
-                .with_after(state)
+                .with_after(after.before)
         }
-        Ok((after, state)) => {
+        Ok(after) => {
             warn!(control, bucket, found = %after.detail, "write not verified");
             ControlResult::new(
                 control,
@@ -333,7 +327,7 @@ async fn apply_and_verify(
                 format!("{detail}; wrote it, but read back: {}", after.detail),
             )
             .with_before(before)
-            .with_after(state)
+            .with_after(after.before)
         }
         Err(e) => {
             warn!(control, bucket, error = %e, "remediation failed");
@@ -353,22 +347,23 @@ async fn merge_policy_until_verified(
     req: &Requirement,
     first: &str,
     race: s3::Race,
-) -> Result<(Finding, Value), AwsError> {
+) -> Result<Finding, AwsError> {
     let mut document = first.to_owned();
-    let mut last = None;
-    for _ in 0..POLICY_ROUNDS {
+    let mut round = 1;
+    loop {
         s3::race_retry(race, || s3::put_policy(client, bucket, owner, &document)).await?;
         let now = s3::race_retry(race, || s3::read_policy(client, bucket, owner)).await?;
         let finding = tls_only::evaluate(now.as_deref(), req);
-        let state = tls_only::state(now.as_deref(), req);
         match &finding.outcome {
-            Outcome::Fix(Fix::Policy { document: next, .. }) => {
-                warn!(bucket, "bucket policy changed under us; merging again");
+            Outcome::Fix(Fix::Policy { document: next, .. }) if round < POLICY_ROUNDS => {
+                warn!(
+                    bucket,
+                    round, "bucket policy changed under us; merging again"
+                );
                 document = next.clone();
-                last = Some((finding, state));
+                round += 1;
             }
-            _ => return Ok((finding, state)),
+            _ => return Ok(finding),
         }
     }
-    Ok(last.unwrap_or_else(|| (tls_only::evaluate(None, req), Value::Null)))
 }
