@@ -44,11 +44,6 @@ pub fn highest(report: &Report) -> Option<Severity> {
         .max()
 }
 
-/// Whether an alert is due: anything other than `compliant`/`skipped` (advice alone is not).
-pub fn is_due(report: &Report) -> bool {
-    report.needs_attention()
-}
-
 /// `[HIGH] rekognition-guard: 2 remediated, 1 non-compliant in 123456789012/us-east-1`
 pub fn subject(report: &Report) -> String {
     let severity = highest(report).map_or("INFO", |s| match s {

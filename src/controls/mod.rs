@@ -79,6 +79,11 @@ impl Finding {
         self
     }
 
+    /// The result of a control that proposes no fix (not auto-fixable, or compliant).
+    pub fn reported(self) -> ControlResult {
+        self.unapplied(Status::NonCompliant, "not auto-fixable")
+    }
+
     /// The result when nothing is applied: compliant/non-compliant/failed as found;
     /// a proposed fix becomes `fix_status` (`would-remediate` in audit mode,
     /// `non-compliant` for audit-only resources), its detail saying `why` not.

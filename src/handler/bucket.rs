@@ -244,9 +244,7 @@ async fn guard_bucket_unbounded(
         } else if let Outcome::Fix(_) = finding.outcome {
             to_apply.push(finding);
         } else {
-            resource
-                .controls
-                .push(finding.unapplied(Status::NonCompliant, "not auto-fixable"));
+            resource.controls.push(finding.reported());
         }
     }
     if !to_apply.is_empty() {
@@ -283,7 +281,7 @@ async fn apply_and_verify(
 ) -> ControlResult {
     let bucket = target.name.as_str();
     let Outcome::Fix(fix) = &finding.outcome else {
-        return finding.unapplied(Status::NonCompliant, "not auto-fixable");
+        return finding.reported();
     };
     // The finding on what was read back; its `before` is the state verified.
     let verified: Result<Finding, AwsError> = match fix {

@@ -312,7 +312,7 @@ async fn run_plan(
                 ResourceType::RekognitionProjectVersion,
                 &id,
                 customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .unapplied(Status::NonCompliant, "not auto-fixable"),
+                    .reported(),
             ));
             let key = match (&app.config.kms_key_id, key_target) {
                 (None, Some(project_key)) => project_key,
@@ -347,12 +347,11 @@ async fn run_plan(
             let mut processor = single(
                 ResourceType::RekognitionStreamProcessor,
                 &id,
-                data_sharing::evaluate(data_sharing_opt_in)
-                    .unapplied(Status::NonCompliant, "not auto-fixable"),
+                data_sharing::evaluate(data_sharing_opt_in).reported(),
             );
             processor.controls.push(
                 customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .unapplied(Status::NonCompliant, "not auto-fixable"),
+                    .reported(),
             );
             resources.push(processor);
             if let Some(output) = output {
@@ -400,7 +399,7 @@ async fn rekognition_key(
         id,
         role: Some(role.to_owned()),
         region: Some(region.to_owned()),
-        controls: vec![finding.unapplied(Status::NonCompliant, "not auto-fixable")],
+        controls: vec![finding.reported()],
     };
     let target = match (usable, described) {
         (true, Ok(info)) => Some(KeyTarget::Customer(info)),
@@ -443,7 +442,7 @@ async fn finish(
 }
 
 async fn publish_alert(app: &App, report: &Report) -> AlertOutcome {
-    if !alert::is_due(report) {
+    if !report.needs_attention() {
         return AlertOutcome {
             reason: Some("nothing needs attention".to_owned()),
             ..AlertOutcome::default()
