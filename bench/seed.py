@@ -18,10 +18,15 @@ must leave untouched.
 """
 
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from local import read_bucket  # noqa: E402  (one reader for the demo and the benchmark)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -136,29 +141,10 @@ def denies_insecure_transport(statement, bucket):
     return len(cond) == 1 and len(cond["Bool"]) == 1 and str(as_list(value)[0]).lower() == "false"
 
 
-def read_bucket(s3, name):
-    state = {}
-    try:
-        rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
-        state["encryption"] = {**rule["ApplyServerSideEncryptionByDefault"],
-                               "BucketKeyEnabled": rule.get("BucketKeyEnabled", False)}
-    except s3.exceptions.ClientError:
-        state["encryption"] = None
-    try:
-        state["bpa"] = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
-    except s3.exceptions.ClientError:
-        state["bpa"] = None
-    try:
-        state["policy"] = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
-    except s3.exceptions.ClientError:
-        state["policy"] = None
-    return state
-
-
 def verdict(name, seeded, state, key_arn):
     """None when the bucket is as it must be after remediation, else what is wrong."""
     if seeded == "unguarded":
-        changed = [k for k in ("encryption", "bpa", "policy") if state[k] is not None]
+        changed = [k for k in ("encryption", "public_access_block", "policy") if state[k] is not None]
         return f"unguarded bucket changed: {changed}" if changed else None
     problems = []
     enc = state["encryption"] or {}
@@ -166,7 +152,7 @@ def verdict(name, seeded, state, key_arn):
     if enc.get("SSEAlgorithm") not in ("aws:kms", "aws:kms:dsse") or \
             enc.get("KMSMasterKeyID") not in (key_arn, key_id) or not enc.get("BucketKeyEnabled"):
         problems.append(f"encryption {enc or None}")
-    bpa = state["bpa"] or {}
+    bpa = state["public_access_block"] or {}
     if not all(bpa.get(f) for f in ALL_FLAGS):
         problems.append(f"block public access {bpa or None}")
     statements = (state["policy"] or {}).get("Statement", [])

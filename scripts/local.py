@@ -170,12 +170,14 @@ def run(binary, env, event_path, *extra):
     return proc.returncode
 
 
-def bucket_state(endpoint, name):
-    s3 = client(endpoint, "s3")
+def read_bucket(s3, name):
+    """A bucket's encryption, Block Public Access and policy as the emulator has them
+    (None where unset). Also used by bench/seed.py to check every tool's result."""
     state = {}
     try:
         rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
-        state["encryption"] = {**rule["ApplyServerSideEncryptionByDefault"], "BucketKeyEnabled": rule.get("BucketKeyEnabled", False)}
+        state["encryption"] = {**rule["ApplyServerSideEncryptionByDefault"],
+                               "BucketKeyEnabled": rule.get("BucketKeyEnabled", False)}
     except s3.exceptions.ClientError:
         state["encryption"] = None
     try:
@@ -187,6 +189,10 @@ def bucket_state(endpoint, name):
     except s3.exceptions.ClientError:
         state["policy"] = None
     return state
+
+
+def bucket_state(endpoint, name):
+    return read_bucket(client(endpoint, "s3"), name)
 
 
 def show(title, value):

@@ -13,18 +13,6 @@ use rekognition_guard::report::Report;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn new_bucket() -> String {
-    let name = common::unique("custom-labels-console-us-east-1-");
-    common::s3(REGION)
-        .await
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .unwrap();
-    name
-}
-
 async fn run(topic: &str, event: &Value) -> Report {
     let config = Config {
         alert_topic_arn: Some(topic.to_owned()),
@@ -46,7 +34,7 @@ fn attribute(envelope: &Value, name: &str) -> String {
 #[tokio::test]
 async fn a_remediation_is_one_readable_message_and_a_compliant_rerun_is_silent() {
     let (topic, queue) = common::topic_with_queue().await;
-    let bucket = new_bucket().await;
+    let bucket = common::console_bucket("alert").await;
     let report = run(&topic, &common::console_event(&bucket)).await;
     assert!(report.alert.published, "{:?}", report.alert);
 
@@ -156,33 +144,8 @@ async fn nothing_is_published_when_everything_is_compliant() {
         .send()
         .await
         .unwrap();
-    let sns = aws_sdk_sns::Client::new(&conf);
+    let (topic, url) = common::topic_with_queue_in(&conf).await;
     let sqs = aws_sdk_sqs::Client::new(&conf);
-    let topic = sns
-        .create_topic()
-        .name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_owned();
-    let url = sqs
-        .create_queue()
-        .queue_name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint("arn:aws:sqs:us-east-1:123456789012:alerts")
-        .send()
-        .await
-        .unwrap();
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
@@ -234,7 +197,7 @@ async fn nothing_is_published_when_everything_is_compliant() {
 
 #[tokio::test]
 async fn a_missing_topic_fails_the_invocation_but_keeps_the_remediation() {
-    let bucket = new_bucket().await;
+    let bucket = common::console_bucket("alert").await;
     let moto = common::moto();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("event.json");

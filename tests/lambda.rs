@@ -125,14 +125,7 @@ fn invoke_lambda(event: Value, extra_env: &[(&str, &str)]) -> (Posted, String) {
 
 #[tokio::test]
 async fn the_report_is_the_response_with_json_logs_and_metrics() {
-    let bucket = common::unique("custom-labels-console-us-east-1-lambda");
-    common::s3(common::REGION)
-        .await
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    let bucket = common::console_bucket("lambda").await;
     let ((path, report), logs) = invoke_lambda(common::console_event(&bucket), &[]);
     assert!(
         path.ends_with("/invocation/req-1/response"),
@@ -174,14 +167,7 @@ async fn the_report_is_the_response_with_json_logs_and_metrics() {
 
 #[tokio::test]
 async fn a_failed_control_is_an_invocation_error_so_lambda_retries() {
-    let bucket = common::unique("custom-labels-console-us-east-1-lambda");
-    common::s3(common::REGION)
-        .await
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    let bucket = common::console_bucket("lambda").await;
     let ((path, error), logs) = invoke_lambda(
         common::console_event(&bucket),
         &[("GUARD_KMS_KEY_ID", "alias/missing")],

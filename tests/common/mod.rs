@@ -152,10 +152,6 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-pub async fn sns() -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::new(&sdk_config().await)
-}
-
 pub async fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&sdk_config().await)
 }
@@ -163,9 +159,14 @@ pub async fn sqs() -> aws_sdk_sqs::Client {
 /// An SNS topic with an SQS queue subscribed, raw delivery off (as e-mail gets it).
 /// Returns the topic ARN and the queue URL.
 pub async fn topic_with_queue() -> (String, String) {
+    topic_with_queue_in(&sdk_config().await).await
+}
+
+/// [`topic_with_queue`] on the emulator `conf` points at.
+pub async fn topic_with_queue_in(conf: &aws_config::SdkConfig) -> (String, String) {
     let name = unique("alerts-");
-    let topic = sns()
-        .await
+    let sns = aws_sdk_sns::Client::new(conf);
+    let topic = sns
         .create_topic()
         .name(&name)
         .send()
@@ -174,7 +175,7 @@ pub async fn topic_with_queue() -> (String, String) {
         .topic_arn()
         .unwrap()
         .to_owned();
-    let sqs = sqs().await;
+    let sqs = aws_sdk_sqs::Client::new(conf);
     let url = sqs
         .create_queue()
         .queue_name(&name)
@@ -194,9 +195,7 @@ pub async fn topic_with_queue() -> (String, String) {
         .attributes()
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
-    sns()
-        .await
-        .subscribe()
+    sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
         .endpoint(arn)
@@ -232,6 +231,19 @@ pub async fn drain(queue_url: &str) -> Vec<serde_json::Value> {
                 .unwrap();
         }
     }
+}
+
+/// A new, empty bucket with the console prefix (unique to this call), in `REGION`.
+pub async fn console_bucket(tag: &str) -> String {
+    let name = unique(&format!("custom-labels-console-us-east-1-{tag}"));
+    s3(REGION)
+        .await
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    name
 }
 
 /// A sample event from `events/`.
