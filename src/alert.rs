@@ -139,10 +139,7 @@ pub fn body(report: &Report) -> String {
     let head = format!(
         "rekognition-guard {} ({}) in {}/{}, event {}, mode {}\n",
         t.event_name.as_deref().unwrap_or("-"),
-        serde_json::to_value(t.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        t.kind.as_str(),
         t.account.as_deref().unwrap_or("-"),
         t.region.as_deref().unwrap_or("-"),
         t.event_id.as_deref().unwrap_or("-"),

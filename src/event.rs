@@ -25,6 +25,21 @@ pub enum TriggerKind {
     Ignored,
 }
 
+impl TriggerKind {
+    /// The report's spelling (`bucket-created`, …), for logs, tables and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::BucketCreated => "bucket-created",
+            TriggerKind::ProjectVersionCreated => "project-version-created",
+            TriggerKind::StreamProcessorCreated => "stream-processor-created",
+            TriggerKind::ScheduledScan => "scheduled-scan",
+            TriggerKind::ManualScan => "manual-scan",
+            TriggerKind::OptOutCheck => "opt-out-check",
+            TriggerKind::Ignored => "ignored",
+        }
+    }
+}
+
 /// The `trigger` object of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriggerInfo {
@@ -851,6 +866,21 @@ mod tests {
             "key/../x",
         ] {
             assert!(!is_key_id(bad, "us-east-1"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kind_names_match_the_report() {
+        for kind in [
+            TriggerKind::BucketCreated,
+            TriggerKind::ProjectVersionCreated,
+            TriggerKind::StreamProcessorCreated,
+            TriggerKind::ScheduledScan,
+            TriggerKind::ManualScan,
+            TriggerKind::OptOutCheck,
+            TriggerKind::Ignored,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
     }
 

@@ -35,8 +35,7 @@ pub fn emf_line(report: &Report, duration_ms: u64, timestamp_ms: u64) -> String 
         metrics.push(json!({"Name": name, "Unit": "Count"}));
         doc.insert(name, json!(n));
     }
-    let kind = serde_json::to_value(report.trigger.kind).unwrap_or(Value::Null);
-    doc.insert("Trigger".into(), kind);
+    doc.insert("Trigger".into(), json!(report.trigger.kind.as_str()));
     doc.insert("Mode".into(), json!(report.mode.as_str()));
     doc.insert(
         "_aws".into(),

@@ -233,10 +233,7 @@ impl Report {
         let _ = writeln!(
             out,
             "trigger: {} {} in {}/{} (event {}), mode {}",
-            serde_json::to_value(t.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            t.kind.as_str(),
             t.event_name.as_deref().unwrap_or("-"),
             t.account.as_deref().unwrap_or("-"),
             t.region.as_deref().unwrap_or("-"),

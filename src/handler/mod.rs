@@ -488,10 +488,9 @@ fn log_summary(app: &App, report: &Report, started: Instant) {
         .collect();
     let counts = Value::Object(counts).to_string();
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let kind = serde_json::to_value(report.trigger.kind).unwrap_or_default();
     info!(
         event_id = report.trigger.event_id.as_deref().unwrap_or("-"),
-        trigger = kind.as_str().unwrap_or("-"),
+        trigger = report.trigger.kind.as_str(),
         event_name = report.trigger.event_name.as_deref().unwrap_or("-"),
         counts = %counts,
         ignored_reason = report.trigger.ignored_reason.as_deref().unwrap_or(""),
