@@ -15,12 +15,9 @@ pub async fn describe(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeKey", e))?;
-    let meta = out.key_metadata().ok_or_else(|| AwsError {
-        operation: "DescribeKey",
-        code: None,
-        message: "no KeyMetadata in the answer".to_owned(),
-        source: None,
-    })?;
+    let meta = out
+        .key_metadata()
+        .ok_or_else(|| AwsError::new("DescribeKey", "no KeyMetadata in the answer"))?;
     let mut info = KeyInfo {
         arn: meta.arn().unwrap_or_default().to_owned(),
         key_id: meta.key_id().to_owned(),

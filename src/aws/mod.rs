@@ -21,6 +21,8 @@ pub struct AwsError {
     pub operation: &'static str,
     /// The service's error code, when it sent one.
     pub code: Option<String>,
+    /// The HTTP status, when a response came back.
+    pub status: Option<u16>,
     pub message: String,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -32,16 +34,39 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let code = err.code().map(str::to_owned);
-        let message = match (&code, err.message()) {
-            (Some(code), Some(msg)) => format!("{code}: {msg}"),
-            (Some(code), None) => code.clone(),
-            _ => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let message = match (&code, err.message(), status) {
+            (Some(code), Some(msg), _) => format!("{code}: {msg}"),
+            (Some(code), None, _) => code.clone(),
+            (None, _, Some(status)) => format!("HTTP {status} without an error code"),
+            (None, _, None) => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
         };
         Self {
             operation,
             code,
+            status,
             message,
             source: Some(Box::new(err)),
+        }
+    }
+
+    /// A request the SDK refused to build (a required field missing).
+    pub fn build(operation: &'static str, e: aws_sdk_s3::error::BuildError) -> Self {
+        let message = e.to_string();
+        Self {
+            source: Some(Box::new(e)),
+            ..Self::new(operation, message)
+        }
+    }
+
+    /// An error found in an answer rather than returned by the service.
+    pub fn new(operation: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            code: None,
+            status: None,
+            message: message.into(),
+            source: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! effective policy says `optOut` but cannot show whether a lower policy could opt back in, the
 //! hierarchy is read too (best effort) for the locks.
 
+use super::AwsError;
 use crate::opt_out::{
     AttachedPolicy, DecidedBy, Effective, Hierarchy, Level, Origin, Setting, TargetKind, Verdict,
 };
@@ -52,15 +53,8 @@ enum CallError {
         action: &'static str,
         reason: String,
     },
-    #[error("{action} failed: {message}")]
-    Failed {
-        action: &'static str,
-        code: Option<String>,
-        status: Option<u16>,
-        message: String,
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
+    #[error("{} failed: {}", .0.operation, .0.message)]
+    Failed(#[source] AwsError),
 }
 
 impl CallError {
@@ -68,7 +62,6 @@ impl CallError {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let status = err.raw_response().map(|r| r.status().as_u16());
         match err.code() {
             Some(code @ ("AccessDeniedException" | "AccessDenied")) => CallError::Denied {
                 action,
@@ -84,30 +77,13 @@ impl CallError {
                 action,
                 reason: code.to_owned(),
             },
-            code => {
-                let code = code.map(str::to_owned);
-                let message = match (&code, err.message()) {
-                    (Some(code), Some(msg)) => format!("{code}: {msg}"),
-                    (Some(code), None) => code.clone(),
-                    (None, _) => match status {
-                        Some(status) => format!("HTTP {status} without an error code"),
-                        None => aws_sdk_organizations::error::DisplayErrorContext(&err).to_string(),
-                    },
-                };
-                CallError::Failed {
-                    action,
-                    code,
-                    status,
-                    message,
-                    source: Some(Box::new(err)),
-                }
-            }
+            _ => CallError::Failed(AwsError::from_sdk(action, err)),
         }
     }
 
     fn code(&self) -> Option<&str> {
         match self {
-            CallError::Failed { code, .. } => code.as_deref(),
+            CallError::Failed(e) => e.code.as_deref(),
             _ => None,
         }
     }
@@ -266,7 +242,7 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
             info!(account = %account_id, error = %err, "effective policy unavailable; computing it from the hierarchy");
             Some(err.to_string())
         }
-        Err(err @ CallError::Failed { .. }) => {
+        Err(err @ CallError::Failed(_)) => {
             if err.code() == Some("TargetNotFoundException") {
                 return Outcome::NoPolicy {
                     path: "describe-effective-policy",
@@ -381,11 +357,11 @@ async fn describe_effective_once(
             let err = CallError::from_sdk(DESCRIBE_EFFECTIVE_POLICY, err);
             match err {
                 // A server without the operation (moto): not an AWS failure to report.
-                CallError::Failed {
+                CallError::Failed(AwsError {
                     code: None,
                     status: Some(status),
                     ..
-                } if status >= 500 || status == 404 => Err(CallError::Unavailable {
+                }) if status >= 500 || status == 404 => Err(CallError::Unavailable {
                     action: DESCRIBE_EFFECTIVE_POLICY,
                     reason: format!("HTTP {status} without an error code"),
                 }),
@@ -421,13 +397,10 @@ async fn read_hierarchy(client: &Client, account_id: &str) -> Result<Hierarchy, 
     let mut child = account_id.to_owned();
     loop {
         if path.len() > MAX_DEPTH {
-            return Err(CallError::Failed {
-                action: LIST_PARENTS,
-                code: None,
-                status: None,
-                message: format!("no root within {MAX_DEPTH} levels above {account_id}"),
-                source: None,
-            });
+            return Err(CallError::Failed(AwsError::new(
+                LIST_PARENTS,
+                format!("no root within {MAX_DEPTH} levels above {account_id}"),
+            )));
         }
         let (id, kind) = parent(client, &child).await?;
         path.push((id.clone(), kind));
@@ -484,13 +457,10 @@ async fn parent(client: &Client, child: &str) -> Result<(String, TargetKind), Ca
             return Ok((id, kind));
         }
     }
-    Err(CallError::Failed {
-        action: LIST_PARENTS,
-        code: None,
-        status: None,
-        message: format!("{child} has no parent"),
-        source: None,
-    })
+    Err(CallError::Failed(AwsError::new(
+        LIST_PARENTS,
+        format!("{child} has no parent"),
+    )))
 }
 
 async fn attached_policies(client: &Client, target: &str) -> Result<Vec<String>, CallError> {

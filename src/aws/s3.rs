@@ -175,15 +175,6 @@ pub async fn read_policy(
     )
 }
 
-fn build_error(operation: &'static str, e: aws_sdk_s3::error::BuildError) -> AwsError {
-    AwsError {
-        operation,
-        code: None,
-        message: e.to_string(),
-        source: Some(Box::new(e)),
-    }
-}
-
 pub async fn put_encryption(
     client: &Client,
     bucket: &str,
@@ -195,7 +186,7 @@ pub async fn put_encryption(
         .sse_algorithm(ServerSideEncryption::from(fix.algorithm.as_str()))
         .set_kms_master_key_id(fix.kms_key_id.clone())
         .build()
-        .map_err(|e| build_error(OP, e))?;
+        .map_err(|e| AwsError::build(OP, e))?;
     let rule = ServerSideEncryptionRule::builder()
         .apply_server_side_encryption_by_default(default)
         .bucket_key_enabled(fix.bucket_key_enabled)
@@ -203,7 +194,7 @@ pub async fn put_encryption(
     let conf = ServerSideEncryptionConfiguration::builder()
         .rules(rule)
         .build()
-        .map_err(|e| build_error(OP, e))?;
+        .map_err(|e| AwsError::build(OP, e))?;
     client
         .put_bucket_encryption()
         .bucket(bucket)

@@ -37,12 +37,7 @@ pub async fn publish(
             .data_type("String")
             .string_value(value)
             .build()
-            .map_err(|e| AwsError {
-                operation: "Publish",
-                code: None,
-                message: e.to_string(),
-                source: Some(Box::new(e)),
-            })?;
+            .map_err(|e| AwsError::build("Publish", e))?;
         request = request.message_attributes(*name, attr);
     }
     let out = request

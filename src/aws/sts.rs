@@ -8,10 +8,7 @@ pub async fn caller_account(client: &aws_sdk_sts::Client) -> Result<String, AwsE
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
-    out.account().map(str::to_owned).ok_or_else(|| AwsError {
-        operation: "GetCallerIdentity",
-        code: None,
-        message: "no Account in the answer".to_owned(),
-        source: None,
-    })
+    out.account()
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::new("GetCallerIdentity", "no Account in the answer"))
 }
