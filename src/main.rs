@@ -12,6 +12,7 @@ use rekognition_guard::handler::{self, App};
 use rekognition_guard::metrics;
 use rekognition_guard::report::{Report, Status, exit};
 use serde_json::Value;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 use tracing_subscriber::EnvFilter;
@@ -45,6 +46,7 @@ fn init_cli_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
