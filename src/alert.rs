@@ -73,6 +73,10 @@ pub fn subject(report: &Report) -> String {
     } else {
         counts.join(", ")
     };
+    let body = match headline(report) {
+        Some(lead) => format!("{lead}: {body}"),
+        None => body,
+    };
     let full: String = format!("{head}{body}{place}")
         .chars()
         .map(|c| {
@@ -89,6 +93,22 @@ pub fn subject(report: &Report) -> String {
     let mut short: String = full.chars().take(MAX_SUBJECT_CHARS - 3).collect();
     short.push_str("...");
     short
+}
+
+/// What an organization's security team must read first, before the counts.
+fn headline(report: &Report) -> Option<&'static str> {
+    let has = |control: &str, status: Status| {
+        report
+            .results()
+            .any(|(_, c)| c.control == control && c.status == status)
+    };
+    if has("member-access", Status::Failed) {
+        Some("account not onboarded")
+    } else if has("member-gate", Status::NonCompliant) {
+        Some("forged-looking record refused")
+    } else {
+        None
+    }
 }
 
 fn brief(v: &Option<serde_json::Value>) -> String {

@@ -3,10 +3,11 @@
 //! any AWS call.
 
 use crate::aws::clients::Clients;
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, Scope, is_account_id};
 use crate::event::{self, TriggerKind};
 use crate::handler::{self, App, HandleError};
-use crate::report::{Report, exit};
+use crate::org::{self, OrgProgress, OrgSweep, Router, work::WorkItem};
+use crate::report::{Report, Status, exit};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -41,11 +42,21 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
     },
-    /// Sweep existing guarded buckets.
+    /// Sweep existing guarded buckets (of the organization's accounts with --org).
     Scan {
         /// Only these buckets (repeatable).
-        #[arg(long = "bucket", value_name = "NAME")]
+        #[arg(long = "bucket", value_name = "NAME", conflicts_with = "org")]
         buckets: Vec<String>,
+        /// Sweep every ACTIVE, not excluded account of the organization through its member
+        /// role, one account x Region at a time per GUARD_ORG_CONCURRENCY slot.
+        #[arg(long)]
+        org: bool,
+        /// With --org: these Regions (comma-separated) instead of GUARD_REGIONS.
+        #[arg(long, value_name = "R1,R2", requires = "org")]
+        regions: Option<String>,
+        /// With --org: only this account (repeatable).
+        #[arg(long = "account", value_name = "ID", requires = "org")]
+        accounts: Vec<String>,
     },
     /// Evaluate the organization's AI services opt-out policy alone.
     OptOut,
@@ -88,18 +99,61 @@ pub async fn run(cli: Cli) -> u8 {
         config.mode = Mode::Audit;
     }
     // Validate the input before any AWS client exists.
+    let mut batch = None;
     let event = match &cli.command {
         Command::Invoke { event: path } => {
             let raw = match read_event(path) {
                 Ok(raw) => raw,
                 Err(e) => return bad_input(e),
             };
-            match event::parse_bytes(&raw, &config) {
-                Ok(parsed) => Some(parsed),
-                Err(e) => return bad_input(format!("{}: {e}", path.display())),
+            let value: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
+            match value {
+                // An SQS batch, as the event source mapping delivers it.
+                Some(v) if org::is_sqs_event(&v) => match serde_json::from_value(v) {
+                    Ok(sqs) => {
+                        batch = Some(sqs);
+                        None
+                    }
+                    Err(e) => {
+                        return bad_input(format!("{}: not an SQS event: {e}", path.display()));
+                    }
+                },
+                _ => match event::parse_bytes(&raw, &config) {
+                    Ok(parsed) => Some(parsed),
+                    Err(e) => return bad_input(format!("{}: {e}", path.display())),
+                },
             }
         }
-        Command::Scan { buckets } => {
+        Command::Scan {
+            org: true,
+            regions,
+            accounts,
+            ..
+        } => {
+            if config.scope != Scope::Organization {
+                return bad_input("scan --org needs GUARD_SCOPE=organization");
+            }
+            if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
+                return bad_input(format!("--account {bad:?} is not a 12-digit account id"));
+            }
+            if let Some(list) = regions {
+                let list: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = list.iter().find(|r| !event::is_region(r)) {
+                    return bad_input(format!("--regions: {bad:?} is not a Region name"));
+                }
+                if list.is_empty() {
+                    return bad_input("--regions names no Region");
+                }
+                config.regions = list;
+            }
+            None
+        }
+        Command::Scan { buckets, .. } => {
             if let Some(Err(e)) = buckets
                 .iter()
                 .map(|b| event::check_bucket_name(b))
@@ -113,11 +167,35 @@ pub async fn run(cli: Cli) -> u8 {
     };
     let app = App::new(config, Clients::from_env().await);
     let deadline = Instant::now() + CLI_BUDGET;
+    if let Some(batch) = batch {
+        let router = Router::new(app);
+        let outcome = router.handle_batch(batch, deadline).await;
+        print_json(&outcome.to_json());
+        return outcome.exit_code();
+    }
+    if let Command::Scan {
+        org: true,
+        accounts,
+        ..
+    } = &cli.command
+    {
+        let router = Router::new(app);
+        let bars = OrgBars::new();
+        let result = router.sweep_organization(accounts, deadline, &bars).await;
+        bars.finish();
+        return match result {
+            Ok(sweep) => print_org_sweep(&sweep, cli.format),
+            Err(e) => {
+                eprintln!("rekognition-guard: cannot read the organization's accounts: {e}");
+                exit::FAILED
+            }
+        };
+    }
     let result = match (&cli.command, event) {
         (Command::Invoke { .. }, Some(parsed)) => {
             handler::handle_parsed(&app, parsed, deadline).await
         }
-        (Command::Scan { buckets }, _) => {
+        (Command::Scan { buckets, .. }, _) => {
             let bar = ProgressBar::new();
             let report =
                 handler::scan(&app, buckets, deadline, TriggerKind::ManualScan, &bar).await;
@@ -191,4 +269,140 @@ fn print_report(report: &Report, format: Option<Format>) {
         },
         Format::Table => print!("{}", report.to_table()),
     }
+}
+
+fn print_json(value: &serde_json::Value) {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("rekognition-guard: cannot render the report: {e}"),
+    }
+}
+
+/// One progress bar per account x Region on a terminal.
+struct OrgBars(Option<indicatif::MultiProgress>);
+
+impl OrgBars {
+    fn new() -> Self {
+        Self(
+            std::io::stderr()
+                .is_terminal()
+                .then(indicatif::MultiProgress::new),
+        )
+    }
+
+    fn finish(&self) {
+        if let Some(multi) = &self.0 {
+            let _ = multi.clear();
+        }
+    }
+}
+
+impl OrgProgress for OrgBars {
+    fn started(&self, item: &WorkItem) -> Box<dyn handler::Progress + '_> {
+        match &self.0 {
+            None => Box::new(handler::Quiet),
+            Some(multi) => {
+                let bar = multi.add(indicatif::ProgressBar::new(0));
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{prefix:28} {pos}/{len} buckets [{bar:30}] {msg}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(item.label());
+                Box::new(ProgressBar(Some(bar)))
+            }
+        }
+    }
+}
+
+/// One row per account x Region: buckets, remediated, non-compliant, failed.
+pub fn org_table(sweep: &OrgSweep) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "organization sweep {}: {} accounts x {} Regions ({})",
+        sweep.sweep_id,
+        sweep.accounts,
+        sweep.regions.len(),
+        sweep.regions.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>7} {:>10} {:>13} {:>6}  NOTE",
+        "ACCOUNT/REGION", "BUCKETS", "REMEDIATED", "NON-COMPLIANT", "FAILED"
+    );
+    for (item, report) in &sweep.items {
+        let buckets = report
+            .resources
+            .iter()
+            .filter(|r| r.kind == crate::report::ResourceType::S3Bucket)
+            .count();
+        let count = |s: Status| report.results().filter(|(_, c)| c.status == s).count();
+        let non_compliant = count(Status::NonCompliant) + count(Status::WouldRemediate);
+        let note = report
+            .results()
+            .find(|(r, c)| {
+                r.kind == crate::report::ResourceType::Account && c.status == Status::Failed
+            })
+            .map(|(_, c)| c.detail.clone())
+            .or_else(|| report.trigger.ignored_reason.clone())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<28} {:>7} {:>10} {:>13} {:>6}  {}",
+            item.label(),
+            buckets,
+            count(Status::Remediated),
+            non_compliant,
+            count(Status::Failed),
+            note.chars().take(120).collect::<String>()
+        );
+    }
+    for report in &sweep.refused {
+        let _ = writeln!(
+            out,
+            "refused {}: {}",
+            report.trigger.account.as_deref().unwrap_or("-"),
+            report.trigger.ignored_reason.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+fn print_org_sweep(sweep: &OrgSweep, format: Option<Format>) -> u8 {
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    match format {
+        Format::Table => print!("{}", org_table(sweep)),
+        Format::Json => {
+            let reports: Vec<serde_json::Value> = sweep
+                .items
+                .iter()
+                .map(|(_, r)| serde_json::to_value(r).unwrap_or_default())
+                .chain(
+                    sweep
+                        .refused
+                        .iter()
+                        .map(|r| serde_json::to_value(r).unwrap_or_default()),
+                )
+                .collect();
+            print_json(&serde_json::json!({
+                "sweep_id": sweep.sweep_id,
+                "accounts": sweep.accounts,
+                "regions": sweep.regions,
+                "reports": reports,
+            }));
+        }
+    }
+    org::worst(
+        sweep
+            .items
+            .iter()
+            .map(|(_, r)| r.exit_code())
+            .chain(sweep.refused.iter().map(Report::exit_code)),
+    )
 }

@@ -40,6 +40,28 @@ pub struct Config {
     /// Whether a Rekognition resource without a customer managed key is a medium finding.
     pub require_cmk: bool,
     pub scan_concurrency: usize,
+    /// `account` (guard the account this runs in) or `organization` (a guard account).
+    pub scope: Scope,
+    /// Role assumed in member accounts (organization scope).
+    pub member_role_name: String,
+    pub member_external_id: Option<String>,
+    /// Accounts left alone (organization scope).
+    pub accounts_exclude: Vec<String>,
+    /// OUs left alone, with every OU and account below them.
+    pub ous_exclude: Vec<String>,
+    /// Regions an organization sweep covers; empty: the function's own.
+    pub regions: Vec<String>,
+    /// The queue the function consumes; the organization planner sends work items there.
+    pub work_queue_url: Option<String>,
+    /// Accounts × Regions swept at once by `scan --org`.
+    pub org_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Account,
+    Organization,
 }
 
 impl Default for Config {
@@ -56,6 +78,14 @@ impl Default for Config {
             opt_out_services: vec!["rekognition".to_owned()],
             require_cmk: true,
             scan_concurrency: 16,
+            scope: Scope::Account,
+            member_role_name: "RekognitionGuardMember".to_owned(),
+            member_external_id: None,
+            accounts_exclude: Vec::new(),
+            ous_exclude: Vec::new(),
+            regions: Vec::new(),
+            work_queue_url: None,
+            org_concurrency: 8,
         }
     }
 }
@@ -185,6 +215,88 @@ impl Config {
                 }
             },
         };
+        let scope = match get("GUARD_SCOPE").as_deref() {
+            None | Some("account") => Scope::Account,
+            Some("organization") => Scope::Organization,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_SCOPE",
+                    other,
+                    "expected account or organization",
+                ));
+            }
+        };
+        let member_role_name = get("GUARD_MEMBER_ROLE_NAME").unwrap_or(defaults.member_role_name);
+        if !is_role_name(&member_role_name) {
+            return Err(invalid(
+                "GUARD_MEMBER_ROLE_NAME",
+                &member_role_name,
+                "expected an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
+            ));
+        }
+        let member_external_id = get("GUARD_MEMBER_EXTERNAL_ID");
+        if let Some(id) = &member_external_id
+            && !is_external_id(id)
+        {
+            return Err(invalid(
+                "GUARD_MEMBER_EXTERNAL_ID",
+                id,
+                "expected 2-1224 of A-Z a-z 0-9 +=,.@:/_-",
+            ));
+        }
+        let accounts_exclude = get("GUARD_ACCOUNTS_EXCLUDE")
+            .map(|v| split_list(&v))
+            .unwrap_or_default();
+        if let Some(bad) = accounts_exclude.iter().find(|a| !is_account_id(a)) {
+            return Err(invalid(
+                "GUARD_ACCOUNTS_EXCLUDE",
+                bad,
+                "expected comma-separated 12-digit account ids",
+            ));
+        }
+        let ous_exclude = get("GUARD_OUS_EXCLUDE")
+            .map(|v| split_list(&v))
+            .unwrap_or_default();
+        if let Some(bad) = ous_exclude.iter().find(|o| !is_ou_id(o)) {
+            return Err(invalid(
+                "GUARD_OUS_EXCLUDE",
+                bad,
+                "expected comma-separated OU ids (ou-xxxx-xxxxxxxx)",
+            ));
+        }
+        let regions = get("GUARD_REGIONS")
+            .map(|v| split_list(&v))
+            .unwrap_or_default();
+        if let Some(bad) = regions.iter().find(|r| !crate::event::is_region(r)) {
+            return Err(invalid(
+                "GUARD_REGIONS",
+                bad,
+                "expected comma-separated Region names such as eu-west-1",
+            ));
+        }
+        let work_queue_url = get("GUARD_WORK_QUEUE_URL");
+        if let Some(url) = &work_queue_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(invalid(
+                "GUARD_WORK_QUEUE_URL",
+                url,
+                "expected an SQS queue URL",
+            ));
+        }
+        let org_concurrency = match get("GUARD_ORG_CONCURRENCY") {
+            None => defaults.org_concurrency,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "GUARD_ORG_CONCURRENCY",
+                        &v,
+                        "expected a number from 1 to 64",
+                    ));
+                }
+            },
+        };
         Ok(Self {
             mode,
             kms_key_id,
@@ -197,6 +309,14 @@ impl Config {
             opt_out_services,
             require_cmk,
             scan_concurrency,
+            scope,
+            member_role_name,
+            member_external_id,
+            accounts_exclude,
+            ous_exclude,
+            regions,
+            work_queue_url,
+            org_concurrency,
         })
     }
 
@@ -216,6 +336,42 @@ impl Config {
             None
         }
     }
+}
+
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `ou-` + the root's 4–32 characters + `-` + 8–32 characters (Organizations' pattern).
+pub fn is_ou_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("ou-") else {
+        return false;
+    };
+    let lower_alnum = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    match rest.split_once('-') {
+        Some((root, id)) => {
+            (4..=32).contains(&root.len())
+                && (8..=32).contains(&id.len())
+                && lower_alnum(root)
+                && lower_alnum(id)
+        }
+        None => false,
+    }
+}
+
+fn is_role_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+fn is_external_id(s: &str) -> bool {
+    (2..=1224).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b))
 }
 
 fn split_list(v: &str) -> Vec<String> {
@@ -278,6 +434,36 @@ mod tests {
     }
 
     #[test]
+    fn organization_scope_variables() {
+        let c = Config::from_vars(&vars(&[
+            ("GUARD_SCOPE", "organization"),
+            ("GUARD_MEMBER_ROLE_NAME", "GuardMember"),
+            ("GUARD_MEMBER_EXTERNAL_ID", "o-abc123:guard"),
+            ("GUARD_ACCOUNTS_EXCLUDE", "111122223333, 444455556666"),
+            ("GUARD_OUS_EXCLUDE", "ou-ab12-cdef3456"),
+            ("GUARD_REGIONS", "us-east-1,eu-west-1"),
+            (
+                "GUARD_WORK_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+            ),
+            ("GUARD_ORG_CONCURRENCY", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(c.scope, Scope::Organization);
+        assert_eq!(c.member_role_name, "GuardMember");
+        assert_eq!(c.member_external_id.as_deref(), Some("o-abc123:guard"));
+        assert_eq!(c.accounts_exclude, ["111122223333", "444455556666"]);
+        assert_eq!(c.ous_exclude, ["ou-ab12-cdef3456"]);
+        assert_eq!(c.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(c.org_concurrency, 4);
+        let d = Config::default();
+        assert_eq!(
+            (d.scope, d.member_role_name.as_str()),
+            (Scope::Account, "RekognitionGuardMember")
+        );
+    }
+
+    #[test]
     fn rejects_bad_values_with_the_variable_name() {
         for (name, value) in [
             ("GUARD_MODE", "fix"),
@@ -287,6 +473,14 @@ mod tests {
             ("GUARD_REQUIRE_CMK", "yes"),
             ("GUARD_SCAN_CONCURRENCY", "0"),
             ("GUARD_KMS_KEY_ID", "alias/a b"),
+            ("GUARD_SCOPE", "org"),
+            ("GUARD_MEMBER_ROLE_NAME", "role/with/path"),
+            ("GUARD_MEMBER_EXTERNAL_ID", "x"),
+            ("GUARD_ACCOUNTS_EXCLUDE", "111122223333,12345"),
+            ("GUARD_OUS_EXCLUDE", "r-abcd"),
+            ("GUARD_REGIONS", "us-east-1,mars-1"),
+            ("GUARD_WORK_QUEUE_URL", "queue"),
+            ("GUARD_ORG_CONCURRENCY", "0"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

@@ -14,5 +14,6 @@ pub mod event;
 pub mod handler;
 pub mod metrics;
 pub mod opt_out;
+pub mod org;
 pub mod policy;
 pub mod report;

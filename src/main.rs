@@ -8,8 +8,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::cli::{self, Cli};
 use rekognition_guard::config::Config;
-use rekognition_guard::handler::{self, App};
+use rekognition_guard::handler::App;
 use rekognition_guard::metrics;
+use rekognition_guard::org::{Handled, Router};
 use rekognition_guard::report::{Report, Status, exit};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -73,18 +74,19 @@ fn init_lambda_logging() {
 
 async fn lambda() -> Result<(), Error> {
     let config = Config::from_env()?;
-    let app = App::new(config, Clients::from_env().await);
-    let app = &app;
+    let router = Router::new(App::new(config, Clients::from_env().await));
+    let router = &router;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        invoke(app, event).await
+        invoke(router, event).await
     }))
     .await
 }
 
-/// One Lambda invocation. A report whose exit code is 1 (a control failed, the alert
-/// failed, work left unfinished) is returned as an error, so Lambda retries it and the
-/// dead-letter queue keeps it; the report itself is logged either way.
-async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
+/// One Lambda invocation. An SQS batch returns `batchItemFailures` naming exactly the
+/// records to retry. Any other event returns its report; one whose exit code is 1 (a
+/// control failed, the alert failed, work left unfinished) is returned as an error, so
+/// Lambda retries it and the dead-letter queue keeps it; the report is logged either way.
+async fn invoke(router: &Router, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let started = Instant::now();
     let remaining = event
         .context
@@ -92,15 +94,19 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     let deadline = Instant::now() + remaining;
-    let report = handler::handle(app, &event.payload, deadline).await?;
-    println!(
-        "{}",
-        metrics::emf_line(
-            &report,
-            started.elapsed().as_millis() as u64,
-            metrics::now_millis()
-        )
-    );
+    let report = match router.handle(&event.payload, deadline).await? {
+        Handled::Report(report) => *report,
+        Handled::Batch(batch) => {
+            for record in &batch.records {
+                emit_metrics(&record.report, started);
+                if record.code == exit::FAILED {
+                    tracing::error!(message_id = %record.message_id, report = %serde_json::to_string(&record.report)?, "record failed; SQS will retry it");
+                }
+            }
+            return Ok(serde_json::to_value(batch.response())?);
+        }
+    };
+    emit_metrics(&report, started);
     if report.exit_code() == exit::FAILED {
         tracing::error!(report = %serde_json::to_string(&report)?, "invocation failed");
         let failed = report
@@ -117,5 +123,16 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
         message.push_str("; see the report in the log");
         return Err(message.into());
     }
-    Ok(report)
+    Ok(serde_json::to_value(report)?)
+}
+
+fn emit_metrics(report: &Report, started: Instant) {
+    println!(
+        "{}",
+        metrics::emf_line(
+            report,
+            started.elapsed().as_millis() as u64,
+            metrics::now_millis()
+        )
+    );
 }

@@ -78,6 +78,8 @@ pub enum ResourceType {
     Organization,
     RekognitionProjectVersion,
     RekognitionStreamProcessor,
+    /// A member account as a whole (organization scope: access to it, the gate).
+    Account,
 }
 
 impl ResourceType {
@@ -88,6 +90,7 @@ impl ResourceType {
             ResourceType::Organization => "organization",
             ResourceType::RekognitionProjectVersion => "rekognition-project-version",
             ResourceType::RekognitionStreamProcessor => "rekognition-stream-processor",
+            ResourceType::Account => "account",
         }
     }
 }

@@ -88,13 +88,32 @@ impl Clients {
     }
 
     pub fn new(base: SdkConfig) -> Self {
+        Self::with_counter(base, Arc::default())
+    }
+
+    fn with_counter(base: SdkConfig, counter: Arc<RequestCounter>) -> Self {
         Self {
             base,
-            counter: Arc::default(),
+            counter,
             s3: Mutex::default(),
             kms: Mutex::default(),
             sns: Mutex::default(),
         }
+    }
+
+    /// The same configuration acting with other credentials (a member account's role):
+    /// requests are counted with this set's, and throttling slows the client down
+    /// (adaptive retries) instead of failing a sweep.
+    pub fn for_credentials(&self, credentials: aws_sdk_sts::config::Credentials) -> Clients {
+        let base = self
+            .base
+            .to_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                credentials,
+            ))
+            .retry_config(aws_config::retry::RetryConfig::adaptive())
+            .build();
+        Self::with_counter(base, Arc::clone(&self.counter))
     }
 
     pub fn counter(&self) -> &RequestCounter {
@@ -170,6 +189,23 @@ impl Clients {
             .interceptor(self.counting(false))
             .build();
         aws_sdk_organizations::Client::from_conf(conf)
+    }
+
+    /// STS in one Region: tokens from the global endpoint fail in opt-in Regions.
+    pub fn sts_in(&self, region: &str) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::config::Builder::from(&self.base)
+            .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
+        let conf = aws_sdk_sqs::config::Builder::from(&self.base)
+            .region(aws_sdk_sqs::config::Region::new(region.to_owned()))
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {

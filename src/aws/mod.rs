@@ -5,11 +5,13 @@
 
 pub mod clients;
 pub mod kms;
+pub mod org_accounts;
 pub mod organizations;
 pub mod permissions;
 pub mod rekognition;
 pub mod s3;
 pub mod sns;
+pub mod sqs;
 pub mod sts;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;

@@ -24,7 +24,7 @@ mod bucket;
 mod sweep;
 
 pub use bucket::guard_bucket;
-pub use sweep::{Progress, Quiet, sweep};
+pub use sweep::{Progress, Quiet, Swept, sweep, sweep_in};
 
 /// Stop starting new writes this close to the deadline, to report what was done.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
@@ -48,26 +48,58 @@ pub enum HandleError {
 /// One key's description, filled once; concurrent callers wait for the same request.
 type KeyCell = Arc<tokio::sync::OnceCell<KeyInfo>>;
 
-/// State built once per process and reused while warm.
+/// Opt-out verdicts per account, with the time each was evaluated.
+type OptOutCache = Mutex<HashMap<String, (Instant, Resource)>>;
+
+/// State built once per process and reused while warm: one per account served.
+///
+/// `clients` act in the account guarded (a member account's role in organization
+/// scope); `central` are the function's own, for what lives in the guard account (the
+/// alert topic, Organizations). In account scope both are the same.
 #[derive(Debug)]
 pub struct App {
     pub config: Config,
-    pub clients: Clients,
+    pub clients: Arc<Clients>,
+    pub central: Arc<Clients>,
     account: tokio::sync::OnceCell<String>,
     /// `(region, key, with rotation)` → the key, described once per warm process.
     keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
-    opt_out: Mutex<Option<(Instant, Resource)>>,
+    /// Shared by every account's `App`: the verdicts come from the guard account.
+    opt_out: Arc<OptOutCache>,
 }
 
 impl App {
     pub fn new(config: Config, clients: Clients) -> Self {
+        let clients = Arc::new(clients);
         Self {
             config,
+            central: Arc::clone(&clients),
             clients,
             account: tokio::sync::OnceCell::new(),
             keys: Mutex::default(),
-            opt_out: Mutex::default(),
+            opt_out: Arc::default(),
         }
+    }
+
+    /// The same function acting in `account` with that account's `clients` (organization
+    /// scope): its own key cache, the shared opt-out cache, alerts through `central`.
+    pub fn for_account(&self, account: &str, clients: Clients) -> Self {
+        Self {
+            config: self.config.clone(),
+            clients: Arc::new(clients),
+            central: Arc::clone(&self.central),
+            account: tokio::sync::OnceCell::new_with(Some(account.to_owned())),
+            keys: Mutex::default(),
+            opt_out: Arc::clone(&self.opt_out),
+        }
+    }
+
+    /// Forgets the cached opt-out verdicts (all accounts).
+    pub fn forget_opt_out(&self) {
+        self.opt_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// This function's own account (`sts:GetCallerIdentity`, cached).
@@ -129,26 +161,27 @@ impl App {
     /// The AI services opt-out verdict, cached for `GUARD_OPT_OUT_CACHE_SECONDS`.
     pub async fn opt_out(&self, account: &str) -> Resource {
         let ttl = self.config.opt_out_cache;
-        if let Some((at, resource)) = &*self
+        if let Some((at, resource)) = self
             .opt_out
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(account)
             && at.elapsed() < ttl
-            && resource.id == account
         {
             return resource.clone();
         }
+        // From the guard account: Organizations policies are read by the management
+        // account or a delegated administrator, with the member as the target.
         let resource = organizations::evaluate_opt_out(
-            &self.clients.organizations(),
+            &self.central.organizations(),
             account,
             &self.config.opt_out_services,
         )
         .await;
-        *self
-            .opt_out
+        self.opt_out
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), resource.clone()));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(account.to_owned(), (Instant::now(), resource.clone()));
         resource
     }
 }
@@ -408,6 +441,19 @@ async fn rekognition_key(
     (Some(resource), target)
 }
 
+/// Builds and delivers the report of work done outside `handle_parsed` (the
+/// organization router's gate, planner and workers): severities, alert, summary line.
+pub async fn conclude(
+    app: &App,
+    trigger: TriggerInfo,
+    resources: Vec<Resource>,
+    unfinished: Vec<String>,
+    started: Instant,
+    deadline: Instant,
+) -> Report {
+    finish(app, trigger, resources, unfinished, started, deadline).await
+}
+
 /// Severities, the alert, and the summary log line.
 async fn finish(
     app: &App,
@@ -457,7 +503,7 @@ async fn publish_alert(app: &App, report: &Report) -> AlertOutcome {
     let region = sns::topic_region(topic).unwrap_or_default();
     let attributes = alert::attributes(report);
     match sns::publish(
-        &app.clients.sns(&region),
+        &app.central.sns(&region),
         topic,
         &alert::subject(report),
         &alert::body(report),

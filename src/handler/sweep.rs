@@ -103,8 +103,39 @@ pub async fn sweep(
         .clients
         .home_region()
         .unwrap_or_else(|| "us-east-1".to_owned());
+    let swept = sweep_in(app, only, account, &home, None, deadline, progress).await;
+    unfinished.extend(
+        swept
+            .not_started
+            .iter()
+            .map(|name| format!("bucket {name}: not started before the deadline")),
+    );
+    swept.resources
+}
+
+/// What a sweep did, and the buckets it did not start before the deadline.
+pub struct Swept {
+    pub resources: Vec<Resource>,
+    pub not_started: Vec<String>,
+}
+
+/// A sweep listed from `home`. With `only_region`, buckets in other Regions are left to
+/// the work item of their own Region (an organization sweep is one item per Region).
+pub async fn sweep_in(
+    app: &App,
+    only: &[String],
+    account: &str,
+    home: &str,
+    only_region: Option<&str>,
+    deadline: Instant,
+    progress: &dyn Progress,
+) -> Swept {
+    let home = home.to_owned();
     let mut resources = Vec::new();
-    let found = candidates(app, only, &home, &mut resources).await;
+    let mut found = candidates(app, only, &home, &mut resources).await;
+    if let Some(region) = only_region {
+        found.retain(|c| c.region.as_deref().is_none_or(|r| r == region));
+    }
     progress.total(found.len());
     let s3_home = &app.clients.s3(&home);
     let mut stream = futures::stream::iter(found.into_iter().map(|c| async move {
@@ -121,7 +152,7 @@ pub async fn sweep(
                     } else {
                         Status::Failed
                     };
-                    return Ok(single(
+                    return Ok(Some(single(
                         ResourceType::S3Bucket,
                         &c.name,
                         ControlResult::new(
@@ -129,7 +160,7 @@ pub async fn sweep(
                             status,
                             format!("cannot resolve the bucket's region: {e}"),
                         ),
-                    ));
+                    )));
                 }
             },
         };
@@ -140,22 +171,33 @@ pub async fn sweep(
             audit_only: false,
             fresh: false,
         };
+        if only_region.is_some_and(|r| r != target.region) {
+            return Ok(None);
+        }
         let key = app.remediation_key(&target.region).await;
-        Ok(guard_bucket(app, &target, &key, account, deadline).await)
+        Ok(Some(
+            guard_bucket(app, &target, &key, account, deadline).await,
+        ))
     }))
     .buffer_unordered(app.config.scan_concurrency);
+    let mut not_started = Vec::new();
     while let Some(result) = stream.next().await {
         match result {
-            Ok(resource) => {
+            Ok(Some(resource)) => {
                 progress.done(&resource.id);
                 resources.push(resource);
             }
+            Ok(None) => {}
             Err(name) => {
                 progress.done(&name);
-                unfinished.push(format!("bucket {name}: not started before the deadline"));
+                not_started.push(name);
             }
         }
     }
     resources.sort_by(|a, b| a.id.cmp(&b.id));
-    resources
+    not_started.sort();
+    Swept {
+        resources,
+        not_started,
+    }
 }
