@@ -27,6 +27,11 @@ pub struct Cli {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
+    /// Stop starting new work this many seconds after the start, as a Lambda timeout
+    /// would (unreached buckets are reported, or re-queued by an organization worker).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = CLI_BUDGET.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub deadline_seconds: u64,
     /// Log more on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -68,7 +73,7 @@ pub enum Format {
     Table,
 }
 
-/// How long a CLI run may take before it stops starting new work.
+/// How long a CLI run may take before it stops starting new work, by default.
 const CLI_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 fn bad_input(message: impl std::fmt::Display) -> u8 {
@@ -118,8 +123,12 @@ pub async fn run(cli: Cli) -> u8 {
                         return bad_input(format!("{}: not an SQS event: {e}", path.display()));
                     }
                 },
-                _ => match event::parse_bytes(&raw, &config) {
-                    Ok(parsed) => Some(parsed),
+                Some(v) => match event::parse(&v, &config) {
+                    Ok(parsed) => Some((v, parsed)),
+                    Err(e) => return bad_input(format!("{}: {e}", path.display())),
+                },
+                None => match event::parse_bytes(&raw, &config) {
+                    Ok(_) => return bad_input(format!("{}: unreadable event", path.display())),
                     Err(e) => return bad_input(format!("{}: {e}", path.display())),
                 },
             }
@@ -166,7 +175,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::OptOut => None,
     };
     let app = App::new(config, Clients::from_env().await);
-    let deadline = Instant::now() + CLI_BUDGET;
+    let deadline = Instant::now() + Duration::from_secs(cli.deadline_seconds);
     if let Some(batch) = batch {
         let router = Router::new(app);
         let outcome = router.handle_batch(batch, deadline).await;
@@ -192,8 +201,10 @@ pub async fn run(cli: Cli) -> u8 {
         };
     }
     let result = match (&cli.command, event) {
-        (Command::Invoke { .. }, Some(parsed)) => {
-            handler::handle_parsed(&app, parsed, deadline).await
+        (Command::Invoke { .. }, Some((value, parsed))) => {
+            Router::new(app)
+                .handle_event(&value, parsed, deadline)
+                .await
         }
         (Command::Scan { buckets, .. }, _) => {
             let bar = ProgressBar::new();

@@ -17,8 +17,9 @@ Control endpoints (never forwarded):
 
 A rule: {"operation": "PutBucketPolicy" | "*", "service": "s3" (optional),
          "fault": "slowdown-503" | "internal-500" | "operation-aborted-409"
-                  | "throttle-429" | "reset" | "delay",
+                  | "throttle-429" | "access-denied-403" | "reset" | "delay",
          "times": N (the first N matching requests, then pass; omitted: always),
+         "body_contains": "text" (optional: only requests whose body contains it),
          "delay_seconds": x (for "delay"), "status": code (optional override),
          "after_upstream": true (optional: forward first, so the write lands,
                                  then answer with the fault: a lost response)}
@@ -95,12 +96,14 @@ S3_FAULTS = {
     ),
     # S3 throttles with 503 SlowDown; it has no 429.
     "throttle-429": (503, "SlowDown", "Please reduce your request rate."),
+    "access-denied-403": (403, "AccessDenied", "Access Denied"),
 }
 JSON_FAULTS = {
     "slowdown-503": (503, "ServiceUnavailableException", "Service is unavailable."),
     "internal-500": (500, "InternalFailure", "The request processing has failed because of an unknown error."),
     "operation-aborted-409": (409, "ConcurrentModificationException", "A conflicting operation is in progress."),
     "throttle-429": None,  # per service, below
+    "access-denied-403": (400, "AccessDeniedException", "User is not authorized to perform this action"),
 }
 JSON_THROTTLE = {
     "kms": (400, "ThrottlingException", "Rate exceeded"),
@@ -111,13 +114,14 @@ QUERY_FAULTS = {
     "internal-500": (500, "InternalFailure", "The request processing has failed because of an unknown error."),
     "operation-aborted-409": (409, "ConcurrentAccess", "A conflicting operation is in progress."),
     "throttle-429": (400, "Throttling", "Rate exceeded"),
+    "access-denied-403": (403, "AccessDenied", "User is not authorized to perform: sts:AssumeRole"),
 }
 QUERY_XMLNS = {
     "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
     "sqs": "http://queue.amazonaws.com/doc/2012-11-05/",
 }
-FAULTS = {"slowdown-503", "internal-500", "operation-aborted-409", "throttle-429", "reset", "delay"}
+FAULTS = {"slowdown-503", "internal-500", "operation-aborted-409", "throttle-429", "access-denied-403", "reset", "delay"}
 
 
 class State:
@@ -148,13 +152,16 @@ class State:
             self.rules = []
             self.log = []
 
-    def take(self, service, operation):
+    def take(self, service, operation, body=b""):
         """The rule that applies to this request, consuming one of its `times`."""
         with self.lock:
             for r in self.rules:
                 if r.get("operation", "*") not in ("*", operation):
                     continue
                 if r.get("service") not in (None, service):
+                    continue
+                needle = r.get("body_contains")
+                if needle is not None and needle.encode() not in urllib.parse.unquote_to_bytes(body or b""):
                     continue
                 if r["left"] is not None:
                     if r["left"] <= 0:
@@ -400,8 +407,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "status": None,
             "fault": None,
         }
+        if service != "s3" and body:
+            # Which role an AssumeRole named, which queue a SendMessage used: tests count them.
+            entry["body_excerpt"] = urllib.parse.unquote_plus(body[:600].decode("utf-8", "replace"))
         state = self.server.state
-        rule = state.take(service, operation)
+        rule = state.take(service, operation, body)
         entry["fault"] = rule["fault"] if rule else None
         state.record(entry)
         head = self.command == "HEAD"

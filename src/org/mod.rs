@@ -235,16 +235,27 @@ impl Router {
             return Ok(Handled::Batch(self.handle_batch(batch, deadline).await));
         }
         let parsed = event::parse(payload, self.config())?;
-        if self.config().scope == Scope::Organization
-            && parsed.trigger.kind == TriggerKind::ScheduledScan
-        {
-            return Ok(Handled::Report(Box::new(
-                self.plan_sweep(parsed.trigger, deadline).await,
-            )));
-        }
         Ok(Handled::Report(Box::new(
-            handler::handle_parsed(&self.app, parsed, deadline).await?,
+            self.handle_event(payload, parsed, deadline).await?,
         )))
+    }
+
+    /// One EventBridge event delivered directly (not through the queue): in organization
+    /// scope the schedule starts the planner and a CloudTrail event passes the gate like
+    /// a queued one; in account scope, the single-account handler.
+    pub async fn handle_event(
+        &self,
+        payload: &Value,
+        parsed: event::Parsed,
+        deadline: Instant,
+    ) -> Result<Report, HandleError> {
+        if self.config().scope == Scope::Account {
+            return handler::handle_parsed(&self.app, parsed, deadline).await;
+        }
+        if parsed.trigger.kind == TriggerKind::ScheduledScan {
+            return Ok(self.plan_sweep(parsed.trigger, deadline).await);
+        }
+        Ok(self.route_event(payload, deadline).await)
     }
 
     /// The records of one batch, concurrently (bounded by `GUARD_ORG_CONCURRENCY`).
