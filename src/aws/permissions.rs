@@ -47,3 +47,72 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "scan: their output buckets",
     ),
 ];
+
+/// Organization scope, in the guard account (`OrganizationPolicy` in template.yaml): the
+/// gate's snapshot, the member roles, and the sweep's work queue.
+pub const ORG_ACTIONS: &[(&str, &str)] = &[
+    (
+        "organizations:ListAccounts",
+        "gate: the ACTIVE member accounts",
+    ),
+    (
+        "organizations:ListAccountsForParent",
+        "gate: accounts below an excluded OU",
+    ),
+    (
+        "organizations:ListOrganizationalUnitsForParent",
+        "gate: OUs below an excluded OU",
+    ),
+    ("sts:AssumeRole", "act in a member account through its role"),
+    ("sqs:SendMessage", "planner: queue the sweep's work items"),
+];
+
+/// What the member role grants in each member account (deploy/member-role.yaml): the
+/// controls' S3 and KMS calls and the sweep's listings, nothing of Organizations or SNS,
+/// which stay in the guard account.
+pub const MEMBER_ACTIONS: &[(&str, &str)] = &[
+    ("s3:GetBucketTagging", "read the exemption tag"),
+    ("s3:GetEncryptionConfiguration", "read default encryption"),
+    ("s3:PutEncryptionConfiguration", "apply SSE-KMS"),
+    ("s3:GetBucketPublicAccessBlock", "read Block Public Access"),
+    ("s3:PutBucketPublicAccessBlock", "apply Block Public Access"),
+    ("s3:GetBucketPolicy", "read the bucket policy"),
+    ("s3:PutBucketPolicy", "merge the TLS-only statement"),
+    ("s3:ListAllMyBuckets", "sweep: list buckets"),
+    ("s3:GetBucketLocation", "sweep: resolve a bucket's region"),
+    ("kms:DescribeKey", "resolve and check KMS keys"),
+    ("kms:GetKeyRotationStatus", "advise on key rotation"),
+    (
+        "rekognition:DescribeProjects",
+        "sweep: Custom Labels projects",
+    ),
+    (
+        "rekognition:DescribeProjectVersions",
+        "sweep: their output buckets",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The member role acts only as the function does in its own account: every member
+    /// action is one the function itself calls.
+    #[test]
+    fn member_actions_are_the_functions_own() {
+        for (action, _) in MEMBER_ACTIONS {
+            assert!(
+                IAM_ACTIONS.iter().any(|(a, _)| a == action),
+                "{action} is not in IAM_ACTIONS"
+            );
+        }
+        for (action, _) in IAM_ACTIONS {
+            let guard_only = action.starts_with("organizations:") || action.starts_with("sns:");
+            assert_eq!(
+                MEMBER_ACTIONS.iter().any(|(a, _)| a == action),
+                !guard_only,
+                "{action}"
+            );
+        }
+    }
+}

@@ -6,7 +6,7 @@ use crate::aws::{rekognition, s3};
 use crate::event::{self, BucketTarget};
 use crate::report::{ControlResult, Resource, ResourceType, Status};
 use futures::StreamExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::info;
 
 /// Progress of a sweep, for a terminal's progress bar.
@@ -138,10 +138,16 @@ pub async fn sweep_in(
     }
     progress.total(found.len());
     let s3_home = &app.clients.s3(&home);
+    // The slowest bucket so far: a bucket is started only if one as slow would still reach
+    // its writes before the deadline margin, so the rest is left whole (for a re-queued
+    // work item or the next run) instead of read and then cut off before its fixes.
+    let slowest = &std::sync::atomic::AtomicU64::new(0);
     let mut stream = futures::stream::iter(found.into_iter().map(|c| async move {
-        if Instant::now() + DEADLINE_MARGIN >= deadline {
+        let reserve = Duration::from_millis(slowest.load(std::sync::atomic::Ordering::Relaxed));
+        if Instant::now() + DEADLINE_MARGIN + reserve >= deadline {
             return Err(c.name);
         }
+        let began = Instant::now();
         let region = match c.region {
             Some(region) => region,
             None => match s3::bucket_region(s3_home, &c.name, account).await {
@@ -175,9 +181,12 @@ pub async fn sweep_in(
             return Ok(None);
         }
         let key = app.remediation_key(&target.region).await;
-        Ok(Some(
-            guard_bucket(app, &target, &key, account, deadline).await,
-        ))
+        let resource = guard_bucket(app, &target, &key, account, deadline).await;
+        slowest.fetch_max(
+            began.elapsed().as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(Some(resource))
     }))
     .buffer_unordered(app.config.scan_concurrency);
     let mut not_started = Vec::new();

@@ -252,21 +252,22 @@ _CONST = re.compile(r"pub\s+const\s+IAM_ACTIONS\s*:[^=]*=\s*&\[(?P<body>.*?)\];"
 _TUPLE = re.compile(r'\(\s*"(?P<action>[^"]+)"\s*,\s*"(?:[^"\\]|\\.)*"\s*,?\s*\)')
 
 
-def code_actions(path: Path = PERMISSIONS_RS) -> list[str]:
-    """The actions of `IAM_ACTIONS` in src/aws/permissions.rs, in source order."""
+def code_actions(path: Path = PERMISSIONS_RS, const: str = "IAM_ACTIONS") -> list[str]:
+    """The actions of `const` (`IAM_ACTIONS`, `ORG_ACTIONS`, `MEMBER_ACTIONS`) in
+    src/aws/permissions.rs, in source order."""
     source = path.read_text(encoding="utf-8")
     # Drop line comments (whole-line, or after an entry) so a commented-out entry does not count;
     # "//" inside a string literal (a URL in a reason) is kept.
     source = re.sub(r"(?m)^\s*//[^\n]*$", "", source)
     source = re.sub(r"(?<=[),])[ \t]*//[^\n]*", "", source)
-    match = _CONST.search(source)
+    match = re.compile(_CONST.pattern.replace("IAM_ACTIONS", const), _CONST.flags).search(source)
     if match is None:
-        raise AssertionError(f"no `pub const IAM_ACTIONS: ... = &[...];` in {path}")
+        raise AssertionError(f"no `pub const {const}: ... = &[...];` in {path}")
     body = match.group("body")
     actions = [m.group("action") for m in _TUPLE.finditer(body)]
     leftover = _TUPLE.sub("", body).replace(",", "").strip()
     if leftover:
-        raise AssertionError(f"unparsed text in IAM_ACTIONS: {leftover[:80]!r}")
+        raise AssertionError(f"unparsed text in {const}: {leftover[:80]!r}")
     return actions
 
 

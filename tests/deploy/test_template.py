@@ -16,6 +16,8 @@ FUNCTION = "RemediationFunction"
 
 # The environment the function reads (src/config.rs); the template sets each one from a parameter.
 FUNCTION_ENV = {
+    "GUARD_SCOPE", "GUARD_MEMBER_ROLE_NAME", "GUARD_MEMBER_EXTERNAL_ID", "GUARD_ACCOUNTS_EXCLUDE",
+    "GUARD_OUS_EXCLUDE", "GUARD_REGIONS", "GUARD_WORK_QUEUE_URL",
     "GUARD_MODE",
     "GUARD_KMS_KEY_ID",
     "GUARD_ALERT_TOPIC_ARN",
@@ -83,7 +85,8 @@ def test_translator_adds_no_role_or_policy(translated: dict[str, Any]) -> None:
     """With an explicit Role, SAM must not generate a role or attach managed policies."""
     roles = _of_type(translated["Resources"], "AWS::IAM::Role")
     assert set(roles) == {"RemediationRole"}
-    assert set(_of_type(translated["Resources"], "AWS::IAM::Policy")) == {"RemediationPolicy", "RuntimePolicy"}
+    assert set(_of_type(translated["Resources"], "AWS::IAM::Policy")) == {
+        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy"}
     assert not _of_type(translated["Resources"], "AWS::IAM::ManagedPolicy")
 
 
@@ -138,6 +141,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_REQUIRE_CMK": "false",
         "GUARD_OPT_OUT_SERVICES": "rekognition,textract",
         "GUARD_SCAN_CONCURRENCY": "4",
+        "GUARD_SCOPE": "account",
     }
 
 
@@ -198,7 +202,8 @@ def test_sweep_schedule_rule(template: dict[str, Any], translated: dict[str, Any
 
 def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
-    rules = _of_type(resources, "AWS::Events::Rule")
+    # CentralRule (organization scope) targets the work queue, not the function.
+    rules = {k: v for k, v in _of_type(resources, "AWS::Events::Rule").items() if k != "CentralRule"}
     assert set(rules) == {
         "RemediationFunctionCreateBucket", "RemediationFunctionCreateProjectVersion",
         "RemediationFunctionCreateStreamProcessor", "RemediationFunctionSweep",
