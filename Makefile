@@ -8,7 +8,7 @@ EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
 PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml
 
-.PHONY: all deps lint test test-rust demo demo-project invoke fuzz clean
+.PHONY: all deps lint test test-rust demo demo-project demo-org invoke fuzz clean
 
 all: test
 
@@ -26,7 +26,7 @@ test-rust: deps
 
 test: deps lint test-rust test-deploy
 
-$(BIN): $(wildcard src/*.rs src/*/*.rs) Cargo.toml
+$(BIN): $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs) Cargo.toml
 	$(CARGO) build --quiet
 
 # Starts moto, creates a console bucket the way the console leaves it, runs the function
@@ -37,6 +37,11 @@ demo: deps $(BIN)
 # The Custom Labels training case: CreateProjectVersion's output bucket, key and training data.
 demo-project: deps $(BIN)
 	$(PYTHON) scripts/local.py demo-project --binary $(BIN)
+
+# Organization scope: member accounts in the emulator, a forwarded SQS batch fixed through member
+# roles (a forged record refused), each member bucket read back, then `scan --org`.
+demo-org: deps $(BIN)
+	$(PYTHON) scripts/org_demo.py --binary $(BIN)
 
 # Runs the binary on one event against the local emulator (started if MOTO_ENDPOINT is unset),
 # after creating the buckets and keys the event names.
