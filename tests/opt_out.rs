@@ -18,7 +18,21 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use rekognition_guard::aws::organizations::evaluate_opt_out;
+use rekognition_guard::aws::organizations::read_opt_out;
+use rekognition_guard::opt_out::report;
+
+/// What the handler does: read the facts, then build the `organization` resource.
+async fn evaluate_opt_out(
+    client: &aws_sdk_organizations::Client,
+    account: &str,
+    services: &[String],
+) -> Resource {
+    report::resource(
+        &read_opt_out(client, account, services).await,
+        account,
+        services,
+    )
+}
 use rekognition_guard::report::{ControlResult, Resource, ResourceType, Severity, Status};
 use serde_json::{Value, json};
 use std::sync::Arc;

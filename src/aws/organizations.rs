@@ -1,10 +1,11 @@
 //! AWS Organizations adapter for the `ai-opt-out` control: reads the account's AI services
-//! opt-out policy and reports the verdict per service.
+//! opt-out policy and returns what it found as facts (`opt_out::report::OptOutFacts`).
 //!
 //! Owns the Organizations calls (`DescribeOrganization`, `DescribeEffectivePolicy`, and for the
 //! fallback `ListParents`, `ListPoliciesForTarget`, `DescribePolicy`: all listed in
 //! `aws::permissions`) and their error codes. The inheritance rules and the verdict belong to
-//! the pure `crate::opt_out`; this module only gathers documents and builds report entries.
+//! the pure `crate::opt_out`; this module only gathers documents (`opt_out::report` builds the
+//! report entries).
 //! It never writes to Organizations.
 //!
 //! Order: `DescribeOrganization` (no organization: nothing applies), then
@@ -14,23 +15,16 @@
 //! hierarchy is read too (best effort) for the locks.
 
 use super::AwsError;
-use crate::opt_out::{
-    AttachedPolicy, DecidedBy, Effective, Hierarchy, Level, Origin, Setting, TargetKind, Verdict,
+use crate::opt_out::report::{
+    CONTROL_ID, EvaluationPath, Locks, OptOutFacts, outcome_name, service_list,
 };
-use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
+use crate::opt_out::{AttachedPolicy, Effective, Hierarchy, Level, TargetKind};
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::types::{EffectivePolicyType, ParentType, PolicyType};
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Instant;
 use tracing::{debug, info, warn};
-
-/// The control's stable id.
-pub const CONTROL_ID: &str = "ai-opt-out";
-
-/// The service checked when the caller names none.
-pub const DEFAULT_SERVICES: &[&str] = &["rekognition"];
 
 const DESCRIBE_ORGANIZATION: &str = "organizations:DescribeOrganization";
 const DESCRIBE_EFFECTIVE_POLICY: &str = "organizations:DescribeEffectivePolicy";
@@ -89,112 +83,24 @@ impl CallError {
     }
 }
 
-/// How the verdict was reached.
-#[derive(Debug, Clone)]
-enum EvaluationPath {
-    EffectivePolicy,
-    Hierarchy(String),
-}
-
-impl EvaluationPath {
-    fn describe(&self) -> String {
-        match self {
-            EvaluationPath::EffectivePolicy => "describe-effective-policy".to_owned(),
-            EvaluationPath::Hierarchy(path) => format!("computed from hierarchy: {path}"),
-        }
-    }
-
-    fn id(&self) -> &'static str {
-        match self {
-            EvaluationPath::EffectivePolicy => "describe-effective-policy",
-            EvaluationPath::Hierarchy(_) => "hierarchy",
-        }
-    }
-}
-
-/// Locks read from the hierarchy to complete an effective policy that does not show them.
-#[derive(Debug)]
-enum Locks {
-    /// The effective policy shows them, or the verdict came from the hierarchy.
-    Shown,
-    Read(Effective),
-    Unknown(String),
-}
-
-#[derive(Debug)]
-enum Outcome {
-    NoOrganization,
-    /// No policy of this type applies to the account.
-    NoPolicy {
-        path: &'static str,
-        reason: String,
-    },
-    Evaluated {
-        path: EvaluationPath,
-        effective: Effective,
-        locks: Locks,
-    },
-    /// Access denied wherever it mattered.
-    Skipped {
-        missing: Vec<&'static str>,
-        /// Why the effective policy was not used, when it was not a denial.
-        note: Option<String>,
-    },
-    Failed(CallError),
-}
-
-/// Evaluates the effective AI services opt-out policy of `account_id` for each service
-/// (`rekognition` when `services` is empty), one `ai-opt-out` control per service.
-///
-/// Never fails: no organization, no policy, denied access and AWS errors each become a status.
-pub async fn evaluate_opt_out(client: &Client, account_id: &str, services: &[String]) -> Resource {
+/// Reads the AI services opt-out policy of `account_id` (as the caller, the management
+/// account or a delegated administrator, sees it). Never fails: no organization, no policy,
+/// denied access and AWS errors are each facts for the report.
+pub async fn read_opt_out(client: &Client, account_id: &str, services: &[String]) -> OptOutFacts {
     let started = Instant::now();
     let services = service_list(services);
-    let outcome = evaluate(client, account_id, &services).await;
-    let controls: Vec<ControlResult> = services
-        .iter()
-        .map(|service| control(&outcome, account_id, service))
-        .collect();
+    let facts = read(client, account_id, &services).await;
     info!(
         control = CONTROL_ID,
         account = %account_id,
-        outcome = outcome_name(&outcome),
+        outcome = outcome_name(&facts),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "evaluated the AI services opt-out policy"
+        "read the AI services opt-out policy"
     );
-    Resource {
-        kind: ResourceType::Organization,
-        id: account_id.to_owned(),
-        role: None,
-        region: None,
-        controls,
-    }
+    facts
 }
 
-fn service_list(services: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for service in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if !out.iter().any(|s| s == service) {
-            out.push(service.to_owned());
-        }
-    }
-    if out.is_empty() {
-        out = DEFAULT_SERVICES.iter().map(|s| (*s).to_owned()).collect();
-    }
-    out
-}
-
-fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::NoOrganization => "no-organization",
-        Outcome::NoPolicy { .. } => "no-policy",
-        Outcome::Evaluated { path, .. } => path.id(),
-        Outcome::Skipped { .. } => "skipped",
-        Outcome::Failed(_) => "failed",
-    }
-}
-
-async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Outcome {
+async fn read(client: &Client, account_id: &str, services: &[String]) -> OptOutFacts {
     let mut denied: Vec<&'static str> = Vec::new();
 
     let management = match client.describe_organization().send().await {
@@ -203,7 +109,7 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
             .and_then(|o| o.master_account_id())
             .map(str::to_owned),
         Err(err) => match CallError::from_sdk(DESCRIBE_ORGANIZATION, err) {
-            CallError::NoOrganization => return Outcome::NoOrganization,
+            CallError::NoOrganization => return OptOutFacts::NoOrganization,
             CallError::Denied { action, .. } => {
                 // Optional: it only tells whether to name a target, so carry on.
                 denied.push(action);
@@ -220,19 +126,19 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
         Ok(Some(content)) => {
             let effective = Effective::from_effective_content(&content);
             let locks = effective_locks(client, account_id, services, &effective).await;
-            return Outcome::Evaluated {
+            return OptOutFacts::Evaluated {
                 path: EvaluationPath::EffectivePolicy,
-                effective,
+                effective: Box::new(effective),
                 locks,
             };
         }
         Ok(None) => {
-            return Outcome::NoPolicy {
+            return OptOutFacts::NoPolicy {
                 path: "describe-effective-policy",
                 reason: "EffectivePolicyNotFoundException".to_owned(),
             };
         }
-        Err(CallError::NoOrganization) => return Outcome::NoOrganization,
+        Err(CallError::NoOrganization) => return OptOutFacts::NoOrganization,
         Err(CallError::Denied { action, code }) => {
             denied.push(action);
             warn!(account = %account_id, action, code = %code, "effective policy denied; computing it from the hierarchy");
@@ -244,7 +150,7 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
         }
         Err(err @ CallError::Failed(_)) => {
             if err.code() == Some("TargetNotFoundException") {
-                return Outcome::NoPolicy {
+                return OptOutFacts::NoPolicy {
                     path: "describe-effective-policy",
                     reason: "TargetNotFoundException: the account is not in this organization"
                         .to_owned(),
@@ -256,15 +162,15 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
     };
 
     match read_hierarchy(client, account_id).await {
-        Ok(hierarchy) => Outcome::Evaluated {
+        Ok(hierarchy) => OptOutFacts::Evaluated {
             path: EvaluationPath::Hierarchy(hierarchy.describe()),
-            effective: hierarchy.merge(),
+            effective: Box::new(hierarchy.merge()),
             locks: Locks::Shown,
         },
-        Err(CallError::NoOrganization) => Outcome::NoOrganization,
+        Err(CallError::NoOrganization) => OptOutFacts::NoOrganization,
         Err(CallError::Denied { action, .. }) => {
             denied.push(action);
-            Outcome::Skipped {
+            OptOutFacts::Skipped {
                 missing: denied,
                 note: fallback_note,
             }
@@ -275,12 +181,12 @@ async fn evaluate(client: &Client, account_id: &str, services: &[String]) -> Out
                 Some("ChildNotFoundException" | "TargetNotFoundException")
             ) =>
         {
-            Outcome::NoPolicy {
+            OptOutFacts::NoPolicy {
                 path: "hierarchy",
                 reason: format!("{err}: the account is not in this organization"),
             }
         }
-        Err(err) => Outcome::Failed(err),
+        Err(err) => OptOutFacts::Failed(err.to_string()),
     }
 }
 
@@ -495,205 +401,4 @@ async fn policy_content(client: &Client, policy_id: &str) -> Result<String, Call
         .and_then(|p| p.content())
         .unwrap_or_default()
         .to_owned())
-}
-
-// --- report ------------------------------------------------------------------------------
-
-fn control(outcome: &Outcome, account_id: &str, service: &str) -> ControlResult {
-    match outcome {
-        Outcome::NoOrganization => ControlResult::new(
-            CONTROL_ID,
-            Status::NonCompliant,
-            format!(
-                "{service}: the account is in no organization, so no AI services opt-out policy \
-                 applies and {service} may store and use its content \
-                 (AWSOrganizationsNotInUseException; path: describe-organization)"
-            ),
-        )
-        .with_severity(Severity::High)
-        .with_after(json!({
-            "service": service,
-            "opt_out_policy": Value::Null,
-            "path": "describe-organization",
-            "organization": false,
-        })),
-        Outcome::NoPolicy { path, reason } => ControlResult::new(
-            CONTROL_ID,
-            Status::NonCompliant,
-            format!(
-                "{service}: no AI services opt-out policy applies to account {account_id}, so \
-                 {service} may store and use its content ({reason}; path: {path})"
-            ),
-        )
-        .with_severity(Severity::High)
-        .with_after(json!({
-            "service": service,
-            "opt_out_policy": Value::Null,
-            "path": path,
-        })),
-        Outcome::Skipped { missing, note } => {
-            let mut detail = format!(
-                "{service}: not evaluated: access denied; missing IAM permission(s): {}",
-                missing.join(", ")
-            );
-            if let Some(note) = note {
-                detail.push_str(&format!("; {note}"));
-            }
-            ControlResult::new(CONTROL_ID, Status::Skipped, detail)
-        }
-        Outcome::Failed(err) => ControlResult::new(
-            CONTROL_ID,
-            Status::Failed,
-            format!("{service}: could not read the AI services opt-out policy: {err}"),
-        )
-        .with_severity(Severity::Medium),
-        Outcome::Evaluated {
-            path,
-            effective,
-            locks,
-        } => evaluated(path, effective, locks, service),
-    }
-}
-
-fn evaluated(
-    path: &EvaluationPath,
-    effective: &Effective,
-    locks: &Locks,
-    service: &str,
-) -> ControlResult {
-    let mut verdict = effective.verdict(service);
-    let mut notes: Vec<String> = Vec::new();
-    match locks {
-        Locks::Shown => {}
-        Locks::Read(hierarchy) => {
-            let computed = hierarchy.verdict(service);
-            verdict.child_can_opt_in = computed.child_can_opt_in;
-            if computed.setting != verdict.setting {
-                warn!(
-                    service = %service,
-                    effective = ?verdict.setting,
-                    computed = ?computed.setting,
-                    "the hierarchy disagrees with AWS's effective policy; AWS's wins"
-                );
-                notes.push(format!(
-                    "the attached policies compute {}, AWS's effective policy wins",
-                    setting_text(computed.setting)
-                ));
-            }
-        }
-        Locks::Unknown(reason) if verdict.is_opted_out() => notes.push(format!(
-            "whether a lower policy could opt {service} back in is unknown ({reason})"
-        )),
-        Locks::Unknown(_) => {}
-    }
-    notes.extend(effective.conflicts.iter().map(ToString::to_string));
-    notes.extend(effective.ignored.iter().map(ToString::to_string));
-    notes.extend(effective.problems.iter().map(ToString::to_string));
-
-    let (status, severity) = match verdict.setting {
-        Some(Setting::OptOut) => {
-            let advice = verdict.child_can_opt_in == Some(true);
-            if advice {
-                notes.insert(
-                    0,
-                    format!(
-                        "advice: nothing locks it, so a policy attached to an OU or to the \
-                         account could opt {service} back in; lock it in the root policy: \
-                         services.{service}.opt_out_policy = {{\"@@assign\": \"optOut\", \
-                         \"@@operators_allowed_for_child_policies\": [\"@@none\"]}}"
-                    ),
-                );
-            }
-            let low = advice || !effective.problems.is_empty();
-            (Status::Compliant, low.then_some(Severity::Low))
-        }
-        Some(Setting::OptIn) | None => (Status::NonCompliant, Some(Severity::High)),
-    };
-
-    let mut detail = format!("{service}: {}", verdict_text(&verdict));
-    detail.push_str(&format!("; path: {}", path.describe()));
-    for note in &notes {
-        detail.push_str("; ");
-        detail.push_str(note);
-    }
-
-    let mut result = ControlResult::new(CONTROL_ID, status, detail)
-        .with_after(after(path, effective, &verdict, service));
-    if let Some(severity) = severity {
-        result = result.with_severity(severity);
-    }
-    result
-}
-
-fn setting_text(setting: Option<Setting>) -> &'static str {
-    setting.map_or("no setting", Setting::as_str)
-}
-
-fn verdict_text(verdict: &Verdict) -> String {
-    let service = &verdict.service;
-    let element = match verdict.decided_by {
-        Some(DecidedBy::Service) => format!("services.{service}.opt_out_policy"),
-        Some(DecidedBy::Default) => "services.default.opt_out_policy".to_owned(),
-        None => String::new(),
-    };
-    let origin = verdict
-        .origin
-        .as_ref()
-        .map(|o| match o {
-            Origin::EffectivePolicy => String::new(),
-            other => format!(", set by {other}"),
-        })
-        .unwrap_or_default();
-    match verdict.setting {
-        Some(Setting::OptOut) => format!("opted out ({element} = optOut{origin})"),
-        Some(Setting::OptIn) => {
-            format!("opted in ({element} = optIn{origin}): {service} may store and use the content")
-        }
-        None => format!(
-            "no opt-out setting applies (neither services.{service} nor services.default sets \
-             opt_out_policy): {service} may store and use the content"
-        ),
-    }
-}
-
-fn after(path: &EvaluationPath, effective: &Effective, verdict: &Verdict, service: &str) -> Value {
-    let mut value = json!({
-        "service": service,
-        "opt_out_policy": verdict.setting,
-        "decided_by": verdict.decided_by,
-        "set_by": verdict.origin,
-        "path": path.id(),
-        "child_can_opt_in": verdict.child_can_opt_in,
-    });
-    if let (EvaluationPath::Hierarchy(hierarchy), Some(map)) = (path, value.as_object_mut()) {
-        map.insert("hierarchy".into(), json!(hierarchy));
-    }
-    if let Some(map) = value.as_object_mut() {
-        let strings = |items: Vec<String>| Value::from(items);
-        if !effective.problems.is_empty() {
-            map.insert(
-                "problems".into(),
-                strings(effective.problems.iter().map(ToString::to_string).collect()),
-            );
-        }
-        if !effective.ignored.is_empty() {
-            map.insert(
-                "ignored".into(),
-                strings(effective.ignored.iter().map(ToString::to_string).collect()),
-            );
-        }
-        if !effective.conflicts.is_empty() {
-            map.insert(
-                "conflicts".into(),
-                strings(
-                    effective
-                        .conflicts
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                ),
-            );
-        }
-    }
-    value
 }

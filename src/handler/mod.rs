@@ -13,6 +13,7 @@ use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::KeyTarget;
 use crate::controls::{Outcome, customer_managed_key, data_sharing};
 use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
+use crate::opt_out;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -150,7 +151,7 @@ impl App {
                 role: None,
                 region: None,
                 controls: vec![ControlResult::new(
-                    organizations::CONTROL_ID,
+                    opt_out::report::CONTROL_ID,
                     Status::Failed,
                     format!("{NOT_FINISHED}: the opt-out policy was not evaluated"),
                 )],
@@ -172,12 +173,10 @@ impl App {
         }
         // From the guard account: Organizations policies are read by the management
         // account or a delegated administrator, with the member as the target.
-        let resource = organizations::evaluate_opt_out(
-            &self.central.organizations(),
-            account,
-            &self.config.opt_out_services,
-        )
-        .await;
+        let services = &self.config.opt_out_services;
+        let facts =
+            organizations::read_opt_out(&self.central.organizations(), account, services).await;
+        let resource = opt_out::report::resource(&facts, account, services);
         self.opt_out
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -4,8 +4,8 @@
 //! Owns the syntax of this policy type, the AWS Organizations management-policy inheritance
 //! rules as they apply to it, and the verdict (which value applies, which policy set it, whether a
 //! policy lower in the tree could still opt the service back in). Pure: plain data in, plain data
-//! out, no AWS SDK and no I/O. `aws::organizations` gathers the documents and turns verdicts into
-//! report entries.
+//! out, no AWS SDK and no I/O. `aws::organizations` gathers the documents; `report` turns the
+//! verdicts into report entries.
 //!
 //! The rules, as AWS documents them:
 //! - `@@assign` is the only value-setting operator valid here, and only under `opt_out_policy`,
@@ -19,6 +19,8 @@
 //! Where AWS is silent the engine never errs towards compliance: invalid content is reported and
 //! ignored (an invalid lock does not lock), and policies attached to the same target that assign
 //! different values are reported as a conflict resolved to `optIn`.
+
+pub mod report;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
