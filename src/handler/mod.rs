@@ -49,8 +49,11 @@ pub enum HandleError {
 /// One key's description, filled once; concurrent callers wait for the same request.
 type KeyCell = Arc<tokio::sync::OnceCell<KeyInfo>>;
 
-/// Opt-out verdicts per account, with the time each was evaluated.
-type OptOutCache = Mutex<HashMap<String, (Instant, Resource)>>;
+/// One account's opt-out verdict and when it was evaluated; the async lock makes
+/// concurrent callers (a batch's records of one account) wait for one evaluation.
+type OptOutSlot = Arc<tokio::sync::Mutex<Option<(Instant, Resource)>>>;
+/// Opt-out verdicts per account.
+type OptOutCache = Mutex<HashMap<String, OptOutSlot>>;
 
 /// State built once per process and reused while warm: one per account served.
 ///
@@ -162,11 +165,15 @@ impl App {
     /// The AI services opt-out verdict, cached for `GUARD_OPT_OUT_CACHE_SECONDS`.
     pub async fn opt_out(&self, account: &str) -> Resource {
         let ttl = self.config.opt_out_cache;
-        if let Some((at, resource)) = self
-            .opt_out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(account)
+        let slot = Arc::clone(
+            self.opt_out
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(account.to_owned())
+                .or_default(),
+        );
+        let mut slot = slot.lock().await;
+        if let Some((at, resource)) = &*slot
             && at.elapsed() < ttl
         {
             return resource.clone();
@@ -177,10 +184,7 @@ impl App {
         let facts =
             organizations::read_opt_out(&self.central.organizations(), account, services).await;
         let resource = opt_out::report::resource(&facts, account, services);
-        self.opt_out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(account.to_owned(), (Instant::now(), resource.clone()));
+        *slot = Some((Instant::now(), resource.clone()));
         resource
     }
 }
