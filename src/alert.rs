@@ -258,6 +258,7 @@ mod tests {
                     id: format!("custom-labels-console-us-east-1-{i:06}"),
                     role: Some("console".into()),
                     region: Some("us-east-1".into()),
+                    account: None,
                     controls: statuses
                         .iter()
                         .map(|(c, s)| {

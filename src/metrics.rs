@@ -68,6 +68,7 @@ mod tests {
                 id: "b".into(),
                 role: None,
                 region: None,
+                account: None,
                 controls: vec![
                     ControlResult::new("sse-kms", Status::Remediated, ""),
                     ControlResult::new("tls-only", Status::Compliant, ""),

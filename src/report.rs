@@ -160,6 +160,9 @@ pub struct Resource {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The account the resource lives in (the member account in organization scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub controls: Vec<ControlResult>,
 }
 
@@ -323,6 +326,7 @@ mod tests {
                 id: "b".into(),
                 role: None,
                 region: None,
+                account: None,
                 controls: statuses
                     .iter()
                     .map(|&s| ControlResult::new("sse-kms", s, "d"))

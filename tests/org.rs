@@ -455,6 +455,13 @@ async fn forwarded_batch_is_gated_and_remediated_through_member_roles() {
     all_remediated(report_of(&out, "m-a"), bucket_a);
     all_remediated(report_of(&out, "m-b"), bucket_b);
     assert_eq!(report_of(&out, "m-a")["trigger"]["account"], json!(w.a));
+    for resource in report_of(&out, "m-b")["resources"].as_array().unwrap() {
+        assert_eq!(
+            resource["account"],
+            json!(w.b),
+            "every resource names its account"
+        );
+    }
     let c = report_of(&out, "m-c");
     let role_c = format!("arn:aws:iam::{}:role/RekognitionGuardMember", w.c);
     assert_eq!(

@@ -106,6 +106,7 @@ pub async fn guard_bucket(
                 id: target.name.clone(),
                 role: Some(target.role.to_owned()),
                 region: Some(target.region.clone()),
+                account: None,
                 controls: controls
                     .iter()
                     .map(|c| {
@@ -149,6 +150,7 @@ async fn guard_bucket_unbounded(
         id: target.name.clone(),
         role: Some(target.role.to_owned()),
         region: Some(target.region.clone()),
+        account: None,
         controls: Vec::new(),
     };
     let controls = controls_for(target);

@@ -153,6 +153,7 @@ impl App {
                 id: account.to_owned(),
                 role: None,
                 region: None,
+                account: None,
                 controls: vec![ControlResult::new(
                     opt_out::report::CONTROL_ID,
                     Status::Failed,
@@ -406,6 +407,7 @@ fn single(kind: ResourceType, id: &str, control: ControlResult) -> Resource {
         id: id.to_owned(),
         role: None,
         region: None,
+        account: None,
         controls: vec![control],
     }
 }
@@ -435,6 +437,7 @@ async fn rekognition_key(
         id,
         role: Some(role.to_owned()),
         region: Some(region.to_owned()),
+        account: None,
         controls: vec![finding.reported()],
     };
     let target = match (usable, described) {
@@ -473,6 +476,13 @@ async fn finish(
         alert: AlertOutcome::default(),
         unfinished,
     };
+    // Every resource names its account: the event's (the member's in organization scope).
+    let account = report.trigger.account.clone();
+    for resource in &mut report.resources {
+        if resource.account.is_none() {
+            resource.account.clone_from(&account);
+        }
+    }
     alert::classify_all(&mut report);
     report.alert = match tokio::time::timeout_at(
         hard_stop(deadline) + HARD_STOP_MARGIN / 2,

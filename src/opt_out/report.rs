@@ -76,6 +76,7 @@ pub fn resource(facts: &OptOutFacts, account_id: &str, services: &[String]) -> R
         id: account_id.to_owned(),
         role: None,
         region: None,
+        account: None,
         controls: service_list(services)
             .iter()
             .map(|service| control(facts, account_id, service))

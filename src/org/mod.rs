@@ -74,6 +74,7 @@ pub(super) fn single(kind: ResourceType, id: &str, control: ControlResult) -> Re
         id: id.to_owned(),
         role: None,
         region: None,
+        account: None,
         controls: vec![control],
     }
 }

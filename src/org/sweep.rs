@@ -139,6 +139,7 @@ impl Router {
             id: snapshot.organization_id.clone(),
             role: None,
             region: None,
+            account: None,
             controls: vec![
                 ControlResult::new(PLAN_CONTROL, status, detail).with_after(json!({
                     "sweep_id": sweep_id,
