@@ -1,0 +1,148 @@
+//! Field readers shared by the trigger families: lenient lookups, and the syntax of the
+//! names AWS accepts (buckets, keys, Regions), so a forged value is never acted on.
+
+use serde_json::{Map, Value};
+
+pub(super) fn str_field(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// CloudTrail writes lowerCamelCase (`outputConfig`); the API uses PascalCase
+/// (`OutputConfig`). Accept both.
+pub(super) fn get_ci<'a>(map: &'a Map<String, Value>, camel: &str) -> Option<&'a Value> {
+    map.get(camel).or_else(|| {
+        let mut chars = camel.chars();
+        let pascal: String = chars
+            .next()
+            .map(|c| c.to_ascii_uppercase())
+            .into_iter()
+            .chain(chars)
+            .collect();
+        map.get(&pascal)
+    })
+}
+
+pub(super) fn optional_str(
+    map: &Map<String, Value>,
+    camel: &str,
+) -> Result<Option<String>, String> {
+    match get_ci(map, camel) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s.len() <= 2048 && !s.chars().any(char::is_whitespace) => {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(format!("{camel} is not a valid key identifier")),
+    }
+}
+
+/// A KMS key as the Rekognition API accepts it: a key id, an alias name, or a key or
+/// alias ARN of the event's own partition. The API refuses anything else (the event
+/// would carry an `errorCode`), so an event naming it is corrupt or forged: not acted on.
+pub(super) fn key_id(
+    map: &Map<String, Value>,
+    camel: &str,
+    region: &str,
+) -> Result<Option<String>, String> {
+    let Some(key) = optional_str(map, camel)? else {
+        return Ok(None);
+    };
+    if is_key_id(&key, region) {
+        Ok(Some(key))
+    } else {
+        Err(format!(
+            "{camel} {:?} is not a KMS key id, alias or ARN in partition {}",
+            key.chars().take(80).collect::<String>(),
+            partition(region)
+        ))
+    }
+}
+
+pub(super) fn is_key_id(key: &str, region: &str) -> bool {
+    let id = |s: &str| {
+        (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let alias = |s: &str| {
+        (1..=256).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+    };
+    if let Some(name) = key.strip_prefix("alias/") {
+        return alias(name);
+    }
+    let Some(arn) = key.strip_prefix("arn:") else {
+        return id(key);
+    };
+    let parts: Vec<&str> = arn.splitn(5, ':').collect();
+    let [arn_partition, service, key_region, account, resource] = parts[..] else {
+        return false;
+    };
+    arn_partition == partition(region)
+        && service == "kms"
+        && is_region(key_region)
+        && partition(key_region) == arn_partition
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (resource.strip_prefix("key/").is_some_and(id)
+            || resource.strip_prefix("alias/").is_some_and(alias))
+}
+
+/// S3's bucket naming rules (general purpose buckets). A name that breaks them cannot
+/// exist, so acting on it could only be a mistake or an injection attempt.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    let shown: String = name.chars().take(80).collect();
+    let bad = |why: &str| Err(format!("invalid bucket name {shown:?}: {why}"));
+    if !(3..=63).contains(&name.len()) {
+        return bad("must be 3 to 63 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return bad("only lowercase letters, digits, dots and hyphens are allowed");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return bad("must begin and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return bad("must not contain two adjacent dots");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return bad("must not be formatted as an IP address");
+    }
+    if name.starts_with("xn--") || name.starts_with("sthree-") {
+        return bad("reserved prefix");
+    }
+    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") || name.ends_with("--x-s3") {
+        return bad("reserved suffix");
+    }
+    Ok(())
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, …
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && region.len() <= 32
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0)
+}
+
+/// The ARN partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
