@@ -16,8 +16,10 @@ mod s3;
 #[cfg(test)]
 mod tests;
 
+pub use fields::check_bucket_name;
 use fields::str_field;
-pub use fields::{check_bucket_name, is_region, partition};
+// Kept for callers written before `crate::region` existed; new code imports that.
+pub use crate::region::{is_region, partition};
 
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";

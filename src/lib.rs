@@ -15,4 +15,5 @@ pub mod handler;
 pub mod metrics;
 pub mod opt_out;
 pub mod policy;
+pub mod region;
 pub mod report;

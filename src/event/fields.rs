@@ -1,6 +1,7 @@
 //! Field readers shared by the trigger families: lenient lookups, and the syntax of the
 //! names AWS accepts (buckets, keys, Regions), so a forged value is never acted on.
 
+use crate::region::{is_region, partition};
 use serde_json::{Map, Value};
 
 pub(super) fn str_field(map: &Map<String, Value>, key: &str) -> Option<String> {
@@ -119,30 +120,4 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
         return bad("reserved suffix");
     }
     Ok(())
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, …
-pub fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && region.len() <= 32
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0)
-}
-
-/// The ARN partition of a region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else {
-        "aws"
-    }
 }

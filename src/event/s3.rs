@@ -1,8 +1,9 @@
 //! S3 triggers: `CreateBucket` of a guarded name.
 
-use super::fields::{check_bucket_name, get_ci, is_region, partition};
+use super::fields::{check_bucket_name, get_ci};
 use super::{BucketTarget, Plan, PlanResult, TriggerKind};
 use crate::config::Config;
+use crate::region::{is_region, partition};
 use serde_json::{Map, Value};
 
 pub(super) fn create_bucket_plan(

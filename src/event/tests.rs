@@ -303,11 +303,3 @@ fn kind_names_match_the_report() {
         assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
     }
 }
-
-#[test]
-fn partitions() {
-    assert_eq!(partition("us-east-1"), "aws");
-    assert_eq!(partition("cn-north-1"), "aws-cn");
-    assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-    assert!(is_region("ap-southeast-2") && !is_region("us-east") && !is_region("US-EAST-1"));
-}

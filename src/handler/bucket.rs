@@ -6,8 +6,9 @@ use crate::aws::{AwsError, s3};
 use crate::config::Mode;
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
-use crate::event::{self, BucketTarget};
+use crate::event::BucketTarget;
 use crate::policy::Requirement;
+use crate::region;
 use crate::report::{ControlResult, Resource, ResourceType, Status};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -141,7 +142,7 @@ async fn guard_bucket_unbounded(
     let facts = read_facts(&client, &target.name, account, target.audit_only, race).await;
     let req = Requirement::new(
         &target.name,
-        event::partition(&target.region),
+        region::partition(&target.region),
         app.config.min_tls_version.as_deref(),
     );
     let mut resource = Resource {

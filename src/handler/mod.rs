@@ -13,6 +13,7 @@ use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::KeyTarget;
 use crate::controls::{Outcome, customer_managed_key, data_sharing};
 use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
+use crate::region;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -264,7 +265,7 @@ async fn prefetch_key(app: &App, plan: &Plan) {
 /// the function's own is forged or misrouted, and its ARNs would name another world.
 fn foreign_partition(region: Option<&str>, home: Option<&str>) -> Option<String> {
     let (region, home) = (region?, home?);
-    let (theirs, ours) = (event::partition(region), event::partition(home));
+    let (theirs, ours) = (region::partition(region), region::partition(home));
     (theirs != ours).then(|| {
         format!("the event is from {region} (partition {theirs}); this function runs in partition {ours}")
     })
