@@ -24,6 +24,16 @@ impl Mode {
     }
 }
 
+/// Which customer managed keys meet `sse-kms` on a bucket (`GUARD_KMS_KEY_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicy {
+    /// Any valid customer key (symmetric, `ENCRYPT_DECRYPT`, enabled): another team's
+    /// key is compliant.
+    CustomerManaged,
+    /// Only `GUARD_KMS_KEY_ID`: another customer key is kept, and reported.
+    ConfiguredOnly,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mode: Mode,
@@ -40,6 +50,9 @@ pub struct Config {
     /// Whether a Rekognition resource without a customer managed key is a medium finding.
     pub require_cmk: bool,
     pub scan_concurrency: usize,
+    pub kms_key_policy: KeyPolicy,
+    /// How long a warm function trusts a liveness output bucket it verified compliant.
+    pub recheck: Duration,
 }
 
 impl Default for Config {
@@ -56,6 +69,8 @@ impl Default for Config {
             opt_out_services: vec!["rekognition".to_owned()],
             require_cmk: true,
             scan_concurrency: 16,
+            kms_key_policy: KeyPolicy::CustomerManaged,
+            recheck: Duration::from_secs(300),
         }
     }
 }
@@ -185,6 +200,30 @@ impl Config {
                 }
             },
         };
+        let kms_key_policy = match get("GUARD_KMS_KEY_POLICY").as_deref() {
+            None | Some("customer-managed") => KeyPolicy::CustomerManaged,
+            Some("configured-only") => KeyPolicy::ConfiguredOnly,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_KMS_KEY_POLICY",
+                    other,
+                    "expected customer-managed or configured-only",
+                ));
+            }
+        };
+        let recheck = match get("GUARD_RECHECK_SECONDS") {
+            None => defaults.recheck,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= 86_400 => Duration::from_secs(n),
+                _ => {
+                    return Err(invalid(
+                        "GUARD_RECHECK_SECONDS",
+                        &v,
+                        "expected a whole number of seconds from 0 to 86400",
+                    ));
+                }
+            },
+        };
         Ok(Self {
             mode,
             kms_key_id,
@@ -197,6 +236,8 @@ impl Config {
             opt_out_services,
             require_cmk,
             scan_concurrency,
+            kms_key_policy,
+            recheck,
         })
     }
 
@@ -262,6 +303,8 @@ mod tests {
             ("GUARD_OPT_OUT_SERVICES", "rekognition,textract"),
             ("GUARD_REQUIRE_CMK", "false"),
             ("GUARD_SCAN_CONCURRENCY", "4"),
+            ("GUARD_KMS_KEY_POLICY", "configured-only"),
+            ("GUARD_RECHECK_SECONDS", "30"),
         ]))
         .unwrap();
         assert_eq!(c.mode, Mode::Audit);
@@ -272,6 +315,8 @@ mod tests {
         assert_eq!(c.opt_out_services, vec!["rekognition", "textract"]);
         assert!(!c.require_cmk);
         assert_eq!(c.scan_concurrency, 4);
+        assert_eq!(c.kms_key_policy, KeyPolicy::ConfiguredOnly);
+        assert_eq!(c.recheck, Duration::from_secs(30));
         assert_eq!(c.bucket_role("ml-data-x"), Some("guarded-prefix"));
         assert_eq!(c.bucket_role("custom-labels-console-x"), Some("console"));
         assert_eq!(c.bucket_role("other"), None);
@@ -287,6 +332,8 @@ mod tests {
             ("GUARD_REQUIRE_CMK", "yes"),
             ("GUARD_SCAN_CONCURRENCY", "0"),
             ("GUARD_KMS_KEY_ID", "alias/a b"),
+            ("GUARD_KMS_KEY_POLICY", "any"),
+            ("GUARD_RECHECK_SECONDS", "5m"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

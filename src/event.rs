@@ -10,14 +10,16 @@ use crate::config::Config;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod cloudtrail;
 mod fields;
 mod rekognition;
 mod s3;
 #[cfg(test)]
 mod tests;
 
-pub use fields::check_bucket_name;
+pub use cloudtrail::{Intake, intake, to_eventbridge};
 use fields::str_field;
+pub use fields::{DIRECTORY_BUCKET, check_bucket_name, check_existing_bucket_name};
 // Kept for callers written before `crate::region` existed; new code imports that.
 pub use crate::region::{is_region, partition};
 
@@ -31,6 +33,10 @@ pub enum TriggerKind {
     ProjectVersionCreated,
     StreamProcessorCreated,
     ScheduledScan,
+    ProjectVersionCopied,
+    DatasetCreated,
+    MediaAnalysisJobStarted,
+    FaceLivenessSessionCreated,
     ManualScan,
     OptOutCheck,
     Ignored,
@@ -47,6 +53,10 @@ impl TriggerKind {
             TriggerKind::ManualScan => "manual-scan",
             TriggerKind::OptOutCheck => "opt-out-check",
             TriggerKind::Ignored => "ignored",
+            TriggerKind::ProjectVersionCopied => "project-version-copied",
+            TriggerKind::DatasetCreated => "dataset-created",
+            TriggerKind::MediaAnalysisJobStarted => "media-analysis-job-started",
+            TriggerKind::FaceLivenessSessionCreated => "face-liveness-session-created",
         }
     }
 }
@@ -93,21 +103,82 @@ pub struct BucketTarget {
 pub enum Plan {
     Ignore,
     Bucket(BucketTarget),
-    ProjectVersion {
-        /// `<projectArn>/version/<versionName>`, as Rekognition names it.
-        id: String,
-        output: BucketTarget,
-        kms_key_id: Option<String>,
-        training_data: Vec<BucketTarget>,
-    },
-    StreamProcessor {
-        /// The stream processor's name.
-        id: String,
-        output: Option<BucketTarget>,
-        kms_key_id: Option<String>,
-        data_sharing_opt_in: Option<bool>,
-    },
+    /// A Rekognition call that decides where data lands (one per trigger in
+    /// `event/rekognition.rs`).
+    Rekognition(Box<RekognitionPlan>),
     Scan,
+}
+
+/// What a Rekognition call created or started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekognitionKind {
+    ProjectVersion,
+    StreamProcessor,
+    Dataset,
+    MediaAnalysisJob,
+    FaceLivenessSession,
+}
+
+/// A request field as CloudTrail shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field<T> {
+    /// Not in the request.
+    Absent,
+    /// Replaced by `HIDDEN_DUE_TO_SECURITY_REASONS`: set, but unknown here.
+    Hidden,
+    Value(T),
+}
+
+impl<T> Field<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Field::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The value CloudTrail writes in place of a field it will not show.
+pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// Whether a `KmsKeyId` is expected on this resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyExpectation {
+    /// The API accepts one: its absence is a `customer-managed-key` finding.
+    Expected,
+    /// The API refuses one (face-search stream processors): `skipped`, with why.
+    NotAllowed(&'static str),
+    /// The call takes no key (`CreateDataset`): no `customer-managed-key` result.
+    NotApplicable,
+}
+
+/// Everything one Rekognition call decides: where output lands, under which key, what
+/// it reads, and (stream processors) whether video is shared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RekognitionPlan {
+    pub kind: RekognitionKind,
+    /// The event's Region: the resource's, and its buckets' (Rekognition reads and
+    /// writes buckets in its own Region only).
+    pub region: String,
+    /// The resource's ARN from `responseElements` (a project version, stream processor
+    /// or dataset); jobs and sessions have no ARN and are named by their id. When the
+    /// record has no ARN, the parent project's ARN, with `name` naming the child.
+    pub id: String,
+    /// The version name / dataset type when `id` is the parent's ARN.
+    pub name: Option<String>,
+    /// The bucket Rekognition writes to (three controls).
+    pub output: Field<BucketTarget>,
+    pub kms_key_id: Field<String>,
+    pub key_expectation: KeyExpectation,
+    /// Buckets Rekognition only reads (training data, job input): encryption reported.
+    pub inputs: Vec<BucketTarget>,
+    /// Stream processors: `DataSharingPreference.OptIn` as the request set it.
+    pub data_sharing_opt_in: Option<Field<bool>>,
+    /// Stream processors: the name `DescribeStreamProcessor` takes.
+    pub stream_processor_name: Option<String>,
+    /// One call per end user (liveness sessions): an output bucket verified compliant a
+    /// moment ago by this warm function is trusted for `GUARD_RECHECK_SECONDS`.
+    pub trust_recent_verification: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -264,21 +335,32 @@ fn cloudtrail_plan(
             region,
             config,
         ),
-        ("CreateProjectVersion", "aws.rekognition", "rekognition.amazonaws.com") => {
-            rekognition::project_version_plan(
-                params.ok_or("CreateProjectVersion without requestParameters")?,
-                region,
-            )
+        (_, "aws.s3express", _) | (_, _, "s3express.amazonaws.com") => {
+            Err(s3::DIRECTORY_BUCKET.to_owned())
         }
-        ("CreateStreamProcessor", "aws.rekognition", "rekognition.amazonaws.com") => {
-            rekognition::stream_processor_plan(
-                params.ok_or("CreateStreamProcessor without requestParameters")?,
+        (name, "aws.rekognition", "rekognition.amazonaws.com")
+            if rekognition::TRIGGERS.iter().any(|(n, _)| *n == name) =>
+        {
+            let call = rekognition::Call {
+                name,
+                params: params.ok_or_else(|| format!("{name} without requestParameters"))?,
+                response: match detail.get("responseElements") {
+                    Some(Value::Object(r)) => Some(r),
+                    _ => None,
+                },
                 region,
-            )
+                account: str_field(detail, "recipientAccountId")
+                    .or_else(|| trigger.account.clone()),
+            };
+            rekognition::plan(&call)
         }
-        ("CreateBucket" | "CreateProjectVersion" | "CreateStreamProcessor", _, _) => Err(format!(
-            "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
-        )),
+        (name, _, _)
+            if name == "CreateBucket" || rekognition::TRIGGERS.iter().any(|(n, _)| *n == name) =>
+        {
+            Err(format!(
+                "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
+            ))
+        }
         _ => Err(format!(
             "eventName {event_name:?} is not one rekognition-guard handles"
         )),

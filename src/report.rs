@@ -78,6 +78,9 @@ pub enum ResourceType {
     Organization,
     RekognitionProjectVersion,
     RekognitionStreamProcessor,
+    RekognitionDataset,
+    RekognitionMediaAnalysisJob,
+    RekognitionFaceLivenessSession,
 }
 
 impl ResourceType {
@@ -88,6 +91,9 @@ impl ResourceType {
             ResourceType::Organization => "organization",
             ResourceType::RekognitionProjectVersion => "rekognition-project-version",
             ResourceType::RekognitionStreamProcessor => "rekognition-stream-processor",
+            ResourceType::RekognitionDataset => "rekognition-dataset",
+            ResourceType::RekognitionMediaAnalysisJob => "rekognition-media-analysis-job",
+            ResourceType::RekognitionFaceLivenessSession => "rekognition-face-liveness-session",
         }
     }
 }
@@ -153,6 +159,10 @@ pub struct Resource {
     #[serde(rename = "type")]
     pub kind: ResourceType,
     pub id: String,
+    /// When the record names no ARN for the resource itself: its name (a version name,
+    /// a dataset type), `id` then being the parent project's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +328,7 @@ mod tests {
             resources: vec![Resource {
                 kind: ResourceType::S3Bucket,
                 id: "b".into(),
+                name: None,
                 role: None,
                 region: None,
                 controls: statuses

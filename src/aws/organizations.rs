@@ -165,6 +165,7 @@ pub async fn evaluate_opt_out(client: &Client, account_id: &str, services: &[Str
     Resource {
         kind: ResourceType::Organization,
         id: account_id.to_owned(),
+        name: None,
         role: None,
         region: None,
         controls,

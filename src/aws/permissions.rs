@@ -46,4 +46,8 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "rekognition:DescribeProjectVersions",
         "scan: their output buckets",
     ),
+    (
+        "rekognition:DescribeStreamProcessor",
+        "data sharing, output and key a CreateStreamProcessor record does not show",
+    ),
 ];

@@ -88,11 +88,17 @@ pub(super) fn is_key_id(key: &str, region: &str) -> bool {
             || resource.strip_prefix("alias/").is_some_and(alias))
 }
 
+/// Why a directory bucket (S3 Express One Zone) is left alone.
+pub const DIRECTORY_BUCKET: &str = "directory bucket: not used by Rekognition";
+
 /// S3's bucket naming rules (general purpose buckets). A name that breaks them cannot
 /// exist, so acting on it could only be a mistake or an injection attempt.
 pub fn check_bucket_name(name: &str) -> Result<(), String> {
     let shown: String = name.chars().take(80).collect();
     let bad = |why: &str| Err(format!("invalid bucket name {shown:?}: {why}"));
+    if name.ends_with("--x-s3") {
+        return Err(DIRECTORY_BUCKET.to_owned());
+    }
     if !(3..=63).contains(&name.len()) {
         return bad("must be 3 to 63 characters");
     }
@@ -116,8 +122,46 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     if name.starts_with("xn--") || name.starts_with("sthree-") {
         return bad("reserved prefix");
     }
-    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") || name.ends_with("--x-s3") {
+    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
         return bad("reserved suffix");
     }
     Ok(())
+}
+
+/// A bucket named by a **successful** Rekognition call exists, so S3's legacy rules
+/// apply: buckets made in us-east-1 before March 2018 may hold uppercase letters and
+/// underscores, and Rekognition accepts `[0-9A-Za-z.\-_]{3,255}`. Still refused: what
+/// could escape a path or a log line (`/`, `..`, control characters), and directory
+/// buckets.
+pub fn check_existing_bucket_name(name: &str) -> Result<(), String> {
+    if check_bucket_name(name).is_ok() {
+        return Ok(());
+    }
+    if name.ends_with("--x-s3") {
+        return Err(DIRECTORY_BUCKET.to_owned());
+    }
+    let shown: String = name.chars().take(80).collect();
+    let bad = |why: &str| Err(format!("invalid bucket name {shown:?}: {why}"));
+    if !(3..=255).contains(&name.len()) {
+        return bad("must be 3 to 255 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        return bad("only letters, digits, dots, hyphens and underscores are allowed");
+    }
+    if name.contains("..") {
+        return bad("must not contain two adjacent dots");
+    }
+    Ok(())
+}
+
+/// The value of a string field, telling "hidden by CloudTrail" from a value.
+pub(super) fn hidden_or_str(value: Option<&Value>) -> Option<Result<&str, ()>> {
+    match value? {
+        Value::String(s) if s == super::HIDDEN => Some(Err(())),
+        Value::String(s) => Some(Ok(s)),
+        _ => None,
+    }
 }

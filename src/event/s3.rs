@@ -1,5 +1,6 @@
 //! S3 triggers: `CreateBucket` of a guarded name.
 
+pub(super) use super::fields::DIRECTORY_BUCKET;
 use super::fields::{check_bucket_name, get_ci};
 use super::{BucketTarget, Plan, PlanResult, TriggerKind};
 use crate::config::Config;

@@ -24,6 +24,16 @@ fn create_bucket(params: Value) -> Value {
                       "userIdentity": {"sessionContext": {"sessionIssuer": {}}}}})
 }
 
+fn rekognition_of(p: &Parsed) -> &RekognitionPlan {
+    match &p.plan {
+        Plan::Rekognition(r) => r,
+        other => panic!(
+            "expected a Rekognition plan, got {other:?}: {:?}",
+            p.trigger
+        ),
+    }
+}
+
 fn bucket_of(p: &Parsed) -> &BucketTarget {
     match &p.plan {
         Plan::Bucket(b) => b,
@@ -140,20 +150,13 @@ fn unknown_event_names_are_ignored() {
 #[test]
 fn project_version_both_casings() {
     let p = parse(&sample("create-project-version.json"), &cfg()).unwrap();
-    let Plan::ProjectVersion {
-        output,
-        kms_key_id,
-        training_data,
-        ..
-    } = p.plan
-    else {
-        panic!("not a project version")
-    };
+    let plan = rekognition_of(&p);
+    let output = plan.output.value().unwrap();
     assert_eq!(output.name, "custom-labels-console-us-east-1-3f9a1c2b7d");
     assert_eq!(output.role, "output");
-    assert!(kms_key_id.unwrap().starts_with("arn:aws:kms:"));
-    assert_eq!(training_data.len(), 1);
-    assert!(training_data[0].audit_only);
+    assert!(plan.kms_key_id.value().unwrap().starts_with("arn:aws:kms:"));
+    assert_eq!(plan.inputs.len(), 1);
+    assert!(plan.inputs[0].audit_only);
 
     let mut e = sample("create-project-version.json");
     e["detail"]["requestParameters"] = json!({
@@ -164,19 +167,17 @@ fn project_version_both_casings() {
         "TrainingData": {"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": "src-a", "Name": "m"}}}]},
         "TestingData": {"AutoCreate": true}
     });
+    e["detail"]["responseElements"] = json!({"ProjectVersionArn":
+        "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1700000000000"});
     let p = parse(&e, &cfg()).unwrap();
-    let Plan::ProjectVersion {
-        output,
-        kms_key_id,
-        training_data,
-        ..
-    } = p.plan
-    else {
-        panic!("not a project version")
-    };
-    assert_eq!(output.name, "pascal-bucket");
-    assert_eq!(kms_key_id.as_deref(), Some("alias/k"));
-    assert_eq!(training_data[0].name, "src-a");
+    let plan = rekognition_of(&p);
+    assert_eq!(plan.output.value().unwrap().name, "pascal-bucket");
+    assert_eq!(plan.kms_key_id.value().map(String::as_str), Some("alias/k"));
+    assert_eq!(plan.inputs[0].name, "src-a");
+    assert_eq!(
+        plan.id, "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1700000000000",
+        "the PascalCase ARN of older records"
+    );
 }
 
 #[test]
@@ -194,18 +195,10 @@ fn project_version_without_output_config_is_ignored() {
 fn stream_processor_fields() {
     let p = parse(&sample("create-stream-processor-data-sharing.json"), &cfg()).unwrap();
     assert_eq!(p.trigger.kind, TriggerKind::StreamProcessorCreated);
-    let Plan::StreamProcessor {
-        output,
-        kms_key_id,
-        data_sharing_opt_in,
-        ..
-    } = p.plan
-    else {
-        panic!("not a stream processor")
-    };
-    assert_eq!(output.unwrap().role, "stream-output");
-    assert_eq!(kms_key_id, None);
-    assert_eq!(data_sharing_opt_in, Some(true));
+    let plan = rekognition_of(&p);
+    assert_eq!(plan.output.value().unwrap().role, "stream-output");
+    assert_eq!(plan.kms_key_id, Field::Absent);
+    assert_eq!(plan.data_sharing_opt_in, Some(Field::Value(true)));
 }
 
 #[test]
@@ -299,6 +292,10 @@ fn kind_names_match_the_report() {
         TriggerKind::ManualScan,
         TriggerKind::OptOutCheck,
         TriggerKind::Ignored,
+        TriggerKind::ProjectVersionCopied,
+        TriggerKind::DatasetCreated,
+        TriggerKind::MediaAnalysisJobStarted,
+        TriggerKind::FaceLivenessSessionCreated,
     ] {
         assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
     }

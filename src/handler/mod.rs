@@ -9,9 +9,9 @@ use crate::alert;
 use crate::aws::clients::Clients;
 use crate::aws::{AwsError, kms, organizations, sns, sts};
 use crate::config::Config;
+use crate::controls::Outcome;
 use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::KeyTarget;
-use crate::controls::{Outcome, customer_managed_key, data_sharing};
 use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
 use crate::region;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 mod bucket;
+mod rekognition;
 mod sweep;
 
 pub use bucket::guard_bucket;
@@ -58,6 +59,8 @@ pub struct App {
     /// `(region, key, with rotation)` → the key, described once per warm process.
     keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
     opt_out: Mutex<Option<(Instant, Resource)>>,
+    /// `(region, bucket)` → when this warm process last verified it compliant.
+    verified: Mutex<HashMap<(String, String), Instant>>,
 }
 
 impl App {
@@ -68,7 +71,24 @@ impl App {
             account: tokio::sync::OnceCell::new(),
             keys: Mutex::default(),
             opt_out: Mutex::default(),
+            verified: Mutex::default(),
         }
+    }
+
+    /// How long ago this warm process verified the bucket compliant, if it did.
+    fn verified_age(&self, region: &str, bucket: &str) -> Option<Duration> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(region.to_owned(), bucket.to_owned()))
+            .map(Instant::elapsed)
+    }
+
+    fn mark_verified(&self, region: &str, bucket: &str) {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((region.to_owned(), bucket.to_owned()), Instant::now());
     }
 
     /// This function's own account (`sts:GetCallerIdentity`, cached).
@@ -116,6 +136,7 @@ impl App {
             Err(_) => Resource {
                 kind: ResourceType::Organization,
                 id: account.to_owned(),
+                name: None,
                 role: None,
                 region: None,
                 controls: vec![ControlResult::new(
@@ -249,11 +270,8 @@ pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, Handl
 /// Fills the key cache for the region the plan's output bucket is in.
 async fn prefetch_key(app: &App, plan: &Plan) {
     let region = match plan {
-        Plan::Bucket(target) | Plan::ProjectVersion { output: target, .. } => Some(&target.region),
-        Plan::StreamProcessor {
-            output: Some(target),
-            ..
-        } => Some(&target.region),
+        Plan::Bucket(target) => Some(&target.region),
+        Plan::Rekognition(plan) => plan.output.value().map(|o| &o.region),
         _ => None,
     };
     if let Some(region) = region {
@@ -294,72 +312,8 @@ async fn run_plan(
             let key = app.remediation_key(&target.region).await;
             vec![guard_bucket(app, &target, &key, account, deadline).await]
         }
-        Plan::ProjectVersion {
-            id,
-            output,
-            kms_key_id,
-            training_data,
-        } => {
-            let mut resources = Vec::new();
-            let (key_resource, key_target) = rekognition_key(
-                app,
-                &output.region,
-                kms_key_id.as_deref(),
-                "project-version",
-            )
-            .await;
-            resources.extend(key_resource);
-            resources.push(single(
-                ResourceType::RekognitionProjectVersion,
-                &id,
-                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .reported(),
-            ));
-            let key = match (&app.config.kms_key_id, key_target) {
-                (None, Some(project_key)) => project_key,
-                _ => app.remediation_key(&output.region).await,
-            };
-            let output_fut = guard_bucket(app, &output, &key, account, deadline);
-            let training_fut = futures::future::join_all(
-                training_data
-                    .iter()
-                    .map(|t| guard_bucket(app, t, &KeyTarget::AwsManaged, account, deadline)),
-            );
-            let (out, training) = tokio::join!(output_fut, training_fut);
-            resources.push(out);
-            resources.extend(training);
-            resources
-        }
-        Plan::StreamProcessor {
-            id,
-            output,
-            kms_key_id,
-            data_sharing_opt_in,
-        } => {
-            let region = output
-                .as_ref()
-                .map(|o| o.region.clone())
-                .or_else(|| app.clients.home_region())
-                .unwrap_or_default();
-            let mut resources = Vec::new();
-            let (key_resource, _) =
-                rekognition_key(app, &region, kms_key_id.as_deref(), "stream-processor").await;
-            resources.extend(key_resource);
-            let mut processor = single(
-                ResourceType::RekognitionStreamProcessor,
-                &id,
-                data_sharing::evaluate(data_sharing_opt_in).reported(),
-            );
-            processor.controls.push(
-                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .reported(),
-            );
-            resources.push(processor);
-            if let Some(output) = output {
-                let key = app.remediation_key(&output.region).await;
-                resources.push(guard_bucket(app, &output, &key, account, deadline).await);
-            }
-            resources
+        Plan::Rekognition(plan) => {
+            rekognition::guard_rekognition(app, *plan, account, deadline).await
         }
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
     }
@@ -369,6 +323,7 @@ fn single(kind: ResourceType, id: &str, control: ControlResult) -> Resource {
     Resource {
         kind,
         id: id.to_owned(),
+        name: None,
         role: None,
         region: None,
         controls: vec![control],
@@ -398,6 +353,7 @@ async fn rekognition_key(
     let resource = Resource {
         kind: ResourceType::KmsKey,
         id,
+        name: None,
         role: Some(role.to_owned()),
         region: Some(region.to_owned()),
         controls: vec![finding.reported()],

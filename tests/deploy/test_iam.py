@@ -191,3 +191,5 @@ def test_other_resources_are_scoped(template: dict[str, Any]) -> None:
             assert on == [f"arn:aws:kms:*:{cfn.ACCOUNT_ID}:key/*"], action
         if action.startswith("sns:"):
             assert on == ["<ref:AlertTopic>"], action
+        if action == "rekognition:DescribeStreamProcessor":
+            assert on == [f"arn:aws:rekognition:*:{cfn.ACCOUNT_ID}:streamprocessor/*"], action
