@@ -257,7 +257,10 @@ impl Report {
             .results()
             .map(|(r, c)| {
                 [
-                    format!("{} {}", r.kind.as_str(), r.id),
+                    match &r.name {
+                        Some(name) => format!("{} {} ({name})", r.kind.as_str(), r.id),
+                        None => format!("{} {}", r.kind.as_str(), r.id),
+                    },
                     c.control.clone(),
                     c.status.as_str().to_owned(),
                     c.detail.clone(),

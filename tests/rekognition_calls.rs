@@ -561,3 +561,67 @@ async fn newer_partitions_are_told_apart() {
     }
     assert_eq!(app.clients.counter().s3_writes(), 0);
 }
+
+fn invoke_binary(event_file: &std::path::Path) -> (i32, Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rekognition-guard"))
+        .args(["invoke", "--event"])
+        .arg(event_file)
+        .envs(common::moto().env())
+        .env_remove("GUARD_MODE")
+        .env_remove("GUARD_KMS_KEY_ID")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn invoke_takes_records_as_pasted_and_lambda_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = common::console_bucket("records").await;
+    let record = common::console_event(&bucket)["detail"].clone();
+
+    let bare = dir.path().join("record.json");
+    std::fs::write(&bare, record.to_string()).unwrap();
+    let (code, report, stderr) = invoke_binary(&bare);
+    assert!(stderr.contains("a bare CloudTrail record"), "{stderr}");
+    assert_eq!(report["trigger"]["kind"], "bucket-created", "{stderr}");
+    assert_eq!(report["resources"][0]["id"], json!(bucket));
+    assert_eq!(
+        report["resources"][0]["controls"][0]["status"],
+        "remediated"
+    );
+    // The emulator's account is in no organization: ai-opt-out stays non-compliant.
+    assert_eq!(code, 3);
+
+    let mut failed = record.clone();
+    failed["errorCode"] = json!("BucketAlreadyOwnedByYou");
+    let log = dir.path().join("log.json");
+    std::fs::write(&log, json!({"Records": [record, failed]}).to_string()).unwrap();
+    let (code, reports, stderr) = invoke_binary(&log);
+    assert!(
+        stderr.contains("a CloudTrail log file with 2 records"),
+        "{stderr}"
+    );
+    let reports = reports.as_array().unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["trigger"]["kind"], "bucket-created");
+    assert_eq!(reports[1]["trigger"]["kind"], "ignored");
+    assert_eq!(code, 3, "the most serious of the runs");
+
+    // In Lambda, only EventBridge (and SQS) events are accepted.
+    let app = app(Config::default()).await;
+    let err = handler::handle(
+        &app,
+        &common::console_event(&bucket)["detail"],
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        matches!(err, Err(handler::HandleError::BadEvent(_))),
+        "{err:?}"
+    );
+}
