@@ -221,6 +221,10 @@ async fn liveness_sessions_trust_a_bucket_verified_a_moment_ago() {
     );
     let app = app(Config::default()).await;
     let first = run(&app, &event).await;
+    println!(
+        "requests for a first liveness session (cold): {}",
+        app.clients.counter().requests()
+    );
     assert_eq!(first.trigger.kind, TriggerKind::FaceLivenessSessionCreated);
     assert_eq!(
         resource(&first, ResourceType::RekognitionFaceLivenessSession).id,
