@@ -300,3 +300,59 @@ fn kind_names_match_the_report() {
         assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
     }
 }
+
+/// Every sample looks like a record AWS writes (issue 14): an `AssumedRole` identity has a
+/// populated `sessionIssuer`, console `CreateBucket` carries `x-amz-object-ownership` and
+/// `Host`, and a successful Rekognition create carries its `responseElements`.
+#[test]
+fn samples_look_like_the_records_aws_writes() {
+    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+    let mut rekognition_creates = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let detail = &event["detail"];
+        let identity = &detail["userIdentity"];
+        if identity["type"] == "AssumedRole" {
+            let issuer = &identity["sessionContext"]["sessionIssuer"];
+            assert_eq!(issuer["type"], "Role", "{name}: {issuer}");
+            assert!(
+                issuer["arn"].as_str().is_some_and(|a| a.contains(":role/")),
+                "{name}: {issuer}"
+            );
+            let role = issuer["userName"].as_str().unwrap();
+            assert!(
+                identity["arn"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("assumed-role/{role}/")),
+                "{name}: the session is of the issuer's role"
+            );
+        }
+        let failed = !detail["errorCode"].is_null();
+        if detail["eventName"] == "CreateBucket" {
+            let params = &detail["requestParameters"];
+            assert!(params["Host"].is_string(), "{name}");
+            assert!(params["x-amz-object-ownership"].is_string(), "{name}");
+        }
+        if event["source"] == "aws.rekognition" && !failed {
+            rekognition_creates += 1;
+            assert!(
+                detail["responseElements"].is_object(),
+                "{name}: a successful create has responseElements"
+            );
+            let parsed = parse(&event, &cfg()).unwrap();
+            assert_eq!(parsed.trigger.ignored_reason, None, "{name}");
+            let plan = rekognition_of(&parsed);
+            assert_eq!(
+                plan.name, None,
+                "{name}: the id comes from responseElements"
+            );
+        }
+    }
+    assert!(
+        rekognition_creates >= 10,
+        "samples for every Rekognition trigger"
+    );
+}
