@@ -152,6 +152,20 @@ pub enum KeyExpectation {
     NotApplicable,
 }
 
+/// How to read a Rekognition resource back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// `DescribeStreamProcessor`.
+    StreamProcessor { name: String },
+    /// `DescribeProjectVersions` of one version.
+    ProjectVersion {
+        project_arn: String,
+        version_name: String,
+    },
+    /// `GetMediaAnalysisJob`.
+    MediaAnalysisJob { job_id: String },
+}
+
 /// Everything one Rekognition call decides: where output lands, under which key, what
 /// it reads, and (stream processors) whether video is shared.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,8 +188,9 @@ pub struct RekognitionPlan {
     pub inputs: Vec<BucketTarget>,
     /// Stream processors: `DataSharingPreference.OptIn` as the request set it.
     pub data_sharing_opt_in: Option<Field<bool>>,
-    /// Stream processors: the name `DescribeStreamProcessor` takes.
-    pub stream_processor_name: Option<String>,
+    /// The read-only call that tells what the record does not (a field CloudTrail hid, a
+    /// stream processor's data sharing left out of the request).
+    pub lookup: Option<Lookup>,
     /// One call per end user (liveness sessions): an output bucket verified compliant a
     /// moment ago by this warm function is trusted for `GUARD_RECHECK_SECONDS`.
     pub trust_recent_verification: bool,

@@ -8,11 +8,16 @@
 mod common;
 
 use aws_sdk_rekognition::Client as RekClient;
+use aws_sdk_rekognition::operation::describe_project_versions::DescribeProjectVersionsOutput;
 use aws_sdk_rekognition::operation::describe_stream_processor::{
     DescribeStreamProcessorError, DescribeStreamProcessorOutput,
 };
+use aws_sdk_rekognition::operation::get_media_analysis_job::{
+    GetMediaAnalysisJobError, GetMediaAnalysisJobOutput,
+};
 use aws_sdk_rekognition::types::{
-    S3Destination, StreamProcessorDataSharingPreference, StreamProcessorOutput,
+    MediaAnalysisJobStatus, MediaAnalysisOutputConfig, ProjectVersionDescription, S3Destination,
+    StreamProcessorDataSharingPreference, StreamProcessorOutput,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use common::{ACCOUNT, REGION};
@@ -461,13 +466,60 @@ async fn values_cloudtrail_hides_are_read_back_or_skipped_with_the_reason() {
     );
     assert_eq!(sse(&s3, &output).await.unwrap().0, "aws:kms");
 
-    // A job whose output bucket and key are hidden: no Describe call returns them.
+    // A job whose output bucket and key are hidden: read back with GetMediaAnalysisJob.
+    let results = common::unique("acme-rek-media-out-");
+    let s3 = bucket(&results).await;
+    let key = common::create_key("SYMMETRIC_DEFAULT").await;
     let mut job = common::sample("start-media-analysis-job.json");
     job["detail"]["requestParameters"]["outputConfig"]["s3Bucket"] =
         json!("HIDDEN_DUE_TO_SECURITY_REASONS");
     job["detail"]["requestParameters"]["kmsKeyId"] = json!("HIDDEN_DUE_TO_SECURITY_REASONS");
-    let app = app(Config::default()).await;
-    let report = run(&app, &job).await;
+    let (bucket_name, key_arn) = (results.clone(), key.clone());
+    let rule = mock!(RekClient::get_media_analysis_job)
+        .match_requests(|r| {
+            r.job_id() == Some("7d3c1b9e2a4f6085c1e3d5b7a9f0e2c4d6b8a0f1e3c5d7b9a1f2e4c6d8b0a2f4")
+        })
+        .then_output(move || {
+            GetMediaAnalysisJobOutput::builder()
+                .job_id("7d3c1b9e2a4f6085c1e3d5b7a9f0e2c4d6b8a0f1e3c5d7b9a1f2e4c6d8b0a2f4")
+                .status(MediaAnalysisJobStatus::InProgress)
+                .creation_timestamp(aws_smithy_types::DateTime::from_secs(1_732_100_000))
+                .output_config(
+                    MediaAnalysisOutputConfig::builder()
+                        .s3_bucket(&bucket_name)
+                        .s3_key_prefix("moderation/")
+                        .build()
+                        .unwrap(),
+                )
+                .kms_key_id(&key_arn)
+                .build()
+                .unwrap()
+        });
+    let client = mock_client!(aws_sdk_rekognition, RuleMode::MatchAny, [&rule]);
+    let report = run(&app_with_rekognition(Config::default(), client).await, &job).await;
+    let out = bucket_resource(&report, &results);
+    assert_eq!(out.role.as_deref(), Some("job-output"));
+    assert!(out.controls.iter().all(|c| c.status == Status::Remediated));
+    assert_eq!(
+        sse(&s3, &results).await.unwrap().1.as_deref(),
+        Some(key.as_str()),
+        "the job's own key, read back"
+    );
+    assert_eq!(
+        control(resource(&report, ResourceType::KmsKey), "kms-key-spec").status,
+        Status::Compliant
+    );
+
+    // When the read-back fails: skipped, with both reasons.
+    let denied = mock!(RekClient::get_media_analysis_job).then_error(|| {
+        GetMediaAnalysisJobError::AccessDeniedException(
+            aws_sdk_rekognition::types::error::AccessDeniedException::builder()
+                .message("not authorized")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_rekognition, RuleMode::MatchAny, [&denied]);
+    let report = run(&app_with_rekognition(Config::default(), client).await, &job).await;
     assert_eq!(
         report.trigger.ignored_reason, None,
         "never ignored silently"
@@ -477,7 +529,8 @@ async fn values_cloudtrail_hides_are_read_back_or_skipped_with_the_reason() {
         let result = control(r, c);
         assert_eq!(result.status, Status::Skipped, "{c}");
         assert!(
-            result.detail.contains("HIDDEN_DUE_TO_SECURITY_REASONS"),
+            result.detail.contains("HIDDEN_DUE_TO_SECURITY_REASONS")
+                && result.detail.contains("GetMediaAnalysisJob"),
             "{c}: {}",
             result.detail
         );
@@ -486,6 +539,48 @@ async fn values_cloudtrail_hides_are_read_back_or_skipped_with_the_reason() {
         control(r, "customer-managed-key").status,
         Status::Compliant,
         "a key was named"
+    );
+}
+
+#[tokio::test]
+async fn a_hidden_project_key_is_read_with_describe_project_versions() {
+    let output = common::unique("acme-rek-output-");
+    let s3 = bucket(&output).await;
+    let key = common::create_key("SYMMETRIC_DEFAULT").await;
+    let mut event = common::sample("create-project-version.json");
+    event["detail"]["requestParameters"]["outputConfig"]["s3Bucket"] = json!(output);
+    event["detail"]["requestParameters"]["kmsKeyId"] = json!("HIDDEN_DUE_TO_SECURITY_REASONS");
+    let project = event["detail"]["requestParameters"]["projectArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key_arn = key.clone();
+    let rule = mock!(RekClient::describe_project_versions)
+        .match_requests(move |r| {
+            r.project_arn() == Some(project.as_str()) && r.version_names().len() == 1
+        })
+        .then_output(move || {
+            DescribeProjectVersionsOutput::builder()
+                .project_version_descriptions(
+                    ProjectVersionDescription::builder()
+                        .kms_key_id(&key_arn)
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_rekognition, RuleMode::MatchAny, [&rule]);
+    let report = run(
+        &app_with_rekognition(Config::default(), client).await,
+        &event,
+    )
+    .await;
+    assert_eq!(rule.num_calls(), 1);
+    let k = resource(&report, ResourceType::KmsKey);
+    assert_eq!(k.id, key);
+    assert_eq!(control(k, "kms-key-spec").status, Status::Compliant);
+    assert_eq!(
+        sse(&s3, &output).await.unwrap().1.as_deref(),
+        Some(key.as_str())
     );
 }
 

@@ -50,4 +50,8 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "rekognition:DescribeStreamProcessor",
         "data sharing, output and key a CreateStreamProcessor record does not show",
     ),
+    (
+        "rekognition:GetMediaAnalysisJob",
+        "output, input and key a StartMediaAnalysisJob record hid",
+    ),
 ];

@@ -9,7 +9,7 @@
 
 use super::fields::{check_existing_bucket_name, get_ci, hidden_or_str, key_id};
 use super::{
-    BucketTarget, Field, HIDDEN, KeyExpectation, Plan, PlanResult, RekognitionKind,
+    BucketTarget, Field, HIDDEN, KeyExpectation, Lookup, Plan, PlanResult, RekognitionKind,
     RekognitionPlan, TriggerKind,
 };
 use crate::region::partition;
@@ -91,7 +91,7 @@ fn create_project_version(call: &Call) -> PlanResult {
             key_expectation: KeyExpectation::Expected,
             inputs,
             data_sharing_opt_in: None,
-            stream_processor_name: None,
+            lookup: version_lookup(call, "projectArn"),
             trust_recent_verification: false,
         },
     ))
@@ -126,7 +126,7 @@ fn copy_project_version(call: &Call) -> PlanResult {
             key_expectation: KeyExpectation::Expected,
             inputs: Vec::new(),
             data_sharing_opt_in: None,
-            stream_processor_name: None,
+            lookup: version_lookup(call, "destinationProjectArn"),
             trust_recent_verification: false,
         },
     ))
@@ -184,7 +184,7 @@ fn create_stream_processor(call: &Call) -> PlanResult {
             },
             inputs: Vec::new(),
             data_sharing_opt_in: Some(data_sharing_opt_in),
-            stream_processor_name: name,
+            lookup: name.map(|name| Lookup::StreamProcessor { name }),
             trust_recent_verification: false,
         },
     ))
@@ -243,7 +243,7 @@ fn create_dataset(call: &Call) -> PlanResult {
             key_expectation: KeyExpectation::NotApplicable,
             inputs,
             data_sharing_opt_in: None,
-            stream_processor_name: None,
+            lookup: None,
             trust_recent_verification: false,
         },
     ))
@@ -277,7 +277,7 @@ fn start_media_analysis_job(call: &Call) -> PlanResult {
             key_expectation: KeyExpectation::Expected,
             inputs,
             data_sharing_opt_in: None,
-            stream_processor_name: None,
+            lookup: job_lookup(call),
             trust_recent_verification: false,
         },
     ))
@@ -306,7 +306,7 @@ fn create_face_liveness_session(call: &Call) -> PlanResult {
             key_expectation: KeyExpectation::Expected,
             inputs: Vec::new(),
             data_sharing_opt_in: None,
-            stream_processor_name: None,
+            lookup: None,
             trust_recent_verification: true,
         },
     ))
@@ -510,21 +510,25 @@ fn resource_id(
     Ok((parent.to_owned(), Some(name.to_owned())))
 }
 
-/// Jobs and sessions have no ARN: their id from the response (`[a-zA-Z0-9_-]{1,64}`),
-/// or, when the record has none, "unknown" with the name the request gave.
-fn job_or_session_id(call: &Call, id_key: &str, name_key: &str) -> (String, Option<String>) {
-    let id = call
-        .response
-        .and_then(|r| get_ci(r, id_key))
+/// A job or session id from the response (`[a-zA-Z0-9_-]{1,64}`).
+fn response_id(call: &Call, key: &str) -> Option<String> {
+    call.response
+        .and_then(|r| get_ci(r, key))
         .and_then(Value::as_str)
         .filter(|id| {
             (1..=64).contains(&id.len())
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-        });
-    match id {
-        Some(id) => (id.to_owned(), None),
+        })
+        .map(str::to_owned)
+}
+
+/// Jobs and sessions have no ARN: their id from the response or, when the record has
+/// none, "unknown" with the name the request gave.
+fn job_or_session_id(call: &Call, id_key: &str, name_key: &str) -> (String, Option<String>) {
+    match response_id(call, id_key) {
+        Some(id) => (id, None),
         None => (
             format!("unknown (no responseElements.{id_key} in the record)"),
             get_ci(call.params, name_key)
@@ -533,4 +537,26 @@ fn job_or_session_id(call: &Call, id_key: &str, name_key: &str) -> (String, Opti
                 .map(str::to_owned),
         ),
     }
+}
+
+/// `DescribeProjectVersions` of the version the call created, when the record names its
+/// project and version.
+fn version_lookup(call: &Call, project_key: &str) -> Option<Lookup> {
+    let project_arn = get_ci(call.params, project_key)
+        .and_then(Value::as_str)
+        .filter(|arn| {
+            is_rekognition_arn(arn, call.region, call.account.as_deref(), is_project_arn)
+        })?;
+    let version_name = get_ci(call.params, "versionName")
+        .and_then(Value::as_str)
+        .filter(|n| is_resource_name(n, 255))?;
+    Some(Lookup::ProjectVersion {
+        project_arn: project_arn.to_owned(),
+        version_name: version_name.to_owned(),
+    })
+}
+
+/// `GetMediaAnalysisJob` of the job the call started, when the record has its id.
+fn job_lookup(call: &Call) -> Option<Lookup> {
+    response_id(call, "jobId").map(|job_id| Lookup::MediaAnalysisJob { job_id })
 }

@@ -3,16 +3,17 @@
 //! (three controls) and the buckets it only reads (encryption reported).
 //!
 //! What the record does not show — a field CloudTrail hid, a stream processor's data
-//! sharing left out of the request — is read with `DescribeStreamProcessor` where the
-//! API has it, or reported `skipped` with the reason; never ignored silently.
+//! sharing left out of the request — is read back (`DescribeStreamProcessor`,
+//! `DescribeProjectVersions`, `GetMediaAnalysisJob`), or reported `skipped` with the
+//! reason; never ignored silently.
 
 use super::{App, guard_bucket, rekognition_key};
-use crate::aws::rekognition::{self as rek, StreamProcessorFacts};
+use crate::aws::rekognition::{self as rek, ResourceFacts};
 use crate::controls::sse_kms::KeyTarget;
 use crate::controls::{customer_managed_key, data_sharing, kms_key_spec, public_access_block};
 use crate::controls::{sse_kms, tls_only};
 use crate::event::{
-    BucketTarget, Field, HIDDEN, KeyExpectation, RekognitionKind, RekognitionPlan,
+    BucketTarget, Field, HIDDEN, KeyExpectation, Lookup, RekognitionKind, RekognitionPlan,
     check_existing_bucket_name,
 };
 use crate::report::{ControlResult, Resource, ResourceType, Status};
@@ -51,29 +52,29 @@ pub async fn guard_rekognition(
     deadline: Instant,
 ) -> Vec<Resource> {
     let region = plan.region.clone();
-    // Stream processors: what the record does not tell, DescribeStreamProcessor does.
-    let mut described: Option<Result<StreamProcessorFacts, String>> = None;
-    if plan.kind == RekognitionKind::StreamProcessor {
-        let unknown = matches!(plan.output, Field::Hidden)
-            || matches!(plan.kms_key_id, Field::Hidden)
-            || !matches!(plan.data_sharing_opt_in, Some(Field::Value(_)));
-        if unknown {
-            described = Some(match plan.stream_processor_name.as_deref() {
-                Some(name) => {
-                    rek::describe_stream_processor(&app.clients.rekognition(&region), name)
-                        .await
-                        .map_err(|e| {
-                            warn!(stream_processor = name, error = %e, "cannot describe the stream processor");
-                            e.to_string()
-                        })
-                }
-                None => Err("the record names no stream processor to describe".to_owned()),
-            });
-        }
-        if let Some(Ok(facts)) = &described {
+    // What the record does not tell (hidden, or data sharing left out), the resource's
+    // read call does.
+    let unknown = plan.output == Field::Hidden
+        || plan.kms_key_id == Field::Hidden
+        || plan
+            .data_sharing_opt_in
+            .as_ref()
+            .is_some_and(|f| !matches!(f, Field::Value(_)));
+    let described = if unknown {
+        let result = match &plan.lookup {
+            Some(lookup) => read_back(app, &region, lookup).await.map_err(|e| {
+                warn!(resource = %plan.id, error = %e, "cannot read the resource back");
+                e.to_string()
+            }),
+            None => Err("the record names nothing to read back".to_owned()),
+        };
+        if let Ok(facts) = &result {
             fill_from_description(&mut plan, facts);
         }
-    }
+        Some(result)
+    } else {
+        None
+    };
     let described_error = match &described {
         Some(Err(e)) => Some(e.clone()),
         _ => None,
@@ -169,22 +170,43 @@ pub async fn guard_rekognition(
     resources
 }
 
-/// `why` a value is unknown, and why the Describe call did not tell it.
-fn unread(why: &str, describe_error: Option<&str>) -> String {
-    match describe_error {
-        Some(e) => format!("{why}, and DescribeStreamProcessor failed ({e}): not checked"),
-        None => format!("{why}, and no Describe call returns it: not checked"),
+async fn read_back(
+    app: &App,
+    region: &str,
+    lookup: &Lookup,
+) -> Result<ResourceFacts, crate::aws::AwsError> {
+    let client = app.clients.rekognition(region);
+    match lookup {
+        Lookup::StreamProcessor { name } => rek::describe_stream_processor(&client, name).await,
+        Lookup::ProjectVersion {
+            project_arn,
+            version_name,
+        } => rek::describe_project_version(&client, project_arn, version_name).await,
+        Lookup::MediaAnalysisJob { job_id } => rek::get_media_analysis_job(&client, job_id).await,
     }
 }
 
-/// What DescribeStreamProcessor says replaces what the record left out or hid.
-fn fill_from_description(plan: &mut RekognitionPlan, facts: &StreamProcessorFacts) {
+/// `why` a value is unknown, and why reading the resource back did not tell it.
+fn unread(why: &str, read_error: Option<&str>) -> String {
+    match read_error {
+        Some(e) => format!("{why}, and reading it back failed ({e}): not checked"),
+        None => format!("{why}, and no read call returns it: not checked"),
+    }
+}
+
+/// What the read call says replaces what the record left out or hid.
+fn fill_from_description(plan: &mut RekognitionPlan, facts: &ResourceFacts) {
     if plan.output == Field::Hidden {
-        plan.output = match facts.s3_bucket.as_deref() {
+        let role = match plan.kind {
+            RekognitionKind::StreamProcessor => "stream-output",
+            RekognitionKind::MediaAnalysisJob => "job-output",
+            _ => "output",
+        };
+        plan.output = match facts.output_bucket.as_deref() {
             Some(name) if check_existing_bucket_name(name).is_ok() => Field::Value(BucketTarget {
                 name: name.to_owned(),
                 region: plan.region.clone(),
-                role: "stream-output",
+                role,
                 audit_only: false,
                 fresh: false,
             }),
@@ -204,7 +226,7 @@ fn fill_from_description(plan: &mut RekognitionPlan, facts: &StreamProcessorFact
 
 fn data_sharing_result(
     requested: &Field<bool>,
-    described: &Option<Result<StreamProcessorFacts, String>>,
+    described: &Option<Result<ResourceFacts, String>>,
 ) -> ControlResult {
     let in_request = match requested {
         Field::Value(opt_in) => {
@@ -214,23 +236,23 @@ fn data_sharing_result(
         Field::Hidden => hidden("DataSharingPreference.OptIn"),
     };
     match described {
-        Some(Ok(StreamProcessorFacts {
+        Some(Ok(ResourceFacts {
             data_sharing_opt_in: Some(opt_in),
+            call,
             ..
-        })) => data_sharing::evaluate(
-            *opt_in,
-            &format!("per DescribeStreamProcessor; {in_request}"),
-        )
-        .reported(),
-        Some(Ok(_)) => ControlResult::new(
+        })) => data_sharing::evaluate(*opt_in, &format!("per {call}; {in_request}")).reported(),
+        Some(Ok(facts)) => ControlResult::new(
             data_sharing::ID,
             Status::Skipped,
-            format!("{in_request}, and DescribeStreamProcessor returns no DataSharingPreference"),
+            format!(
+                "{in_request}, and {} returns no DataSharingPreference",
+                facts.call
+            ),
         ),
         Some(Err(e)) => ControlResult::new(
             data_sharing::ID,
             Status::Skipped,
-            format!("{in_request}, and DescribeStreamProcessor failed ({e}): not checked"),
+            format!("{in_request}, and reading it back failed ({e}): not checked"),
         ),
         None => ControlResult::new(data_sharing::ID, Status::Skipped, in_request),
     }

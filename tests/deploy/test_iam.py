@@ -28,6 +28,8 @@ UNSCOPABLE = {
     "organizations:ListPoliciesForTarget",
     "organizations:DescribePolicy",
     "rekognition:DescribeProjects",
+    # Media analysis jobs have no resource type: GetMediaAnalysisJob takes a job id.
+    "rekognition:GetMediaAnalysisJob",
 }
 
 # What RuntimePolicy may grant, and on what.
