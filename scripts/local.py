@@ -145,6 +145,20 @@ def seed_for_event(endpoint, event):
         bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
         if bucket:
             plain_bucket(endpoint, bucket, region)
+    elif name in ("CopyProjectVersion", "StartMediaAnalysisJob", "CreateFaceLivenessSession", "CreateDataset"):
+        def at(*path):
+            here = params
+            for key in path:
+                here = here.get(key) if isinstance(here, dict) else None
+            return here if isinstance(here, str) else None
+        # Where Rekognition writes: a new bucket as S3 makes it; what it reads: SSE-S3 source data.
+        for out in (at("outputConfig", "s3Bucket"), at("settings", "outputConfig", "s3Bucket")):
+            if out:
+                plain_bucket(endpoint, out, region)
+        for src in (at("input", "s3Object", "bucket"),
+                    at("datasetSource", "groundTruthManifest", "s3Object", "bucket")):
+            if src:
+                console_bucket(endpoint, src, region)
     elif event.get("detail-type") == "Scheduled Event":
         for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
             plain_bucket(endpoint, f"custom-labels-console-us-east-1-{suffix}")

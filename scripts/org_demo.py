@@ -63,7 +63,7 @@ def organization(endpoint):
 def forwarded(sample, account, region, **params):
     """A sample as a member account's forwarder delivers it: account, Region and detail intact."""
     event = json.load(open(sample))
-    text = json.dumps(event).replace(local.ACCOUNT, account).replace('"us-east-1"', f'"{region}"')
+    text = json.dumps(event).replace(local.ACCOUNT, account).replace("us-east-1", region)
     event = json.loads(text)
     event["detail"]["requestParameters"].update(params)
     for key in ("trainingData", "testingData"):

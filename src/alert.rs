@@ -256,6 +256,7 @@ mod tests {
                 .map(|i| Resource {
                     kind: ResourceType::S3Bucket,
                     id: format!("custom-labels-console-us-east-1-{i:06}"),
+                    name: None,
                     role: Some("console".into()),
                     region: Some("us-east-1".into()),
                     account: None,

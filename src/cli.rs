@@ -111,6 +111,11 @@ pub async fn run(cli: Cli) -> u8 {
                 Ok(raw) => raw,
                 Err(e) => return bad_input(e),
             };
+            // CloudTrail records as pasted from the console or S3: one run per record.
+            if let Ok(event::Intake::Records { events, what }) = event::intake(&raw) {
+                let deadline = Instant::now() + Duration::from_secs(cli.deadline_seconds);
+                return invoke_records(config, path, &events, &what, cli.format, deadline).await;
+            }
             let value: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
             match value {
                 // An SQS batch, as the event source mapping delivers it.
@@ -152,7 +157,7 @@ pub async fn run(cli: Cli) -> u8 {
                     .filter(|r| !r.is_empty())
                     .map(str::to_owned)
                     .collect();
-                if let Some(bad) = list.iter().find(|r| !event::is_region(r)) {
+                if let Some(bad) = list.iter().find(|r| !crate::region::is_region(r)) {
                     return bad_input(format!("--regions: {bad:?} is not a Region name"));
                 }
                 if list.is_empty() {
@@ -226,6 +231,59 @@ pub async fn run(cli: Cli) -> u8 {
             exit::FAILED
         }
     }
+}
+
+/// Handles each CloudTrail record as its EventBridge event would be handled, saying so
+/// on stderr; prints one report per record (a JSON array for a log file) and exits with
+/// the most serious code (failed, then non-compliant).
+async fn invoke_records(
+    config: Config,
+    path: &std::path::Path,
+    events: &[serde_json::Value],
+    what: &str,
+    format: Option<Format>,
+    deadline: Instant,
+) -> u8 {
+    let mut parsed = Vec::new();
+    for e in events {
+        match event::parse(e, &config) {
+            Ok(p) => parsed.push((e, p)),
+            Err(e) => return bad_input(format!("{}: {e}", path.display())),
+        }
+    }
+    eprintln!(
+        "rekognition-guard: {} is {what}: handling each record as its EventBridge event",
+        path.display()
+    );
+    let router = Router::new(App::new(config, Clients::from_env().await));
+    let mut reports = Vec::new();
+    for (e, p) in parsed {
+        match router.handle_event(e, p, deadline).await {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                eprintln!("rekognition-guard: {e}");
+                return exit::FAILED;
+            }
+        }
+    }
+    if what.starts_with("a bare") {
+        reports.iter().for_each(|r| print_report(r, format));
+    } else if format == Some(Format::Table) || (format.is_none() && std::io::stdout().is_terminal())
+    {
+        reports
+            .iter()
+            .for_each(|r| print_report(r, Some(Format::Table)));
+    } else {
+        match serde_json::to_string_pretty(&reports) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("rekognition-guard: cannot render the reports: {e}"),
+        }
+    }
+    let codes: Vec<u8> = reports.iter().map(Report::exit_code).collect();
+    [exit::FAILED, exit::NON_COMPLIANT]
+        .into_iter()
+        .find(|c| codes.contains(c))
+        .unwrap_or(exit::OK)
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal.

@@ -24,6 +24,16 @@ impl Mode {
     }
 }
 
+/// Which customer managed keys meet `sse-kms` on a bucket (`GUARD_KMS_KEY_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicy {
+    /// Any valid customer key (symmetric, `ENCRYPT_DECRYPT`, enabled): another team's
+    /// key is compliant.
+    CustomerManaged,
+    /// Only `GUARD_KMS_KEY_ID`: another customer key is kept, and reported.
+    ConfiguredOnly,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mode: Mode,
@@ -55,6 +65,10 @@ pub struct Config {
     pub work_queue_url: Option<String>,
     /// Accounts × Regions swept at once by `scan --org`.
     pub org_concurrency: usize,
+    /// Which customer managed keys meet `sse-kms` (`GUARD_KMS_KEY_POLICY`).
+    pub kms_key_policy: KeyPolicy,
+    /// How long a warm function trusts a liveness output bucket it verified compliant.
+    pub recheck: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -86,6 +100,8 @@ impl Default for Config {
             regions: Vec::new(),
             work_queue_url: None,
             org_concurrency: 8,
+            kms_key_policy: KeyPolicy::CustomerManaged,
+            recheck: Duration::from_secs(300),
         }
     }
 }
@@ -267,7 +283,7 @@ impl Config {
         let regions = get("GUARD_REGIONS")
             .map(|v| split_list(&v))
             .unwrap_or_default();
-        if let Some(bad) = regions.iter().find(|r| !crate::event::is_region(r)) {
+        if let Some(bad) = regions.iter().find(|r| !crate::region::is_region(r)) {
             return Err(invalid(
                 "GUARD_REGIONS",
                 bad,
@@ -297,6 +313,30 @@ impl Config {
                 }
             },
         };
+        let kms_key_policy = match get("GUARD_KMS_KEY_POLICY").as_deref() {
+            None | Some("customer-managed") => KeyPolicy::CustomerManaged,
+            Some("configured-only") => KeyPolicy::ConfiguredOnly,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_KMS_KEY_POLICY",
+                    other,
+                    "expected customer-managed or configured-only",
+                ));
+            }
+        };
+        let recheck = match get("GUARD_RECHECK_SECONDS") {
+            None => defaults.recheck,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= 86_400 => Duration::from_secs(n),
+                _ => {
+                    return Err(invalid(
+                        "GUARD_RECHECK_SECONDS",
+                        &v,
+                        "expected a whole number of seconds from 0 to 86400",
+                    ));
+                }
+            },
+        };
         Ok(Self {
             mode,
             kms_key_id,
@@ -317,6 +357,8 @@ impl Config {
             regions,
             work_queue_url,
             org_concurrency,
+            kms_key_policy,
+            recheck,
         })
     }
 
@@ -418,6 +460,8 @@ mod tests {
             ("GUARD_OPT_OUT_SERVICES", "rekognition,textract"),
             ("GUARD_REQUIRE_CMK", "false"),
             ("GUARD_SCAN_CONCURRENCY", "4"),
+            ("GUARD_KMS_KEY_POLICY", "configured-only"),
+            ("GUARD_RECHECK_SECONDS", "30"),
         ]))
         .unwrap();
         assert_eq!(c.mode, Mode::Audit);
@@ -428,6 +472,8 @@ mod tests {
         assert_eq!(c.opt_out_services, vec!["rekognition", "textract"]);
         assert!(!c.require_cmk);
         assert_eq!(c.scan_concurrency, 4);
+        assert_eq!(c.kms_key_policy, KeyPolicy::ConfiguredOnly);
+        assert_eq!(c.recheck, Duration::from_secs(30));
         assert_eq!(c.bucket_role("ml-data-x"), Some("guarded-prefix"));
         assert_eq!(c.bucket_role("custom-labels-console-x"), Some("console"));
         assert_eq!(c.bucket_role("other"), None);
@@ -481,6 +527,8 @@ mod tests {
             ("GUARD_REGIONS", "us-east-1,mars-1"),
             ("GUARD_WORK_QUEUE_URL", "queue"),
             ("GUARD_ORG_CONCURRENCY", "0"),
+            ("GUARD_KMS_KEY_POLICY", "any"),
+            ("GUARD_RECHECK_SECONDS", "5m"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

@@ -10,6 +10,19 @@ use crate::config::Config;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod cloudtrail;
+mod fields;
+mod rekognition;
+mod s3;
+#[cfg(test)]
+mod tests;
+
+pub use cloudtrail::{Intake, intake, to_eventbridge};
+use fields::str_field;
+pub use fields::{DIRECTORY_BUCKET, check_bucket_name, check_existing_bucket_name};
+// Kept for callers written before `crate::region` existed; new code imports that.
+pub use crate::region::{is_region, partition};
+
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
 
@@ -20,6 +33,10 @@ pub enum TriggerKind {
     ProjectVersionCreated,
     StreamProcessorCreated,
     ScheduledScan,
+    ProjectVersionCopied,
+    DatasetCreated,
+    MediaAnalysisJobStarted,
+    FaceLivenessSessionCreated,
     ManualScan,
     OptOutCheck,
     Ignored,
@@ -36,6 +53,10 @@ impl TriggerKind {
             TriggerKind::ManualScan => "manual-scan",
             TriggerKind::OptOutCheck => "opt-out-check",
             TriggerKind::Ignored => "ignored",
+            TriggerKind::ProjectVersionCopied => "project-version-copied",
+            TriggerKind::DatasetCreated => "dataset-created",
+            TriggerKind::MediaAnalysisJobStarted => "media-analysis-job-started",
+            TriggerKind::FaceLivenessSessionCreated => "face-liveness-session-created",
         }
     }
 }
@@ -82,21 +103,97 @@ pub struct BucketTarget {
 pub enum Plan {
     Ignore,
     Bucket(BucketTarget),
-    ProjectVersion {
-        /// `<projectArn>/version/<versionName>`, as Rekognition names it.
-        id: String,
-        output: BucketTarget,
-        kms_key_id: Option<String>,
-        training_data: Vec<BucketTarget>,
-    },
-    StreamProcessor {
-        /// The stream processor's name.
-        id: String,
-        output: Option<BucketTarget>,
-        kms_key_id: Option<String>,
-        data_sharing_opt_in: Option<bool>,
-    },
+    /// A Rekognition call that decides where data lands (one per trigger in
+    /// `event/rekognition.rs`).
+    Rekognition(Box<RekognitionPlan>),
     Scan,
+}
+
+/// What a Rekognition call created or started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekognitionKind {
+    ProjectVersion,
+    StreamProcessor,
+    Dataset,
+    MediaAnalysisJob,
+    FaceLivenessSession,
+}
+
+/// A request field as CloudTrail shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field<T> {
+    /// Not in the request.
+    Absent,
+    /// Replaced by `HIDDEN_DUE_TO_SECURITY_REASONS`: set, but unknown here.
+    Hidden,
+    Value(T),
+}
+
+impl<T> Field<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Field::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The value CloudTrail writes in place of a field it will not show.
+pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// Whether a `KmsKeyId` is expected on this resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyExpectation {
+    /// The API accepts one: its absence is a `customer-managed-key` finding.
+    Expected,
+    /// The API refuses one (face-search stream processors): `skipped`, with why.
+    NotAllowed(&'static str),
+    /// The call takes no key (`CreateDataset`): no `customer-managed-key` result.
+    NotApplicable,
+}
+
+/// How to read a Rekognition resource back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// `DescribeStreamProcessor`.
+    StreamProcessor { name: String },
+    /// `DescribeProjectVersions` of one version.
+    ProjectVersion {
+        project_arn: String,
+        version_name: String,
+    },
+    /// `GetMediaAnalysisJob`.
+    MediaAnalysisJob { job_id: String },
+}
+
+/// Everything one Rekognition call decides: where output lands, under which key, what
+/// it reads, and (stream processors) whether video is shared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RekognitionPlan {
+    pub kind: RekognitionKind,
+    /// The event's Region: the resource's, and its buckets' (Rekognition reads and
+    /// writes buckets in its own Region only).
+    pub region: String,
+    /// The resource's ARN from `responseElements` (a project version, stream processor
+    /// or dataset); jobs and sessions have no ARN and are named by their id. When the
+    /// record has no ARN, the parent project's ARN, with `name` naming the child.
+    pub id: String,
+    /// The version name / dataset type when `id` is the parent's ARN.
+    pub name: Option<String>,
+    /// The bucket Rekognition writes to (three controls).
+    pub output: Field<BucketTarget>,
+    pub kms_key_id: Field<String>,
+    pub key_expectation: KeyExpectation,
+    /// Buckets Rekognition only reads (training data, job input): encryption reported.
+    pub inputs: Vec<BucketTarget>,
+    /// Stream processors: `DataSharingPreference.OptIn` as the request set it.
+    pub data_sharing_opt_in: Option<Field<bool>>,
+    /// The read-only call that tells what the record does not (a field CloudTrail hid, a
+    /// stream processor's data sharing left out of the request).
+    pub lookup: Option<Lookup>,
+    /// One call per end user (liveness sessions): an output bucket verified compliant a
+    /// moment ago by this warm function is trusted for `GUARD_RECHECK_SECONDS`.
+    pub trust_recent_verification: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,7 +285,7 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
     })
 }
 
-type PlanResult = Result<(TriggerKind, Plan), String>;
+pub(crate) type PlanResult = Result<(TriggerKind, Plan), String>;
 
 /// EventBridge always names the account and region as strings, and CloudTrail the
 /// recipient account and `awsRegion`. Another type there cannot be checked against this
@@ -248,647 +345,39 @@ fn cloudtrail_plan(
         _ => None,
     };
     match (event_name, source, event_source.as_str()) {
-        ("CreateBucket", "aws.s3", "s3.amazonaws.com") => create_bucket_plan(
+        ("CreateBucket", "aws.s3", "s3.amazonaws.com") => s3::create_bucket_plan(
             params.ok_or("CreateBucket without requestParameters")?,
             region,
             config,
         ),
-        ("CreateProjectVersion", "aws.rekognition", "rekognition.amazonaws.com") => {
-            project_version_plan(
-                params.ok_or("CreateProjectVersion without requestParameters")?,
-                region,
-            )
+        (_, "aws.s3express", _) | (_, _, "s3express.amazonaws.com") => {
+            Err(s3::DIRECTORY_BUCKET.to_owned())
         }
-        ("CreateStreamProcessor", "aws.rekognition", "rekognition.amazonaws.com") => {
-            stream_processor_plan(
-                params.ok_or("CreateStreamProcessor without requestParameters")?,
+        (name, "aws.rekognition", "rekognition.amazonaws.com")
+            if rekognition::TRIGGERS.iter().any(|(n, _)| *n == name) =>
+        {
+            let call = rekognition::Call {
+                name,
+                params: params.ok_or_else(|| format!("{name} without requestParameters"))?,
+                response: match detail.get("responseElements") {
+                    Some(Value::Object(r)) => Some(r),
+                    _ => None,
+                },
                 region,
-            )
+                account: str_field(detail, "recipientAccountId")
+                    .or_else(|| trigger.account.clone()),
+            };
+            rekognition::plan(&call)
         }
-        ("CreateBucket" | "CreateProjectVersion" | "CreateStreamProcessor", _, _) => Err(format!(
-            "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
-        )),
+        (name, _, _)
+            if name == "CreateBucket" || rekognition::TRIGGERS.iter().any(|(n, _)| *n == name) =>
+        {
+            Err(format!(
+                "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
+            ))
+        }
         _ => Err(format!(
             "eventName {event_name:?} is not one rekognition-guard handles"
         )),
-    }
-}
-
-fn create_bucket_plan(params: &Map<String, Value>, region: &str, config: &Config) -> PlanResult {
-    let name = get_ci(params, "bucketName")
-        .and_then(Value::as_str)
-        .ok_or("requestParameters.bucketName missing or not a string")?;
-    check_bucket_name(name)?;
-    let role = config.bucket_role(name).ok_or_else(|| {
-        format!("bucket {name:?} matches neither the console prefix nor GUARD_BUCKET_PREFIXES")
-    })?;
-    let region = match get_ci(params, "createBucketConfiguration")
-        .and_then(Value::as_object)
-        .and_then(|c| get_ci(c, "locationConstraint"))
-    {
-        None | Some(Value::Null) => region.to_owned(),
-        Some(Value::String(lc)) => {
-            let target = location_constraint_region(lc)?;
-            // One partition's S3 endpoint cannot create a bucket in another's.
-            if partition(&target) != partition(region) {
-                return Err(format!(
-                    "LocationConstraint {target:?} is in partition {}, the event in {}",
-                    partition(&target),
-                    partition(region)
-                ));
-            }
-            target
-        }
-        Some(_) => return Err("LocationConstraint is not a string".to_owned()),
-    };
-    Ok((
-        TriggerKind::BucketCreated,
-        Plan::Bucket(BucketTarget {
-            name: name.to_owned(),
-            region,
-            role,
-            audit_only: false,
-            fresh: true,
-        }),
-    ))
-}
-
-fn project_version_plan(params: &Map<String, Value>, region: &str) -> PlanResult {
-    let output = get_ci(params, "outputConfig")
-        .and_then(Value::as_object)
-        .ok_or("CreateProjectVersion without outputConfig: no bucket to guard")?;
-    let bucket = get_ci(output, "s3Bucket")
-        .and_then(Value::as_str)
-        .ok_or("outputConfig.s3Bucket missing or not a string")?;
-    check_bucket_name(bucket)?;
-    let kms_key_id = key_id(params, "kmsKeyId", region)?;
-    let project = get_ci(params, "projectArn")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown-project");
-    let version = get_ci(params, "versionName")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown-version");
-    let id: String = format!("{project}/version/{version}")
-        .chars()
-        .take(512)
-        .collect();
-    let mut training: Vec<String> = Vec::new();
-    for dataset in ["trainingData", "testingData"] {
-        let assets = get_ci(params, dataset)
-            .and_then(Value::as_object)
-            .and_then(|d| get_ci(d, "assets"))
-            .and_then(Value::as_array);
-        for asset in assets.into_iter().flatten() {
-            let name = asset
-                .as_object()
-                .and_then(|a| get_ci(a, "groundTruthManifest"))
-                .and_then(Value::as_object)
-                .and_then(|m| get_ci(m, "s3Object"))
-                .and_then(Value::as_object)
-                .and_then(|o| get_ci(o, "bucket"))
-                .and_then(Value::as_str);
-            if let Some(name) = name
-                && check_bucket_name(name).is_ok()
-                && name != bucket
-                && !training.iter().any(|t| t == name)
-            {
-                training.push(name.to_owned());
-            }
-        }
-    }
-    Ok((
-        TriggerKind::ProjectVersionCreated,
-        Plan::ProjectVersion {
-            id,
-            output: BucketTarget {
-                name: bucket.to_owned(),
-                region: region.to_owned(),
-                role: "output",
-                audit_only: false,
-                fresh: false,
-            },
-            kms_key_id,
-            training_data: training
-                .into_iter()
-                .map(|name| BucketTarget {
-                    name,
-                    region: region.to_owned(),
-                    role: "training-data",
-                    audit_only: true,
-                    fresh: false,
-                })
-                .collect(),
-        },
-    ))
-}
-
-fn stream_processor_plan(params: &Map<String, Value>, region: &str) -> PlanResult {
-    let bucket = get_ci(params, "output")
-        .and_then(Value::as_object)
-        .and_then(|o| get_ci(o, "s3Destination"))
-        .and_then(Value::as_object)
-        .and_then(|d| get_ci(d, "bucket"));
-    let output = match bucket {
-        None | Some(Value::Null) => None,
-        Some(Value::String(name)) => {
-            check_bucket_name(name)?;
-            Some(BucketTarget {
-                name: name.clone(),
-                region: region.to_owned(),
-                role: "stream-output",
-                audit_only: false,
-                fresh: false,
-            })
-        }
-        Some(_) => return Err("output.s3Destination.bucket is not a string".to_owned()),
-    };
-    let kms_key_id = key_id(params, "kmsKeyId", region)?;
-    let id: String = get_ci(params, "name")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown-stream-processor")
-        .chars()
-        .take(128)
-        .collect();
-    let data_sharing_opt_in = match get_ci(params, "dataSharingPreference")
-        .and_then(Value::as_object)
-        .and_then(|d| get_ci(d, "optIn"))
-    {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
-        Some(_) => return Err("dataSharingPreference.optIn is not a boolean".to_owned()),
-    };
-    Ok((
-        TriggerKind::StreamProcessorCreated,
-        Plan::StreamProcessor {
-            id,
-            output,
-            kms_key_id,
-            data_sharing_opt_in,
-        },
-    ))
-}
-
-fn str_field(map: &Map<String, Value>, key: &str) -> Option<String> {
-    map.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-/// CloudTrail writes lowerCamelCase (`outputConfig`); the API uses PascalCase
-/// (`OutputConfig`). Accept both.
-fn get_ci<'a>(map: &'a Map<String, Value>, camel: &str) -> Option<&'a Value> {
-    map.get(camel).or_else(|| {
-        let mut chars = camel.chars();
-        let pascal: String = chars
-            .next()
-            .map(|c| c.to_ascii_uppercase())
-            .into_iter()
-            .chain(chars)
-            .collect();
-        map.get(&pascal)
-    })
-}
-
-fn optional_str(map: &Map<String, Value>, camel: &str) -> Result<Option<String>, String> {
-    match get_ci(map, camel) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) if s.len() <= 2048 && !s.chars().any(char::is_whitespace) => {
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(format!("{camel} is not a valid key identifier")),
-    }
-}
-
-/// A KMS key as the Rekognition API accepts it: a key id, an alias name, or a key or
-/// alias ARN of the event's own partition. The API refuses anything else (the event
-/// would carry an `errorCode`), so an event naming it is corrupt or forged: not acted on.
-fn key_id(map: &Map<String, Value>, camel: &str, region: &str) -> Result<Option<String>, String> {
-    let Some(key) = optional_str(map, camel)? else {
-        return Ok(None);
-    };
-    if is_key_id(&key, region) {
-        Ok(Some(key))
-    } else {
-        Err(format!(
-            "{camel} {:?} is not a KMS key id, alias or ARN in partition {}",
-            key.chars().take(80).collect::<String>(),
-            partition(region)
-        ))
-    }
-}
-
-fn is_key_id(key: &str, region: &str) -> bool {
-    let id = |s: &str| {
-        (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let alias = |s: &str| {
-        (1..=256).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
-    };
-    if let Some(name) = key.strip_prefix("alias/") {
-        return alias(name);
-    }
-    let Some(arn) = key.strip_prefix("arn:") else {
-        return id(key);
-    };
-    let parts: Vec<&str> = arn.splitn(5, ':').collect();
-    let [arn_partition, service, key_region, account, resource] = parts[..] else {
-        return false;
-    };
-    arn_partition == partition(region)
-        && service == "kms"
-        && is_region(key_region)
-        && partition(key_region) == arn_partition
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && (resource.strip_prefix("key/").is_some_and(id)
-            || resource.strip_prefix("alias/").is_some_and(alias))
-}
-
-/// S3's bucket naming rules (general purpose buckets). A name that breaks them cannot
-/// exist, so acting on it could only be a mistake or an injection attempt.
-pub fn check_bucket_name(name: &str) -> Result<(), String> {
-    let shown: String = name.chars().take(80).collect();
-    let bad = |why: &str| Err(format!("invalid bucket name {shown:?}: {why}"));
-    if !(3..=63).contains(&name.len()) {
-        return bad("must be 3 to 63 characters");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return bad("only lowercase letters, digits, dots and hyphens are allowed");
-    }
-    let first = name.as_bytes()[0];
-    let last = name.as_bytes()[name.len() - 1];
-    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
-        return bad("must begin and end with a letter or digit");
-    }
-    if name.contains("..") {
-        return bad("must not contain two adjacent dots");
-    }
-    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return bad("must not be formatted as an IP address");
-    }
-    if name.starts_with("xn--") || name.starts_with("sthree-") {
-        return bad("reserved prefix");
-    }
-    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") || name.ends_with("--x-s3") {
-        return bad("reserved suffix");
-    }
-    Ok(())
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, …
-pub fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && region.len() <= 32
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0)
-}
-
-fn location_constraint_region(lc: &str) -> Result<String, String> {
-    match lc {
-        "" => Ok("us-east-1".to_owned()),
-        "EU" => Ok("eu-west-1".to_owned()),
-        r if is_region(r) => Ok(r.to_owned()),
-        other => Err(format!(
-            "invalid LocationConstraint {:?}",
-            other.chars().take(40).collect::<String>()
-        )),
-    }
-}
-
-/// The ARN partition of a region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else {
-        "aws"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn cfg() -> Config {
-        Config {
-            bucket_prefixes: vec!["acme-ml-".into()],
-            ..Config::default()
-        }
-    }
-
-    fn sample(name: &str) -> Value {
-        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    fn create_bucket(params: Value) -> Value {
-        json!({"version": "0", "id": "e1", "detail-type": CLOUDTRAIL_DETAIL_TYPE,
-               "source": "aws.s3", "account": "123456789012", "region": "us-east-1",
-               "detail": {"eventSource": "s3.amazonaws.com", "eventName": "CreateBucket",
-                          "awsRegion": "us-east-1", "requestParameters": params,
-                          "userIdentity": {"sessionContext": {"sessionIssuer": {}}}}})
-    }
-
-    fn bucket_of(p: &Parsed) -> &BucketTarget {
-        match &p.plan {
-            Plan::Bucket(b) => b,
-            other => panic!("expected a bucket plan, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn console_sample_is_a_guarded_bucket() {
-        let p = parse(&sample("create-bucket-console.json"), &cfg()).unwrap();
-        assert_eq!(p.trigger.kind, TriggerKind::BucketCreated);
-        assert_eq!(p.trigger.event_name.as_deref(), Some("CreateBucket"));
-        assert_eq!(p.trigger.account.as_deref(), Some("123456789012"));
-        let b = bucket_of(&p);
-        assert_eq!(b.name, "custom-labels-console-us-east-1-3f9a1c2b7d");
-        assert_eq!((b.region.as_str(), b.role), ("us-east-1", "console"));
-    }
-
-    #[test]
-    fn location_constraint_sets_the_region() {
-        let p = parse(&sample("create-bucket-eu-west-1.json"), &cfg()).unwrap();
-        assert_eq!(bucket_of(&p).region, "eu-west-1");
-        let p = parse(
-            &create_bucket(json!({"bucketName": "acme-ml-x",
-                "CreateBucketConfiguration": {"LocationConstraint": "EU"}})),
-            &cfg(),
-        )
-        .unwrap();
-        assert_eq!(bucket_of(&p).region, "eu-west-1");
-        assert_eq!(bucket_of(&p).role, "guarded-prefix");
-    }
-
-    #[test]
-    fn failed_and_unguarded_calls_are_ignored_with_a_reason() {
-        for (file, needle) in [
-            ("create-bucket-failed.json", "BucketAlreadyOwnedByYou"),
-            ("create-bucket-unguarded.json", "matches neither"),
-        ] {
-            let p = parse(&sample(file), &cfg()).unwrap();
-            assert_eq!(p.trigger.kind, TriggerKind::Ignored, "{file}");
-            assert_eq!(p.plan, Plan::Ignore);
-            let reason = p.trigger.ignored_reason.unwrap();
-            assert!(reason.contains(needle), "{file}: {reason}");
-        }
-    }
-
-    #[test]
-    fn ignored_content_cases() {
-        let cases = [
-            (json!(null), "requestParameters"),
-            (json!({}), "bucketName"),
-            (json!({"bucketName": 7}), "bucketName"),
-            (
-                json!({"bucketName": "custom-labels-console-../x"}),
-                "invalid bucket name",
-            ),
-            (
-                json!({"bucketName": "custom-labels-console-*"}),
-                "invalid bucket name",
-            ),
-            (
-                json!({"bucketName": "arn:aws:s3:::custom-labels-console-x"}),
-                "invalid bucket name",
-            ),
-            (
-                json!({"bucketName": "Custom-Labels-Console-X"}),
-                "invalid bucket name",
-            ),
-            (
-                json!({"bucketName": "custom-labels-console-x",
-                    "CreateBucketConfiguration": {"LocationConstraint": "../../etc"}}),
-                "LocationConstraint",
-            ),
-            (
-                json!({"bucketName": "custom-labels-console-x",
-                    "CreateBucketConfiguration": {"LocationConstraint": "cn-north-1"}}),
-                "partition aws-cn",
-            ),
-        ];
-        for (params, needle) in cases {
-            let p = parse(&create_bucket(params.clone()), &cfg()).unwrap();
-            let reason = p.trigger.ignored_reason.unwrap_or_default();
-            assert!(reason.contains(needle), "{params}: {reason}");
-            assert_eq!(p.plan, Plan::Ignore);
-        }
-    }
-
-    #[test]
-    fn not_eventbridge_is_an_error() {
-        for raw in [
-            &b"not json"[..],
-            b"",
-            b"[]",
-            b"{}",
-            b"{\"detail-type\": 1}",
-            b"{\"detail-type\": \"x\", \"source\": \"y\", \"detail\": []}",
-        ] {
-            assert!(
-                parse_bytes(raw, &cfg()).is_err(),
-                "{}",
-                String::from_utf8_lossy(raw)
-            );
-        }
-    }
-
-    #[test]
-    fn unknown_event_names_are_ignored() {
-        let mut e = create_bucket(json!({"bucketName": "custom-labels-console-x"}));
-        e["detail"]["eventName"] = json!("DeleteBucket");
-        let p = parse(&e, &cfg()).unwrap();
-        assert!(p.trigger.ignored_reason.unwrap().contains("DeleteBucket"));
-    }
-
-    #[test]
-    fn project_version_both_casings() {
-        let p = parse(&sample("create-project-version.json"), &cfg()).unwrap();
-        let Plan::ProjectVersion {
-            output,
-            kms_key_id,
-            training_data,
-            ..
-        } = p.plan
-        else {
-            panic!("not a project version")
-        };
-        assert_eq!(output.name, "custom-labels-console-us-east-1-3f9a1c2b7d");
-        assert_eq!(output.role, "output");
-        assert!(kms_key_id.unwrap().starts_with("arn:aws:kms:"));
-        assert_eq!(training_data.len(), 1);
-        assert!(training_data[0].audit_only);
-
-        let mut e = sample("create-project-version.json");
-        e["detail"]["requestParameters"] = json!({
-            "ProjectArn": "arn:aws:rekognition:us-east-1:123456789012:project/p/1",
-            "VersionName": "v1",
-            "OutputConfig": {"S3Bucket": "pascal-bucket", "S3KeyPrefix": "out/"},
-            "KmsKeyId": "alias/k",
-            "TrainingData": {"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": "src-a", "Name": "m"}}}]},
-            "TestingData": {"AutoCreate": true}
-        });
-        let p = parse(&e, &cfg()).unwrap();
-        let Plan::ProjectVersion {
-            output,
-            kms_key_id,
-            training_data,
-            ..
-        } = p.plan
-        else {
-            panic!("not a project version")
-        };
-        assert_eq!(output.name, "pascal-bucket");
-        assert_eq!(kms_key_id.as_deref(), Some("alias/k"));
-        assert_eq!(training_data[0].name, "src-a");
-    }
-
-    #[test]
-    fn project_version_without_output_config_is_ignored() {
-        let mut e = sample("create-project-version.json");
-        e["detail"]["requestParameters"]
-            .as_object_mut()
-            .unwrap()
-            .remove("outputConfig");
-        let p = parse(&e, &cfg()).unwrap();
-        assert!(p.trigger.ignored_reason.unwrap().contains("outputConfig"));
-    }
-
-    #[test]
-    fn stream_processor_fields() {
-        let p = parse(&sample("create-stream-processor-data-sharing.json"), &cfg()).unwrap();
-        assert_eq!(p.trigger.kind, TriggerKind::StreamProcessorCreated);
-        let Plan::StreamProcessor {
-            output,
-            kms_key_id,
-            data_sharing_opt_in,
-            ..
-        } = p.plan
-        else {
-            panic!("not a stream processor")
-        };
-        assert_eq!(output.unwrap().role, "stream-output");
-        assert_eq!(kms_key_id, None);
-        assert_eq!(data_sharing_opt_in, Some(true));
-    }
-
-    #[test]
-    fn scheduled_event_is_a_scan() {
-        let p = parse(&sample("scheduled-scan.json"), &cfg()).unwrap();
-        assert_eq!(p.trigger.kind, TriggerKind::ScheduledScan);
-        assert_eq!(p.plan, Plan::Scan);
-    }
-
-    #[test]
-    fn identity_fields_must_be_strings() {
-        let good = create_bucket(json!({"bucketName": "custom-labels-console-x"}));
-        assert_eq!(
-            parse(&good, &cfg()).unwrap().trigger.kind,
-            TriggerKind::BucketCreated
-        );
-        let mut no_account = good.clone();
-        no_account.as_object_mut().unwrap().remove("account");
-        for (event, needle) in [
-            (
-                {
-                    let mut e = good.clone();
-                    e["account"] = json!(123456789012_u64);
-                    e
-                },
-                "account is a number",
-            ),
-            (
-                {
-                    let mut e = good.clone();
-                    e["detail"]["awsRegion"] = json!(1);
-                    e
-                },
-                "detail.awsRegion is a number",
-            ),
-            (
-                {
-                    let mut e = good.clone();
-                    e["detail"]["recipientAccountId"] = json!({"id": "123456789012"});
-                    e
-                },
-                "recipientAccountId is an object",
-            ),
-            (no_account, "names no account"),
-        ] {
-            let p = parse(&event, &cfg()).unwrap();
-            assert_eq!(p.plan, Plan::Ignore, "{needle}");
-            let reason = p.trigger.ignored_reason.unwrap();
-            assert!(reason.contains(needle), "{reason}");
-        }
-    }
-
-    #[test]
-    fn key_ids() {
-        for ok in [
-            "1234abcd-12ab-34cd-56ef-1234567890ab",
-            "mrk-1234abcd12ab34cd56ef1234567890ab",
-            "alias/rekognition",
-            "alias/aws/s3",
-            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "arn:aws:kms:eu-west-1:210987654321:alias/shared",
-        ] {
-            assert!(is_key_id(ok, "us-east-1"), "{ok}");
-        }
-        assert!(is_key_id(
-            "arn:aws-cn:kms:cn-north-1:123456789012:key/k",
-            "cn-northwest-1"
-        ));
-        for bad in [
-            "*",
-            "alias/",
-            "alias/x y",
-            "arn:aws-cn:kms:cn-north-1:123456789012:key/k",
-            "arn:aws:kms:cn-north-1:123456789012:key/k",
-            "arn:aws:s3:::bucket",
-            "arn:aws:kms:us-east-1:1234:key/k",
-            "arn:aws:kms:us-east-1:123456789012:key/../../x",
-            "key/../x",
-        ] {
-            assert!(!is_key_id(bad, "us-east-1"), "{bad}");
-        }
-    }
-
-    #[test]
-    fn kind_names_match_the_report() {
-        for kind in [
-            TriggerKind::BucketCreated,
-            TriggerKind::ProjectVersionCreated,
-            TriggerKind::StreamProcessorCreated,
-            TriggerKind::ScheduledScan,
-            TriggerKind::ManualScan,
-            TriggerKind::OptOutCheck,
-            TriggerKind::Ignored,
-        ] {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
-        }
-    }
-
-    #[test]
-    fn partitions() {
-        assert_eq!(partition("us-east-1"), "aws");
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-        assert!(is_region("ap-southeast-2") && !is_region("us-east") && !is_region("US-EAST-1"));
     }
 }

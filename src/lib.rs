@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod opt_out;
 pub mod org;
 pub mod policy;
+pub mod region;
 pub mod report;

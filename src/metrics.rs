@@ -66,6 +66,7 @@ mod tests {
             resources: vec![Resource {
                 kind: ResourceType::S3Bucket,
                 id: "b".into(),
+                name: None,
                 role: None,
                 region: None,
                 account: None,

@@ -80,6 +80,9 @@ pub enum ResourceType {
     RekognitionStreamProcessor,
     /// A member account as a whole (organization scope: access to it, the gate).
     Account,
+    RekognitionDataset,
+    RekognitionMediaAnalysisJob,
+    RekognitionFaceLivenessSession,
 }
 
 impl ResourceType {
@@ -91,6 +94,9 @@ impl ResourceType {
             ResourceType::RekognitionProjectVersion => "rekognition-project-version",
             ResourceType::RekognitionStreamProcessor => "rekognition-stream-processor",
             ResourceType::Account => "account",
+            ResourceType::RekognitionDataset => "rekognition-dataset",
+            ResourceType::RekognitionMediaAnalysisJob => "rekognition-media-analysis-job",
+            ResourceType::RekognitionFaceLivenessSession => "rekognition-face-liveness-session",
         }
     }
 }
@@ -156,6 +162,10 @@ pub struct Resource {
     #[serde(rename = "type")]
     pub kind: ResourceType,
     pub id: String,
+    /// When the record names no ARN for the resource itself: its name (a version name,
+    /// a dataset type), `id` then being the parent project's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,7 +263,10 @@ impl Report {
             .results()
             .map(|(r, c)| {
                 [
-                    format!("{} {}", r.kind.as_str(), r.id),
+                    match &r.name {
+                        Some(name) => format!("{} {} ({name})", r.kind.as_str(), r.id),
+                        None => format!("{} {}", r.kind.as_str(), r.id),
+                    },
                     c.control.clone(),
                     c.status.as_str().to_owned(),
                     c.detail.clone(),
@@ -324,6 +337,7 @@ mod tests {
             resources: vec![Resource {
                 kind: ResourceType::S3Bucket,
                 id: "b".into(),
+                name: None,
                 role: None,
                 region: None,
                 account: None,

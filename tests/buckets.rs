@@ -8,9 +8,9 @@ mod common;
 use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
 use common::{ACCOUNT, REGION};
 use rekognition_guard::aws::clients::Clients;
-use rekognition_guard::config::{Config, Mode};
+use rekognition_guard::config::{Config, KeyPolicy, Mode};
 use rekognition_guard::handler::{self, App};
-use rekognition_guard::report::{Report, Status};
+use rekognition_guard::report::{Report, Severity, Status};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -219,32 +219,133 @@ async fn sse_s3_and_the_aws_managed_key_are_upgraded_to_the_configured_key() {
 }
 
 #[tokio::test]
-async fn another_customer_key_is_kept_and_reported() {
+async fn another_teams_valid_key_is_compliant_unless_only_the_configured_key_may_be() {
     let mine = common::create_key("SYMMETRIC_DEFAULT").await;
     let theirs = common::create_key("SYMMETRIC_DEFAULT").await;
-    let app = app(Config {
-        kms_key_id: Some(mine),
-        ..Config::default()
-    })
-    .await;
-    for alg in ["aws:kms", "aws:kms:dsse"] {
-        let (bucket, s3) = new_bucket(REGION).await;
-        common::put_encryption(&s3, &bucket, alg, Some(&theirs), alg == "aws:kms").await;
-        let before = common::read_encryption(&s3, &bucket).await;
-        let report = run(&app, &event_for(&bucket, REGION)).await;
-        assert_eq!(
-            status(&report, &bucket, "sse-kms"),
-            Status::NonCompliant,
-            "{alg}"
-        );
-        assert!(detail(&report, &bucket, "sse-kms").contains("kept"));
-        assert_eq!(
-            common::read_encryption(&s3, &bucket).await,
-            before,
-            "{alg}: never replaced"
-        );
-        assert_eq!(report.exit_code(), 3);
+    for (policy, want) in [
+        (KeyPolicy::CustomerManaged, Status::Compliant),
+        (KeyPolicy::ConfiguredOnly, Status::NonCompliant),
+    ] {
+        let app = app(Config {
+            kms_key_id: Some(mine.clone()),
+            kms_key_policy: policy,
+            ..Config::default()
+        })
+        .await;
+        for alg in ["aws:kms", "aws:kms:dsse"] {
+            let (bucket, s3) = new_bucket(REGION).await;
+            common::put_encryption(&s3, &bucket, alg, Some(&theirs), alg == "aws:kms").await;
+            let before = common::read_encryption(&s3, &bucket).await;
+            let report = run(&app, &event_for(&bucket, REGION)).await;
+            assert_eq!(
+                status(&report, &bucket, "sse-kms"),
+                want,
+                "{policy:?} {alg}"
+            );
+            let text = detail(&report, &bucket, "sse-kms");
+            assert!(text.contains("kept") && text.contains(&theirs), "{text}");
+            assert_eq!(
+                common::read_encryption(&s3, &bucket).await,
+                before,
+                "{alg}: never replaced"
+            );
+            // Nothing left to alert on for this bucket once the other controls are fixed.
+            let attention = report
+                .results()
+                .filter(|(r, _)| r.id == bucket)
+                .any(|(_, c)| !matches!(c.status, Status::Compliant | Status::Remediated));
+            assert_eq!(attention, want == Status::NonCompliant, "{policy:?} {alg}");
+        }
     }
+}
+
+#[tokio::test]
+async fn a_bucket_whose_key_does_not_work_is_high_and_kept() {
+    let kms = common::kms(REGION).await;
+    let disabled = common::create_key("SYMMETRIC_DEFAULT").await;
+    kms.disable_key()
+        .key_id(disabled.rsplit('/').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let pending = common::create_key("SYMMETRIC_DEFAULT").await;
+    kms.schedule_key_deletion()
+        .key_id(pending.rsplit('/').next().unwrap())
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let missing =
+        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000");
+    for configured in [None, Some(common::create_key("SYMMETRIC_DEFAULT").await)] {
+        let app = app(Config {
+            kms_key_id: configured.clone(),
+            ..Config::default()
+        })
+        .await;
+        for (key, needle) in [
+            (&disabled, "Disabled"),
+            (&pending, "PendingDeletion"),
+            (&missing, "cannot describe"),
+        ] {
+            let (bucket, s3) = new_bucket(REGION).await;
+            common::put_encryption(&s3, &bucket, "aws:kms", Some(key), true).await;
+            let report = run(&app, &event_for(&bucket, REGION)).await;
+            let result = report
+                .results()
+                .find(|(r, c)| r.id == bucket && c.control == "sse-kms")
+                .map(|(_, c)| c.clone())
+                .unwrap();
+            assert_eq!(
+                (result.status, result.severity),
+                (Status::NonCompliant, Some(Severity::High)),
+                "{configured:?} {needle}: {}",
+                result.detail
+            );
+            assert!(
+                result.detail.contains(needle) && result.detail.contains("uploads"),
+                "{}",
+                result.detail
+            );
+            assert_eq!(
+                common::read_encryption(&s3, &bucket)
+                    .await
+                    .unwrap()
+                    .1
+                    .as_deref(),
+                Some(key.as_str()),
+                "kept"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_key_is_described_in_the_buckets_region() {
+    let region = "eu-west-1";
+    let kms = common::kms(region).await;
+    let theirs = kms
+        .create_key()
+        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    // Described in us-east-1 (the function's Region) the key would not exist: high.
+    let app = app(Config::default()).await;
+    let (bucket, s3) = new_bucket(region).await;
+    common::put_encryption(&s3, &bucket, "aws:kms", Some(&theirs), true).await;
+    let report = run(&app, &event_for(&bucket, region)).await;
+    assert_eq!(
+        status(&report, &bucket, "sse-kms"),
+        Status::Compliant,
+        "{}",
+        detail(&report, &bucket, "sse-kms")
+    );
 }
 
 #[tokio::test]

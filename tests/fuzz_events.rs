@@ -11,7 +11,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, FileFailurePersistence, TestRunner};
 use rekognition_guard::config::Config;
-use rekognition_guard::event::{self, Plan};
+use rekognition_guard::event::{self, Field, Plan, RekognitionKind};
+use rekognition_guard::region;
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,21 @@ const KEYS: &[&str] = &[
     "versionName",
     "name",
     "eventID",
+    "responseElements",
+    "projectVersionArn",
+    "ProjectVersionArn",
+    "streamProcessorArn",
+    "datasetArn",
+    "jobId",
+    "sessionId",
+    "destinationProjectArn",
+    "datasetSource",
+    "datasetType",
+    "input",
+    "settings",
+    "faceSearch",
+    "connectedHome",
+    "Records",
 ];
 
 const STRINGS: &[&str] = &[
@@ -66,6 +82,20 @@ const STRINGS: &[&str] = &[
     "CreateBucket",
     "CreateProjectVersion",
     "CreateStreamProcessor",
+    "CopyProjectVersion",
+    "CreateDataset",
+    "StartMediaAnalysisJob",
+    "CreateFaceLivenessSession",
+    "HIDDEN_DUE_TO_SECURITY_REASONS",
+    "arn:aws:rekognition:us-east-1:123456789012:project/p/1700000000000",
+    "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1700000000000",
+    "arn:aws-cn:rekognition:cn-north-1:123456789012:project/p/version/v1/1",
+    "arn:aws:rekognition:eu-west-1:123456789012:streamprocessor/sp",
+    "arn:aws:rekognition:us-east-1:123456789012:project/p/dataset/train/1",
+    "Legacy_Bucket.Name",
+    "acme--x-s3",
+    "eusc-de-east-1",
+    "us-isof-south-1",
     "us-east-1",
     "eu-west-1",
     "cn-north-1",
@@ -196,6 +226,56 @@ fn config() -> Config {
     }
 }
 
+/// A job or session id as Rekognition returns it.
+fn is_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `arn:<partition of region>:rekognition:<region>:<account>:<resource of kind>`,
+/// checked independently of the parser. `parent`: the record had no ARN of its own,
+/// so the id is the project's.
+fn is_arn_of(arn: &str, region: &str, kind: RekognitionKind, parent: bool) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [
+        "arn",
+        partition,
+        "rekognition",
+        arn_region,
+        account,
+        resource,
+    ] = parts[..]
+    else {
+        return false;
+    };
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let segments: Vec<&str> = resource.split('/').collect();
+    let shape = match (kind, parent) {
+        (_, true) => matches!(segments[..], ["project", _, _]),
+        (RekognitionKind::ProjectVersion, false) => {
+            matches!(segments[..], ["project", _, "version", _, _])
+        }
+        (RekognitionKind::Dataset, false) => {
+            matches!(segments[..], ["project", _, "dataset", _, _])
+        }
+        (RekognitionKind::StreamProcessor, false) => matches!(segments[..], ["streamprocessor", _]),
+        _ => false,
+    };
+    partition == region::partition(region)
+        && arn_region == region
+        && region::is_region(region)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && segments.iter().all(|s| segment_ok(s))
+        && shape
+}
+
 /// The parser's promise: what it acts on is well-formed; everything else is an error or
 /// an ignore with a reason.
 fn check(
@@ -218,20 +298,29 @@ fn check(
             prop_assert!(valid(&b.name, &b.region), "{b:?}");
             prop_assert!(config.bucket_role(&b.name).is_some());
         }
-        Plan::ProjectVersion {
-            output,
-            training_data,
-            ..
-        } => {
-            prop_assert!(valid(&output.name, &output.region));
-            prop_assert!(
-                training_data
-                    .iter()
-                    .all(|t| valid(&t.name, &t.region) && t.audit_only)
-            );
-        }
-        Plan::StreamProcessor { output, .. } => {
-            prop_assert!(output.as_ref().is_none_or(|o| valid(&o.name, &o.region)));
+        Plan::Rekognition(plan) => {
+            // Rekognition reads and writes buckets of its own Region only.
+            let region = parsed.trigger.region.as_deref().unwrap_or_default();
+            prop_assert_eq!(&plan.region, region);
+            let existing = |b: &event::BucketTarget| {
+                event::check_existing_bucket_name(&b.name).is_ok()
+                    && b.region == region
+                    && !b.name.contains("..")
+                    && !b.name.contains('/')
+                    && !b.name.ends_with("--x-s3")
+            };
+            if let Field::Value(output) = &plan.output {
+                prop_assert!(existing(output), "{output:?}");
+            }
+            // Only the output is written: everything else it names is read only.
+            prop_assert!(plan.inputs.iter().all(|t| existing(t) && t.audit_only));
+            let id_ok = match plan.kind {
+                RekognitionKind::MediaAnalysisJob | RekognitionKind::FaceLivenessSession => {
+                    is_id(&plan.id) || plan.id.starts_with("unknown (")
+                }
+                kind => is_arn_of(&plan.id, region, kind, plan.name.is_some()),
+            };
+            prop_assert!(id_ok, "{:?} id {:?} in {region}", plan.kind, plan.id);
         }
         Plan::Scan => {}
     }

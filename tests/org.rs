@@ -323,11 +323,12 @@ fn create_bucket(account: &str, recipient: &str, bucket: &str, region: &str) -> 
 }
 
 fn project_version(account: &str, bucket: &str, region: &str) -> Value {
-    let mut e = common::sample("create-project-version-no-kms.json");
-    e["account"] = json!(account);
-    e["region"] = json!(region);
-    e["detail"]["recipientAccountId"] = json!(account);
-    e["detail"]["awsRegion"] = json!(region);
+    // The record as that account's CloudTrail writes it: its ARNs name the account and Region.
+    let text = common::sample("create-project-version-no-kms.json")
+        .to_string()
+        .replace(common::ACCOUNT, account)
+        .replace("us-east-1", region);
+    let mut e: Value = serde_json::from_str(&text).unwrap();
     e["detail"]["requestParameters"]["outputConfig"]["s3Bucket"] = json!(bucket);
     if let Some(p) = e["detail"]["requestParameters"].as_object_mut() {
         p.remove("trainingData");

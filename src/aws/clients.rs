@@ -65,6 +65,8 @@ pub struct Clients {
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kms: Mutex<HashMap<String, aws_sdk_kms::Client>>,
     sns: Mutex<HashMap<String, aws_sdk_sns::Client>>,
+    /// A Rekognition client to use in every Region (tests: moto lacks the calls).
+    rekognition_override: Option<aws_sdk_rekognition::Client>,
 }
 
 /// Bounds every call so a hung endpoint cannot hold an invocation: the SDK's standard
@@ -98,6 +100,7 @@ impl Clients {
             s3: Mutex::default(),
             kms: Mutex::default(),
             sns: Mutex::default(),
+            rekognition_override: None,
         }
     }
 
@@ -114,6 +117,13 @@ impl Clients {
             .retry_config(aws_config::retry::RetryConfig::adaptive())
             .build();
         Self::with_counter(base, Arc::clone(&self.counter))
+    }
+
+    /// Sends every Rekognition call to `client` (an `aws-smithy-mocks` client in tests,
+    /// for the calls the emulator lacks); the other services keep the standard chain.
+    pub fn with_rekognition(mut self, client: aws_sdk_rekognition::Client) -> Self {
+        self.rekognition_override = Some(client);
+        self
     }
 
     pub fn counter(&self) -> &RequestCounter {
@@ -175,6 +185,9 @@ impl Clients {
     }
 
     pub fn rekognition(&self, region: &str) -> aws_sdk_rekognition::Client {
+        if let Some(client) = &self.rekognition_override {
+            return client.clone();
+        }
         let conf = aws_sdk_rekognition::config::Builder::from(&self.base)
             .region(aws_sdk_rekognition::config::Region::new(region.to_owned()))
             .interceptor(self.counting(false))

@@ -46,6 +46,14 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "rekognition:DescribeProjectVersions",
         "scan: their output buckets",
     ),
+    (
+        "rekognition:DescribeStreamProcessor",
+        "data sharing, output and key a CreateStreamProcessor record does not show",
+    ),
+    (
+        "rekognition:GetMediaAnalysisJob",
+        "output, input and key a StartMediaAnalysisJob record hid",
+    ),
 ];
 
 /// Organization scope, in the guard account (`OrganizationPolicy` in template.yaml): the
@@ -89,6 +97,14 @@ pub const MEMBER_ACTIONS: &[(&str, &str)] = &[
     (
         "rekognition:DescribeProjectVersions",
         "sweep: their output buckets",
+    ),
+    (
+        "rekognition:DescribeStreamProcessor",
+        "what a CreateStreamProcessor record does not show",
+    ),
+    (
+        "rekognition:GetMediaAnalysisJob",
+        "what a StartMediaAnalysisJob record hid",
     ),
 ];
 

@@ -33,3 +33,93 @@ pub async fn project_output_buckets(client: &Client) -> Result<Vec<String>, AwsE
     }
     Ok(buckets)
 }
+
+/// What a Rekognition read call says about the settings the guard checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceFacts {
+    /// The call that said it (`DescribeStreamProcessor`, …), for the report.
+    pub call: &'static str,
+    pub output_bucket: Option<String>,
+    pub input_bucket: Option<String>,
+    pub kms_key_id: Option<String>,
+    /// `None`: the answer has no `DataSharingPreference` (or the resource has none).
+    pub data_sharing_opt_in: Option<bool>,
+    pub face_search: bool,
+}
+
+pub async fn describe_stream_processor(
+    client: &Client,
+    name: &str,
+) -> Result<ResourceFacts, AwsError> {
+    let out = client
+        .describe_stream_processor()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeStreamProcessor", e))?;
+    Ok(ResourceFacts {
+        call: "DescribeStreamProcessor",
+        output_bucket: out
+            .output()
+            .and_then(|o| o.s3_destination())
+            .and_then(|d| d.bucket())
+            .map(str::to_owned),
+        input_bucket: None,
+        kms_key_id: out.kms_key_id().map(str::to_owned),
+        data_sharing_opt_in: out.data_sharing_preference().map(|p| p.opt_in()),
+        face_search: out.settings().and_then(|s| s.face_search()).is_some(),
+    })
+}
+
+/// One version of a project (`DescribeProjectVersions` with its name).
+pub async fn describe_project_version(
+    client: &Client,
+    project_arn: &str,
+    version_name: &str,
+) -> Result<ResourceFacts, AwsError> {
+    let out = client
+        .describe_project_versions()
+        .project_arn(project_arn)
+        .version_names(version_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeProjectVersions", e))?;
+    let version = out.project_version_descriptions().first().ok_or_else(|| {
+        AwsError::new(
+            "DescribeProjectVersions",
+            format!("no version {version_name} in {project_arn}"),
+        )
+    })?;
+    Ok(ResourceFacts {
+        call: "DescribeProjectVersions",
+        output_bucket: version
+            .output_config()
+            .and_then(|o| o.s3_bucket())
+            .map(str::to_owned),
+        kms_key_id: version.kms_key_id().map(str::to_owned),
+        ..ResourceFacts::default()
+    })
+}
+
+pub async fn get_media_analysis_job(
+    client: &Client,
+    job_id: &str,
+) -> Result<ResourceFacts, AwsError> {
+    let out = client
+        .get_media_analysis_job()
+        .job_id(job_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetMediaAnalysisJob", e))?;
+    Ok(ResourceFacts {
+        call: "GetMediaAnalysisJob",
+        output_bucket: out.output_config().map(|o| o.s3_bucket().to_owned()),
+        input_bucket: out
+            .input()
+            .and_then(|i| i.s3_object())
+            .and_then(|o| o.bucket())
+            .map(str::to_owned),
+        kms_key_id: out.kms_key_id().map(str::to_owned),
+        ..ResourceFacts::default()
+    })
+}

@@ -267,7 +267,7 @@ pub async fn list_buckets(
         // Filter again: not every S3 implementation honours the prefix parameter.
         names.extend(out.buckets().iter().filter_map(|b| {
             let name = b.name().filter(|n| n.starts_with(prefix))?;
-            let region = b.bucket_region().filter(|r| crate::event::is_region(r));
+            let region = b.bucket_region().filter(|r| crate::region::is_region(r));
             Some((name.to_owned(), region.map(str::to_owned)))
         }));
         match out.continuation_token() {

@@ -9,7 +9,7 @@ pub fn topic_region(arn: &str) -> Option<String> {
     match parts.as_slice() {
         ["arn", partition, "sns", region, account, name]
             if !partition.is_empty()
-                && crate::event::is_region(region)
+                && crate::region::is_region(region)
                 && account.len() == 12
                 && account.bytes().all(|b| b.is_ascii_digit())
                 && !name.is_empty() =>

@@ -1,7 +1,9 @@
 //! `data-sharing`: a stream processor's `DataSharingPreference.OptIn` is false, so its
 //! video is not stored and used to improve the service.
 //!
-//! Not remediable: report and alert (high severity).
+//! The API model documents no default for `OptIn`: a request that does not set it says
+//! nothing, and the verdict comes from `DescribeStreamProcessor` (the handler reports
+//! `skipped` when that cannot be read). Not remediable: report and alert (high).
 
 use super::{Finding, Outcome};
 use crate::report::Severity;
@@ -9,18 +11,24 @@ use serde_json::json;
 
 pub const ID: &str = "data-sharing";
 
-pub fn evaluate(opt_in: Option<bool>) -> Finding {
+/// `source`: where the value was read ("in the request", "per DescribeStreamProcessor").
+pub fn evaluate(opt_in: bool, source: &str) -> Finding {
     let before = json!({"DataSharingPreference": {"OptIn": opt_in}});
-    match opt_in {
-        Some(true) => Finding::new(
+    if opt_in {
+        Finding::new(
             ID,
             Outcome::NonCompliant,
-            "DataSharingPreference.OptIn is true: video may be stored and used to improve the service",
+            format!("DataSharingPreference.OptIn is true {source}: video may be stored and used to improve the service"),
             before,
         )
-        .with_severity(Severity::High),
-        Some(false) => Finding::new(ID, Outcome::Compliant, "DataSharingPreference.OptIn is false", before),
-        None => Finding::new(ID, Outcome::Compliant, "no DataSharingPreference: the API default is OptIn false", before),
+        .with_severity(Severity::High)
+    } else {
+        Finding::new(
+            ID,
+            Outcome::Compliant,
+            format!("DataSharingPreference.OptIn is false {source}"),
+            before,
+        )
     }
 }
 
@@ -30,12 +38,14 @@ mod tests {
 
     #[test]
     fn opt_in_is_high() {
-        let f = evaluate(Some(true));
+        let f = evaluate(true, "in the request");
         assert_eq!(
             (f.outcome, f.severity),
             (Outcome::NonCompliant, Some(Severity::High))
         );
-        assert_eq!(evaluate(Some(false)).outcome, Outcome::Compliant);
-        assert_eq!(evaluate(None).outcome, Outcome::Compliant);
+        assert!(f.detail.contains("in the request"));
+        let f = evaluate(false, "per DescribeStreamProcessor");
+        assert_eq!(f.outcome, Outcome::Compliant);
+        assert!(f.detail.contains("DescribeStreamProcessor"));
     }
 }

@@ -3,11 +3,15 @@
 //! not support them).
 //!
 //! Remediable. SSE-S3 and the AWS managed `aws/s3` key are upgraded to the configured
-//! key; an existing configuration with another *customer* key is kept, never replaced,
-//! and reported.
+//! key; an existing configuration with another *customer* key is kept, never replaced.
+//! That key meets the control when it passes `kms-key-spec` (`GUARD_KMS_KEY_POLICY=
+//! customer-managed`, the default) and is reported when only the configured key may
+//! (`configured-only`). A bucket whose key is disabled, pending deletion or cannot be
+//! described is non-compliant, high: uploads to it fail.
 
-use super::kms_key_spec::KeyInfo;
+use super::kms_key_spec::{self, KeyInfo};
 use super::{EncryptionFix, Finding, Fix, Outcome};
+use crate::config::KeyPolicy;
 use crate::report::Severity;
 use serde_json::{Value, json};
 
@@ -56,22 +60,39 @@ pub fn names_key(existing: &str, target: &KeyInfo) -> bool {
 }
 
 /// Whether evaluating `current` against `target` needs `DescribeKey` on the existing key
-/// (to tell the `aws/s3` key from another customer key).
+/// (to tell the `aws/s3` key from another customer key, and whether that key works).
 pub fn needs_existing_key(current: Option<&Encryption>, target: &KeyTarget) -> Option<String> {
-    let (KeyTarget::Customer(target), Some(enc)) = (target, current) else {
-        return None;
-    };
+    let enc = current?;
     let existing = enc.kms_key_id.as_deref()?;
     let kms = enc.algorithm == KMS || enc.algorithm == DSSE;
-    (kms && !names_key(existing, target) && !is_aws_s3_alias(existing)).then(|| existing.to_owned())
+    let is_target = match target {
+        KeyTarget::Customer(target) => names_key(existing, target),
+        KeyTarget::AwsManaged => false,
+        KeyTarget::Unusable { .. } => return None,
+    };
+    (kms && !is_target && !is_aws_s3_alias(existing)).then(|| existing.to_owned())
 }
 
-/// `existing_key`: `DescribeKey` of the bucket's current key, when
-/// [`needs_existing_key`] asked for it (`None` if it could not be described).
+/// Why uploads to a bucket encrypted with this (customer) key fail, if they do.
+fn broken_key(existing: &str, described: &Result<KeyInfo, String>) -> Option<String> {
+    match described {
+        Err(reason) => Some(format!(
+            "KMS cannot describe the bucket's key {existing} ({reason})"
+        )),
+        Ok(info) if info.is_aws_managed() => None,
+        Ok(info) => kms_key_spec::check(info)
+            .err()
+            .map(|reason| format!("the bucket's key {}: {reason}", info.arn)),
+    }
+}
+
+/// `existing_key`: `DescribeKey` of the bucket's current key in the bucket's Region, when
+/// [`needs_existing_key`] asked for it (`Err` with why it could not be described).
 pub fn evaluate(
     current: Option<&Encryption>,
     target: &KeyTarget,
-    existing_key: Option<&KeyInfo>,
+    existing_key: Option<&Result<KeyInfo, String>>,
+    policy: KeyPolicy,
 ) -> Finding {
     let before = state(current);
     if let KeyTarget::Unusable { requested, reason } = target {
@@ -117,19 +138,39 @@ pub fn evaluate(
         );
     };
     let bucket_key_ok = enc.algorithm == DSSE || enc.bucket_key_enabled;
+    let described = existing_key.and_then(|r| r.as_ref().ok());
     let uses_aws_managed = match (&enc.kms_key_id, existing_key) {
         (None, _) => true,
         (Some(id), _) if is_aws_s3_alias(id) => true,
-        (Some(_), Some(info)) => info.is_aws_managed(),
-        (Some(_), None) => false,
+        (Some(_), Some(Ok(info))) => info.is_aws_managed(),
+        (Some(_), _) => false,
     };
+    let is_target = |key: &KeyInfo| {
+        enc.kms_key_id
+            .as_deref()
+            .is_some_and(|id| names_key(id, key))
+            || described.is_some_and(|info| info.arn == key.arn)
+    };
+    // Another customer key that does not work: every upload to the bucket fails.
+    if let (Some(existing), Some(result)) = (enc.kms_key_id.as_deref(), existing_key)
+        && !uses_aws_managed
+        && !matches!(target, KeyTarget::Customer(key) if is_target(key))
+        && let Some(why) = broken_key(existing, result)
+    {
+        return Finding::new(
+            ID,
+            Outcome::NonCompliant,
+            format!(
+                "{} with a key that does not work: {why}; uploads to the bucket fail (kept: a customer key is never replaced)",
+                enc.algorithm
+            ),
+            before,
+        )
+        .with_severity(Severity::High);
+    }
     match target {
         KeyTarget::Customer(key) => {
-            let same = enc
-                .kms_key_id
-                .as_deref()
-                .is_some_and(|id| names_key(id, key))
-                || existing_key.is_some_and(|info| info.arn == key.arn);
+            let same = is_target(key);
             if same && bucket_key_ok {
                 Finding::new(
                     ID,
@@ -155,17 +196,40 @@ pub fn evaluate(
                     before,
                 )
             } else {
-                let existing = enc.kms_key_id.as_deref().unwrap_or_default();
-                Finding::new(
-                    ID,
-                    Outcome::NonCompliant,
-                    format!(
-                        "{} with another customer managed key {existing}, not {}: kept (a customer key is never replaced)",
-                        enc.algorithm, key.arn
+                let existing = described.map_or_else(
+                    || enc.kms_key_id.clone().unwrap_or_default(),
+                    |info| info.arn.clone(),
+                );
+                match (policy, described) {
+                    (KeyPolicy::CustomerManaged, Some(_)) if bucket_key_ok => Finding::new(
+                        ID,
+                        Outcome::Compliant,
+                        format!(
+                            "{} with another customer managed key {existing} (symmetric, enabled): kept",
+                            enc.algorithm
+                        ),
+                        before,
                     ),
-                    before,
-                )
-                .with_severity(Severity::Low)
+                    (KeyPolicy::CustomerManaged, Some(_)) => fix(
+                        KMS,
+                        enc.kms_key_id.clone(),
+                        format!(
+                            "{} with another customer managed key {existing}: turn S3 Bucket Keys on",
+                            enc.algorithm
+                        ),
+                        before,
+                    ),
+                    _ => Finding::new(
+                        ID,
+                        Outcome::NonCompliant,
+                        format!(
+                            "{} with another customer managed key {existing}, not {} (GUARD_KMS_KEY_POLICY=configured-only): kept (a customer key is never replaced)",
+                            enc.algorithm, key.arn
+                        ),
+                        before,
+                    )
+                    .with_severity(Severity::Low),
+                }
             }
         }
         _ if bucket_key_ok => Finding::new(
@@ -281,7 +345,13 @@ mod tests {
             ),
         ];
         for (current, existing, want) in cases {
-            let f = evaluate(current.as_ref(), &target, existing.as_ref());
+            let existing = existing.map(Ok);
+            let f = evaluate(
+                current.as_ref(),
+                &target,
+                existing.as_ref(),
+                KeyPolicy::ConfiguredOnly,
+            );
             match want {
                 Want::Fix(fix) => assert_eq!(fix_of(&f), Some(fix), "{current:?}: {}", f.detail),
                 Want::Is(outcome) => assert_eq!(f.outcome, outcome, "{current:?}: {}", f.detail),
@@ -299,7 +369,8 @@ mod tests {
         let f = evaluate(
             Some(&enc(KMS, Some(OTHER), true)),
             &KeyTarget::Customer(key(MINE, "CUSTOMER")),
-            Some(&key(OTHER, "CUSTOMER")),
+            Some(&Ok(key(OTHER, "CUSTOMER"))),
+            KeyPolicy::ConfiguredOnly,
         );
         assert_eq!(f.outcome, Outcome::NonCompliant);
         assert!(f.detail.contains("kept") && f.detail.contains(OTHER));
@@ -309,14 +380,26 @@ mod tests {
     fn without_a_configured_key_any_kms_key_complies() {
         let t = KeyTarget::AwsManaged;
         assert_eq!(
-            evaluate(Some(&enc(KMS, Some(OTHER), true)), &t, None).outcome,
+            evaluate(
+                Some(&enc(KMS, Some(OTHER), true)),
+                &t,
+                None,
+                KeyPolicy::CustomerManaged
+            )
+            .outcome,
             Outcome::Compliant
         );
         assert_eq!(
-            evaluate(Some(&enc(KMS, None, true)), &t, None).outcome,
+            evaluate(
+                Some(&enc(KMS, None, true)),
+                &t,
+                None,
+                KeyPolicy::CustomerManaged
+            )
+            .outcome,
             Outcome::Compliant
         );
-        let f = evaluate(None, &t, None);
+        let f = evaluate(None, &t, None, KeyPolicy::CustomerManaged);
         assert_eq!(
             fix_of(&f),
             Some(EncryptionFix {
@@ -325,7 +408,12 @@ mod tests {
                 bucket_key_enabled: true
             })
         );
-        let f = evaluate(Some(&enc(KMS, Some(OTHER), false)), &t, None);
+        let f = evaluate(
+            Some(&enc(KMS, Some(OTHER), false)),
+            &t,
+            None,
+            KeyPolicy::CustomerManaged,
+        );
         assert_eq!(
             fix_of(&f).unwrap().kms_key_id.as_deref(),
             Some(OTHER),
@@ -339,7 +427,7 @@ mod tests {
             requested: "alias/rsa".into(),
             reason: "key spec is RSA_2048".into(),
         };
-        let f = evaluate(None, &t, None);
+        let f = evaluate(None, &t, None, KeyPolicy::CustomerManaged);
         assert_eq!(f.outcome, Outcome::Failed);
         assert!(f.detail.contains("refusing"));
     }
@@ -361,8 +449,78 @@ mod tests {
             None
         );
         assert_eq!(
-            needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &KeyTarget::AwsManaged),
+            needs_existing_key(Some(&enc(KMS, Some(OTHER), true)), &KeyTarget::AwsManaged)
+                .as_deref(),
+            Some(OTHER),
+            "a key the bucket names is described to tell whether uploads work"
+        );
+        assert_eq!(
+            needs_existing_key(
+                Some(&enc(KMS, Some("alias/aws/s3"), true)),
+                &KeyTarget::AwsManaged
+            ),
             None
         );
+    }
+
+    #[test]
+    fn another_teams_valid_key_meets_the_control_by_default() {
+        let mine = KeyTarget::Customer(key(MINE, "CUSTOMER"));
+        let other = Ok(key(OTHER, "CUSTOMER"));
+        let f = evaluate(
+            Some(&enc(KMS, Some(OTHER), true)),
+            &mine,
+            Some(&other),
+            KeyPolicy::CustomerManaged,
+        );
+        assert_eq!(f.outcome, Outcome::Compliant, "{}", f.detail);
+        assert!(f.detail.contains(OTHER) && f.detail.contains("kept"));
+        let f = evaluate(
+            Some(&enc(KMS, Some(OTHER), false)),
+            &mine,
+            Some(&other),
+            KeyPolicy::CustomerManaged,
+        );
+        assert_eq!(
+            fix_of(&f).and_then(|e| e.kms_key_id).as_deref(),
+            Some(OTHER),
+            "bucket keys on, the key kept"
+        );
+    }
+
+    #[test]
+    fn a_key_that_does_not_work_is_high_whatever_the_policy() {
+        let mut disabled = key(OTHER, "CUSTOMER");
+        disabled.enabled = false;
+        disabled.key_state = Some("Disabled".into());
+        let mut pending = key(OTHER, "CUSTOMER");
+        pending.enabled = false;
+        pending.key_state = Some("PendingDeletion".into());
+        for policy in [KeyPolicy::CustomerManaged, KeyPolicy::ConfiguredOnly] {
+            for target in [
+                KeyTarget::Customer(key(MINE, "CUSTOMER")),
+                KeyTarget::AwsManaged,
+            ] {
+                for (described, needle) in [
+                    (Ok(disabled.clone()), "Disabled"),
+                    (Ok(pending.clone()), "PendingDeletion"),
+                    (Err("AccessDeniedException".to_owned()), "cannot describe"),
+                ] {
+                    let f = evaluate(
+                        Some(&enc(KMS, Some(OTHER), true)),
+                        &target,
+                        Some(&described),
+                        policy,
+                    );
+                    assert_eq!(
+                        (f.outcome.clone(), f.severity),
+                        (Outcome::NonCompliant, Some(Severity::High)),
+                        "{needle}: {}",
+                        f.detail
+                    );
+                    assert!(f.detail.contains(needle) && f.detail.contains("uploads"));
+                }
+            }
+        }
     }
 }

@@ -3,11 +3,12 @@
 
 use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop};
 use crate::aws::{AwsError, s3};
-use crate::config::Mode;
+use crate::config::{KeyPolicy, Mode};
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
-use crate::event::{self, BucketTarget};
+use crate::event::BucketTarget;
 use crate::policy::Requirement;
+use crate::region;
 use crate::report::{ControlResult, Resource, ResourceType, Status};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -104,6 +105,7 @@ pub async fn guard_bucket(
             Resource {
                 kind: ResourceType::S3Bucket,
                 id: target.name.clone(),
+                name: None,
                 role: Some(target.role.to_owned()),
                 region: Some(target.region.clone()),
                 account: None,
@@ -142,12 +144,13 @@ async fn guard_bucket_unbounded(
     let facts = read_facts(&client, &target.name, account, target.audit_only, race).await;
     let req = Requirement::new(
         &target.name,
-        event::partition(&target.region),
+        region::partition(&target.region),
         app.config.min_tls_version.as_deref(),
     );
     let mut resource = Resource {
         kind: ResourceType::S3Bucket,
         id: target.name.clone(),
+        name: None,
         role: Some(target.role.to_owned()),
         region: Some(target.region.clone()),
         account: None,
@@ -183,20 +186,26 @@ async fn guard_bucket_unbounded(
         .ok()
         .and_then(|e| sse_kms::needs_existing_key(e.as_ref(), key))
     {
-        // Undescribable (e.g. another account's key): treated as a customer key, so kept.
-        Some(existing) => app
-            .describe_key(&target.region, &existing, false)
-            .await
-            .ok(),
+        // Described in the bucket's Region; undescribable (another account's key, a
+        // deleted one) is reported, never replaced.
+        Some(existing) => Some(
+            app.describe_key(&target.region, &existing, false)
+                .await
+                .map_err(|e| e.to_string()),
+        ),
         None => None,
     };
     let findings: Vec<(&'static str, Result<Finding, &AwsError>)> = vec![
         (
             sse_kms::ID,
-            facts
-                .encryption
-                .as_ref()
-                .map(|e| sse_kms::evaluate(e.as_ref(), key, existing_key.as_ref())),
+            facts.encryption.as_ref().map(|e| {
+                sse_kms::evaluate(
+                    e.as_ref(),
+                    key,
+                    existing_key.as_ref(),
+                    app.config.kms_key_policy,
+                )
+            }),
         ),
         (
             public_access_block::ID,
@@ -292,8 +301,14 @@ async fn apply_and_verify(
                 s3::race_retry(race, || s3::put_encryption(client, bucket, owner, enc)).await?;
                 let now =
                     s3::race_retry(race, || s3::read_encryption(client, bucket, owner)).await?;
-                // The key we wrote is the target key: no need to describe it again.
-                Ok(sse_kms::evaluate(now.as_ref(), key, None))
+                // The key we wrote is the target key: no need to describe it again, and
+                // the policy on other teams' keys does not apply to it.
+                Ok(sse_kms::evaluate(
+                    now.as_ref(),
+                    key,
+                    None,
+                    KeyPolicy::ConfiguredOnly,
+                ))
             }
             .await
         }

@@ -9,11 +9,12 @@ use crate::alert;
 use crate::aws::clients::Clients;
 use crate::aws::{AwsError, kms, organizations, sns, sts};
 use crate::config::Config;
+use crate::controls::Outcome;
 use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::KeyTarget;
-use crate::controls::{Outcome, customer_managed_key, data_sharing};
 use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
 use crate::opt_out;
+use crate::region;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 mod bucket;
+mod rekognition;
 mod sweep;
 
 pub use bucket::guard_bucket;
@@ -70,6 +72,8 @@ pub struct App {
     keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
     /// Shared by every account's `App`: the verdicts come from the guard account.
     opt_out: Arc<OptOutCache>,
+    /// `(region, bucket)` → when this warm process last verified it compliant.
+    verified: Mutex<HashMap<(String, String), Instant>>,
 }
 
 impl App {
@@ -82,6 +86,7 @@ impl App {
             account: tokio::sync::OnceCell::new(),
             keys: Mutex::default(),
             opt_out: Arc::default(),
+            verified: Mutex::default(),
         }
     }
 
@@ -95,6 +100,7 @@ impl App {
             account: tokio::sync::OnceCell::new_with(Some(account.to_owned())),
             keys: Mutex::default(),
             opt_out: Arc::clone(&self.opt_out),
+            verified: Mutex::default(),
         }
     }
 
@@ -104,6 +110,22 @@ impl App {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+    }
+
+    /// How long ago this warm process verified the bucket compliant, if it did.
+    fn verified_age(&self, region: &str, bucket: &str) -> Option<Duration> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(region.to_owned(), bucket.to_owned()))
+            .map(Instant::elapsed)
+    }
+
+    fn mark_verified(&self, region: &str, bucket: &str) {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((region.to_owned(), bucket.to_owned()), Instant::now());
     }
 
     /// This function's own account (`sts:GetCallerIdentity`, cached).
@@ -151,6 +173,7 @@ impl App {
             Err(_) => Resource {
                 kind: ResourceType::Organization,
                 id: account.to_owned(),
+                name: None,
                 role: None,
                 region: None,
                 account: None,
@@ -285,11 +308,8 @@ pub async fn opt_out_check(app: &App, deadline: Instant) -> Result<Report, Handl
 /// Fills the key cache for the region the plan's output bucket is in.
 async fn prefetch_key(app: &App, plan: &Plan) {
     let region = match plan {
-        Plan::Bucket(target) | Plan::ProjectVersion { output: target, .. } => Some(&target.region),
-        Plan::StreamProcessor {
-            output: Some(target),
-            ..
-        } => Some(&target.region),
+        Plan::Bucket(target) => Some(&target.region),
+        Plan::Rekognition(plan) => plan.output.value().map(|o| &o.region),
         _ => None,
     };
     if let Some(region) = region {
@@ -301,7 +321,7 @@ async fn prefetch_key(app: &App, plan: &Plan) {
 /// the function's own is forged or misrouted, and its ARNs would name another world.
 fn foreign_partition(region: Option<&str>, home: Option<&str>) -> Option<String> {
     let (region, home) = (region?, home?);
-    let (theirs, ours) = (event::partition(region), event::partition(home));
+    let (theirs, ours) = (region::partition(region), region::partition(home));
     (theirs != ours).then(|| {
         format!("the event is from {region} (partition {theirs}); this function runs in partition {ours}")
     })
@@ -330,72 +350,8 @@ async fn run_plan(
             let key = app.remediation_key(&target.region).await;
             vec![guard_bucket(app, &target, &key, account, deadline).await]
         }
-        Plan::ProjectVersion {
-            id,
-            output,
-            kms_key_id,
-            training_data,
-        } => {
-            let mut resources = Vec::new();
-            let (key_resource, key_target) = rekognition_key(
-                app,
-                &output.region,
-                kms_key_id.as_deref(),
-                "project-version",
-            )
-            .await;
-            resources.extend(key_resource);
-            resources.push(single(
-                ResourceType::RekognitionProjectVersion,
-                &id,
-                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .reported(),
-            ));
-            let key = match (&app.config.kms_key_id, key_target) {
-                (None, Some(project_key)) => project_key,
-                _ => app.remediation_key(&output.region).await,
-            };
-            let output_fut = guard_bucket(app, &output, &key, account, deadline);
-            let training_fut = futures::future::join_all(
-                training_data
-                    .iter()
-                    .map(|t| guard_bucket(app, t, &KeyTarget::AwsManaged, account, deadline)),
-            );
-            let (out, training) = tokio::join!(output_fut, training_fut);
-            resources.push(out);
-            resources.extend(training);
-            resources
-        }
-        Plan::StreamProcessor {
-            id,
-            output,
-            kms_key_id,
-            data_sharing_opt_in,
-        } => {
-            let region = output
-                .as_ref()
-                .map(|o| o.region.clone())
-                .or_else(|| app.clients.home_region())
-                .unwrap_or_default();
-            let mut resources = Vec::new();
-            let (key_resource, _) =
-                rekognition_key(app, &region, kms_key_id.as_deref(), "stream-processor").await;
-            resources.extend(key_resource);
-            let mut processor = single(
-                ResourceType::RekognitionStreamProcessor,
-                &id,
-                data_sharing::evaluate(data_sharing_opt_in).reported(),
-            );
-            processor.controls.push(
-                customer_managed_key::evaluate(kms_key_id.as_deref(), app.config.require_cmk)
-                    .reported(),
-            );
-            resources.push(processor);
-            if let Some(output) = output {
-                let key = app.remediation_key(&output.region).await;
-                resources.push(guard_bucket(app, &output, &key, account, deadline).await);
-            }
-            resources
+        Plan::Rekognition(plan) => {
+            rekognition::guard_rekognition(app, *plan, account, deadline).await
         }
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
     }
@@ -405,6 +361,7 @@ fn single(kind: ResourceType, id: &str, control: ControlResult) -> Resource {
     Resource {
         kind,
         id: id.to_owned(),
+        name: None,
         role: None,
         region: None,
         account: None,
@@ -435,6 +392,7 @@ async fn rekognition_key(
     let resource = Resource {
         kind: ResourceType::KmsKey,
         id,
+        name: None,
         role: Some(role.to_owned()),
         region: Some(region.to_owned()),
         account: None,

@@ -74,6 +74,7 @@ pub fn resource(facts: &OptOutFacts, account_id: &str, services: &[String]) -> R
     Resource {
         kind: ResourceType::Organization,
         id: account_id.to_owned(),
+        name: None,
         role: None,
         region: None,
         account: None,

@@ -57,7 +57,7 @@ pub enum Handled {
 pub(super) fn role_arn(region: &str, account: &str, role: &str) -> String {
     format!(
         "arn:{}:iam::{account}:role/{role}",
-        event::partition(region)
+        crate::region::partition(region)
     )
 }
 
@@ -72,6 +72,7 @@ pub(super) fn single(kind: ResourceType, id: &str, control: ControlResult) -> Re
     Resource {
         kind,
         id: id.to_owned(),
+        name: None,
         role: None,
         region: None,
         account: None,
@@ -416,7 +417,7 @@ impl Router {
 pub(super) fn queue_region(url: &str) -> Option<String> {
     let host = url.split("://").nth(1)?.split('/').next()?;
     let region = host.strip_prefix("sqs.")?.split('.').next()?;
-    event::is_region(region).then(|| region.to_owned())
+    crate::region::is_region(region).then(|| region.to_owned())
 }
 
 #[cfg(test)]

@@ -137,6 +137,7 @@ impl Router {
         let resource = Resource {
             kind: ResourceType::Organization,
             id: snapshot.organization_id.clone(),
+            name: None,
             role: None,
             region: None,
             account: None,

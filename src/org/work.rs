@@ -68,7 +68,7 @@ pub fn parse(body: &Value) -> Result<WorkItem, String> {
     if !crate::config::is_account_id(&item.account) {
         return Err("invalid work item: account is not a 12-digit id".to_owned());
     }
-    if !crate::event::is_region(&item.region) {
+    if !crate::region::is_region(&item.region) {
         return Err("invalid work item: region is not a Region name".to_owned());
     }
     if let Some(Err(e)) = item

@@ -24,6 +24,10 @@ import cfn
 CREATE_BUCKET = "RemediationFunctionCreateBucket"
 CREATE_PROJECT_VERSION = "RemediationFunctionCreateProjectVersion"
 CREATE_STREAM_PROCESSOR = "RemediationFunctionCreateStreamProcessor"
+COPY_PROJECT_VERSION = "RemediationFunctionCopyProjectVersion"
+CREATE_DATASET = "RemediationFunctionCreateDataset"
+START_MEDIA_ANALYSIS_JOB = "RemediationFunctionStartMediaAnalysisJob"
+CREATE_FACE_LIVENESS_SESSION = "RemediationFunctionCreateFaceLivenessSession"
 
 # sample -> the rule that must receive it (None: no rule), with default parameters.
 EXPECTED = {
@@ -37,6 +41,11 @@ EXPECTED = {
     "create-project-version-prefix.json": CREATE_PROJECT_VERSION,
     "create-stream-processor.json": CREATE_STREAM_PROCESSOR,
     "create-stream-processor-data-sharing.json": CREATE_STREAM_PROCESSOR,
+    "create-stream-processor-face-search.json": CREATE_STREAM_PROCESSOR,
+    "copy-project-version.json": COPY_PROJECT_VERSION,
+    "create-dataset.json": CREATE_DATASET,
+    "start-media-analysis-job.json": START_MEDIA_ANALYSIS_JOB,
+    "create-face-liveness-session.json": CREATE_FACE_LIVENESS_SESSION,
     "scheduled-scan.json": None,                   # the Sweep schedule rule, not a pattern
 }
 
@@ -83,25 +92,24 @@ def _pattern_rules(parameters: dict[str, str]) -> dict[str, dict[str, Any]]:
     return rules
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASES)
-def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
-    parameters, changes = CASES[case]
-    expected = {**EXPECTED, **changes}
+_ROUND = iter(range(1_000_000))
+
+
+def _route(aws: dict[str, Any], parameters: dict[str, str], samples: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """sample name -> the rules (deployed for `parameters`) that forwarded it."""
     events, sqs = aws["events"], aws["sqs"]
-
     rules = _pattern_rules(parameters)
-    assert set(rules) == {CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR}
-
+    round_ = next(_ROUND)
     queues = {}
     for name, pattern in rules.items():
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        url = sqs.create_queue(QueueName=f"{name}-{round_}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
-        events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+        events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])  # replaces an earlier round's
         queues[name] = url
 
     routed: dict[str, list[str]] = {}
-    for sample_name, sample in _samples().items():
+    for sample_name, sample in samples.items():
         result = events.put_events(Entries=[{
             "Source": sample["source"],
             "DetailType": sample["detail-type"],
@@ -120,6 +128,17 @@ def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
                 routed[sample_name].append(rule)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
+    return routed
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASES)
+def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
+    parameters, changes = CASES[case]
+    expected = {**EXPECTED, **changes}
+    assert set(_pattern_rules(parameters)) == {
+        CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR, COPY_PROJECT_VERSION,
+        CREATE_DATASET, START_MEDIA_ANALYSIS_JOB, CREATE_FACE_LIVENESS_SESSION}
+    routed = _route(aws, parameters, _samples())
     wanted = {name: [rule] if rule else [] for name, rule in expected.items()}
     assert routed == wanted
 
@@ -128,6 +147,14 @@ def test_failed_calls_are_dropped_by_every_cloudtrail_rule() -> None:
     for pattern in _pattern_rules({}).values():
         assert pattern["detail"]["errorCode"] == [{"exists": False}]
         assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+
+
+def test_liveness_sessions_without_an_output_bucket_invoke_nothing(aws: dict[str, Any]) -> None:
+    """One CreateFaceLivenessSession per end-user session: only those naming an output bucket reach
+    the function (the pattern is judged by moto's EventBridge, as for the samples)."""
+    sample = json.loads((cfn.EVENTS / "create-face-liveness-session.json").read_text())
+    del sample["detail"]["requestParameters"]["settings"]["outputConfig"]
+    assert _route(aws, {}, {"no-output.json": sample})["no-output.json"] == []
 
 
 def test_create_bucket_pattern_lists_one_prefix_filter_per_guarded_prefix() -> None:

@@ -28,6 +28,8 @@ UNSCOPABLE = {
     "organizations:ListPoliciesForTarget",
     "organizations:DescribePolicy",
     "rekognition:DescribeProjects",
+    # Media analysis jobs have no resource type: GetMediaAnalysisJob takes a job id.
+    "rekognition:GetMediaAnalysisJob",
 }
 
 # What RuntimePolicy may grant, and on what.
@@ -192,3 +194,5 @@ def test_other_resources_are_scoped(template: dict[str, Any]) -> None:
             assert on == [f"arn:aws:kms:*:{cfn.ACCOUNT_ID}:key/*"], action
         if action.startswith("sns:"):
             assert on == ["<ref:AlertTopic>"], action
+        if action == "rekognition:DescribeStreamProcessor":
+            assert on == [f"arn:aws:rekognition:*:{cfn.ACCOUNT_ID}:streamprocessor/*"], action

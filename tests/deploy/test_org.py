@@ -24,7 +24,9 @@ MEMBER_TEMPLATES = ["member-role.yaml", "forwarder.yaml"]
 ORG = {"OrganizationId": "o-abcdef1234"}
 # What the event source mapping does with the function's role; the code never calls these.
 ESM_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
-ORG_RESOURCES = {"CentralBus", "CentralBusPolicy", "CentralRule", "WorkQueue", "WorkDeadLetterQueue",
+# Central rule -> the member forwarder rule with the same pattern.
+RULES = {"CentralRule": "ForwardRule", "CentralLivenessRule": "ForwardLivenessRule"}
+ORG_RESOURCES = {"CentralBus", "CentralBusPolicy", *RULES, "WorkQueue", "WorkDeadLetterQueue",
                  "WorkQueuePolicy", "WorkEventSourceMapping", "OrganizationPolicy"}
 
 
@@ -102,14 +104,28 @@ def test_member_role_grants_exactly_the_member_actions(parameters: dict[str, str
         assert "arn:aws:s3:::ml-*" in granted["s3:PutBucketPolicy"]
 
 
-def test_forwarder_and_central_rule_share_one_pattern(template: dict[str, Any]) -> None:
-    central = cfn.Resolver(template, ORG).resources()["CentralRule"]["Properties"]["EventPattern"]
+def test_forwarders_and_central_rules_share_their_patterns(template: dict[str, Any]) -> None:
+    central = cfn.Resolver(template, ORG).resources()
     forwarder = cfn.Resolver(_member("forwarder.yaml"), {
         "CentralBusArn": "arn:aws:events:us-east-1:210987654321:event-bus/rekognition-guard"}).resources()
-    rule = forwarder["ForwardRule"]["Properties"]
-    assert rule["EventPattern"] == central
-    assert rule["EventBusName"] == "default"
-    assert rule["Targets"][0]["RoleArn"]
+    forward_rules = {k for k, r in forwarder.items() if r["Type"] == "AWS::Events::Rule"}
+    assert forward_rules == set(RULES.values())
+    for central_rule, forward_rule in RULES.items():
+        rule = forwarder[forward_rule]["Properties"]
+        assert rule["EventPattern"] == central[central_rule]["Properties"]["EventPattern"], forward_rule
+        assert rule["EventBusName"] == "default"
+        assert rule["Targets"][0]["RoleArn"]
+    # Every CloudTrail call the account-scope rules send to the function is forwarded too.
+    def names(pattern: dict[str, Any]) -> set[str]:
+        return set(pattern.get("detail", {}).get("eventName", []))
+
+    forwarded = set().union(*(names(central[r]["Properties"]["EventPattern"]) for r in RULES))
+    fn = cfn.translate(template)["Resources"]
+    account_scope = set().union(*(
+        names(json.loads(p) if isinstance(p := r["Properties"].get("EventPattern", {}), str) else p)
+        for k, r in fn.items() if r["Type"] == "AWS::Events::Rule" and k not in RULES))
+    assert account_scope, "no account-scope CloudTrail rules found"
+    assert account_scope <= forwarded, sorted(account_scope - forwarded)
 
 
 def _forwarded_samples() -> dict[str, dict[str, Any]]:
@@ -127,12 +143,14 @@ def _forwarded_samples() -> dict[str, dict[str, Any]]:
 def test_central_rule_on_moto_routes_forwarded_events_and_never_a_custom_source(
         aws: dict[str, Any], template: dict[str, Any]) -> None:
     events, sqs = aws["events"], aws["sqs"]
-    pattern = cfn.Resolver(template, ORG).resources()["CentralRule"]["Properties"]["EventPattern"]
+    resources = cfn.Resolver(template, ORG).resources()
     events.create_event_bus(Name="rekognition-guard")
     url = sqs.create_queue(QueueName="central-work")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="central", EventBusName="rekognition-guard", EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="central", EventBusName="rekognition-guard", Targets=[{"Id": "q", "Arn": arn}])
+    for rule in RULES:
+        pattern = resources[rule]["Properties"]["EventPattern"]
+        events.put_rule(Name=rule, EventBusName="rekognition-guard", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=rule, EventBusName="rekognition-guard", Targets=[{"Id": "q", "Arn": arn}])
 
     def routed(sample: dict[str, Any]) -> bool:
         events.put_events(Entries=[{"Source": sample["source"], "DetailType": sample["detail-type"],
@@ -140,7 +158,7 @@ def test_central_rule_on_moto_routes_forwarded_events_and_never_a_custom_source(
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         for m in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        return bool(got)
+        return len(got) == 1 if got else False
 
     samples = _forwarded_samples()
     assert samples

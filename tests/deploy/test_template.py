@@ -29,6 +29,8 @@ FUNCTION_ENV = {
     "GUARD_REQUIRE_CMK",
     "GUARD_OPT_OUT_SERVICES",
     "GUARD_SCAN_CONCURRENCY",
+    "GUARD_KMS_KEY_POLICY",
+    "GUARD_RECHECK_SECONDS",
 }
 
 
@@ -127,6 +129,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "Mode": "audit", "BucketPrefixes": "acme-,ml-", "MinTlsVersion": "1.3", "ExemptTagKey": "guard:skip",
         "OptOutCacheSeconds": "60", "RequireCustomerManagedKey": "false", "OptOutServices": "rekognition,textract",
         "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-",
+        "KmsKeyPolicy": "configured-only", "RecheckSeconds": "30",
     })
     resolved = r.resources()[FUNCTION]["Properties"]["Environment"]["Variables"]
     assert resolved == {
@@ -142,6 +145,8 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_OPT_OUT_SERVICES": "rekognition,textract",
         "GUARD_SCAN_CONCURRENCY": "4",
         "GUARD_SCOPE": "account",
+        "GUARD_KMS_KEY_POLICY": "configured-only",
+        "GUARD_RECHECK_SECONDS": "30",
     }
 
 
@@ -154,6 +159,8 @@ def test_defaults_match_design(template: dict[str, Any]) -> None:
     assert env["GUARD_REQUIRE_CMK"] == "true"
     assert env["GUARD_OPT_OUT_SERVICES"] == "rekognition"
     assert env["GUARD_SCAN_CONCURRENCY"] == "16"
+    assert env["GUARD_KMS_KEY_POLICY"] == "customer-managed"
+    assert env["GUARD_RECHECK_SECONDS"] == "300"
     # Optional settings are left unset rather than set to "".
     assert "GUARD_BUCKET_PREFIXES" not in env
     assert "GUARD_MIN_TLS_VERSION" not in env
@@ -207,6 +214,8 @@ def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, 
     assert set(rules) == {
         "RemediationFunctionCreateBucket", "RemediationFunctionCreateProjectVersion",
         "RemediationFunctionCreateStreamProcessor", "RemediationFunctionSweep",
+        "RemediationFunctionCopyProjectVersion", "RemediationFunctionCreateDataset",
+        "RemediationFunctionStartMediaAnalysisJob", "RemediationFunctionCreateFaceLivenessSession",
     }
     permissions = _of_type(resources, "AWS::Lambda::Permission")
     allowed_sources = {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()}
