@@ -210,7 +210,8 @@ def test_sweep_schedule_rule(template: dict[str, Any], translated: dict[str, Any
 def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
     # CentralRule (organization scope) targets the work queue, not the function.
-    rules = {k: v for k, v in _of_type(resources, "AWS::Events::Rule").items() if k != "CentralRule"}
+    rules = {k: v for k, v in _of_type(resources, "AWS::Events::Rule").items()
+             if k not in ("CentralRule", "CentralLivenessRule")}
     assert set(rules) == {
         "RemediationFunctionCreateBucket", "RemediationFunctionCreateProjectVersion",
         "RemediationFunctionCreateStreamProcessor", "RemediationFunctionSweep",
