@@ -2,7 +2,8 @@
 //! a security team reads — subject, human summary, full report JSON, attributes.
 //! Pure: publishing is `aws::sns`.
 
-use crate::report::{ControlResult, Report, Resource, Severity, Status};
+use crate::event::TriggerKind;
+use crate::report::{ControlResult, Report, Resource, ResourceType, Severity, Status};
 
 /// SNS accepts 256 KiB per message including attributes; keep a margin.
 pub const MAX_BODY_BYTES: usize = 240 * 1024;
@@ -25,11 +26,16 @@ pub fn classify(control: &ControlResult) -> Option<Severity> {
     }
 }
 
-/// Fills in every result's severity.
+/// Fills in every result's severity. A drift restoration is high: someone removed a
+/// protection from a guarded resource, and the security team should know who.
 pub fn classify_all(report: &mut Report) {
+    let drift = report.trigger.kind == TriggerKind::ConfigurationChanged;
     for resource in &mut report.resources {
         for control in &mut resource.controls {
             control.severity = classify(control);
+            if drift && control.status == Status::Remediated {
+                control.severity = Some(Severity::High);
+            }
         }
     }
 }
@@ -67,6 +73,9 @@ pub fn subject(report: &Report) -> String {
         t.account.as_deref().unwrap_or("unknown"),
         t.region.as_deref().unwrap_or("unknown")
     );
+    if let Some(subject) = restored_subject(report, severity, &place) {
+        return subject;
+    }
     let head = format!("[{severity}] rekognition-guard: ");
     let body = if counts.is_empty() {
         "report".to_owned()
@@ -89,6 +98,86 @@ pub fn subject(report: &Report) -> String {
     let mut short: String = full.chars().take(MAX_SUBJECT_CHARS - 3).collect();
     short.push_str("...");
     short
+}
+
+/// Subjects are ASCII (SNS e-mail subjects): anything else becomes `?`.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// `… tls-only restored on BUCKET in ACCOUNT/REGION after PRINCIPAL removed it`, for a
+/// drift event that restored a bucket. SNS caps subjects at 100 characters, which the
+/// fixed words nearly fill: the principal is shown short (`ci/build-42` for a session of
+/// role `ci` in the same account; the full ARN is in the body), cut with `...` if need be,
+/// and the `rekognition-guard:` head is left out when it would leave no room for it.
+fn restored_subject(report: &Report, severity: &str, place: &str) -> Option<String> {
+    if report.trigger.kind != TriggerKind::ConfigurationChanged {
+        return None;
+    }
+    let by = &report.trigger.change.as_ref()?.by;
+    let (bucket, restored) = report.resources.iter().find_map(|r| {
+        let restored: Vec<&str> = r
+            .controls
+            .iter()
+            .filter(|c| c.status == Status::Remediated)
+            .map(|c| c.control.as_str())
+            .collect();
+        (r.kind == ResourceType::S3Bucket && !restored.is_empty()).then_some((&r.id, restored))
+    })?;
+    let by = ascii(&short_principal(by, report.trigger.account.as_deref()));
+    let what = ascii(&format!(
+        "{} restored on {bucket}{place} after ",
+        restored.join(", ")
+    ));
+    let tail = " removed it";
+    const MIN_PRINCIPAL: usize = 12;
+    for head in [
+        format!("[{severity}] rekognition-guard: "),
+        format!("[{severity}] "),
+    ] {
+        let room = MAX_SUBJECT_CHARS.saturating_sub(head.len() + what.len() + tail.len());
+        if by.len() <= room {
+            return Some(format!("{head}{what}{by}{tail}"));
+        }
+        if room >= MIN_PRINCIPAL {
+            return Some(format!("{head}{what}{}...{tail}", &by[..room - 3]));
+        }
+    }
+    None
+}
+
+/// A principal ARN without what the subject already says: the partition and, when it is
+/// the event's own account, the account (`arn:aws:sts::A:assumed-role/ci/s` → `ci/s`).
+fn short_principal(by: &str, account: Option<&str>) -> String {
+    let parts: Vec<&str> = by.splitn(6, ':').collect();
+    let [
+        "arn",
+        _,
+        service @ ("sts" | "iam"),
+        _,
+        arn_account,
+        resource,
+    ] = parts[..]
+    else {
+        return by.to_owned();
+    };
+    let resource = match service {
+        "sts" => resource.strip_prefix("assumed-role/").unwrap_or(resource),
+        _ => resource,
+    };
+    if Some(arn_account) == account {
+        resource.to_owned()
+    } else {
+        format!("{arn_account}:{resource}")
+    }
 }
 
 fn brief(v: &Option<serde_json::Value>) -> String {
@@ -217,7 +306,7 @@ pub fn attributes(report: &Report) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::event::{TriggerInfo, TriggerKind};
+    use crate::event::TriggerInfo;
     use crate::report::{AlertOutcome, ResourceType};
     use serde_json::json;
 
@@ -230,6 +319,7 @@ mod tests {
                 account: Some("123456789012".into()),
                 region: Some("us-east-1".into()),
                 ignored_reason: None,
+                change: None,
             },
             mode: Mode::Remediate,
             resources: (0..n)
@@ -311,6 +401,58 @@ mod tests {
         assert!(
             s.len() <= MAX_SUBJECT_CHARS && s.is_ascii() && s.ends_with("..."),
             "{s}"
+        );
+    }
+
+    #[test]
+    fn drift_subject_names_what_was_restored_and_who_removed_it() {
+        let mut r = report(
+            1,
+            &[
+                ("tls-only", Status::Remediated),
+                ("sse-kms", Status::Compliant),
+            ],
+        );
+        r.resources[0].id = "acme-output".into();
+        r.trigger.kind = TriggerKind::ConfigurationChanged;
+        r.trigger.account = Some("111122223333".into());
+        r.trigger.region = Some("eu-west-1".into());
+        let by = |r: &mut Report, who: &str| {
+            r.trigger.change = Some(crate::event::Change {
+                by: who.into(),
+                source_ip: None,
+                event_time: None,
+            })
+        };
+        by(&mut r, "arn:aws:sts::111122223333:assumed-role/ci/build-42");
+        classify_all(&mut r);
+        assert_eq!(
+            subject(&r),
+            "[HIGH] tls-only restored on acme-output in 111122223333/eu-west-1 after ci/build-42 removed it"
+        );
+        by(
+            &mut r,
+            "arn:aws:sts::444455556666:assumed-role/deployment-pipeline/session-1234567890",
+        );
+        let s = subject(&r);
+        assert_eq!(
+            s,
+            "[HIGH] tls-only restored on acme-output in 111122223333/eu-west-1 after 444455556666:d... removed it"
+        );
+        assert!(s.len() <= MAX_SUBJECT_CHARS);
+        r.resources[0].id = "a".repeat(63);
+        assert!(
+            subject(&r).contains("1 remediated in"),
+            "too long for the form: {}",
+            subject(&r)
+        );
+        // Not a drift event: the usual counts.
+        r.resources[0].id = "acme-output".into();
+        r.trigger.kind = TriggerKind::BucketCreated;
+        classify_all(&mut r);
+        assert_eq!(
+            subject(&r),
+            "[MEDIUM] rekognition-guard: 1 remediated in 111122223333/eu-west-1"
         );
     }
 

@@ -10,6 +10,12 @@ use crate::config::Config;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod drift;
+pub use drift::{
+    Actor, Change, Drift, DriftTarget, IgnoredPrincipal, KMS_EVENTS, OPT_OUT_POLICY_TYPE,
+    ORGANIZATIONS_EVENTS, REKOGNITION_EVENTS, S3_EVENTS, own_change,
+};
+
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
 
@@ -23,6 +29,8 @@ pub enum TriggerKind {
     ManualScan,
     OptOutCheck,
     Ignored,
+    /// Drift: a guarded resource's configuration was changed after the fact.
+    ConfigurationChanged,
 }
 
 impl TriggerKind {
@@ -36,6 +44,7 @@ impl TriggerKind {
             TriggerKind::ManualScan => "manual-scan",
             TriggerKind::OptOutCheck => "opt-out-check",
             TriggerKind::Ignored => "ignored",
+            TriggerKind::ConfigurationChanged => "configuration-changed",
         }
     }
 }
@@ -49,6 +58,9 @@ pub struct TriggerInfo {
     pub account: Option<String>,
     pub region: Option<String>,
     pub ignored_reason: Option<String>,
+    /// Who changed the configuration, from where and when (drift events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 impl TriggerInfo {
@@ -60,6 +72,7 @@ impl TriggerInfo {
             account: None,
             region,
             ignored_reason: None,
+            change: None,
         }
     }
 }
@@ -97,6 +110,8 @@ pub enum Plan {
         data_sharing_opt_in: Option<bool>,
     },
     Scan,
+    /// A guarded resource's configuration changed (drift).
+    Drift(Drift),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +162,7 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
         account: str_field(envelope, "account").or_else(|| str_field(detail, "recipientAccountId")),
         region: str_field(detail, "awsRegion").or_else(|| str_field(envelope, "region")),
         ignored_reason: None,
+        change: None,
     };
 
     let plan = match (detail_type, source) {
@@ -166,6 +182,9 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
     let plan = match plan {
         Ok((kind, plan)) => {
             trigger.kind = kind;
+            if let Plan::Drift(d) = &plan {
+                trigger.change = Some(d.change.clone());
+            }
             plan
         }
         Err(reason) => {
@@ -264,6 +283,9 @@ fn cloudtrail_plan(
                 params.ok_or("CreateStreamProcessor without requestParameters")?,
                 region,
             )
+        }
+        (name, _, _) if drift::handles(name) => {
+            drift::plan(name, source, &event_source, detail, params, region, config)
         }
         ("CreateBucket" | "CreateProjectVersion" | "CreateStreamProcessor", _, _) => Err(format!(
             "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
@@ -879,6 +901,7 @@ mod tests {
             TriggerKind::ManualScan,
             TriggerKind::OptOutCheck,
             TriggerKind::Ignored,
+            TriggerKind::ConfigurationChanged,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

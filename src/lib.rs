@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod opt_out;
 pub mod policy;
 pub mod report;
+pub mod state;

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 mod bucket;
+mod drift;
 mod sweep;
 
 pub use bucket::guard_bucket;
@@ -57,11 +58,18 @@ pub struct App {
     /// `(region, key, with rotation)` → the key, described once per warm process.
     keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
     opt_out: Mutex<Option<(Instant, Resource)>>,
+    /// This function's own principal (STS caller ARN): its changes are not drift.
+    principal: tokio::sync::OnceCell<String>,
+    /// Drift restorations per bucket: `GUARD_STATE_TABLE`, or this process alone.
+    restorations: Box<dyn crate::state::RestorationLog>,
 }
 
 impl App {
     pub fn new(config: Config, clients: Clients) -> Self {
+        let restorations = drift::restoration_log(&config, &clients);
         Self {
+            principal: tokio::sync::OnceCell::new(),
+            restorations,
             config,
             clients,
             account: tokio::sync::OnceCell::new(),
@@ -193,7 +201,11 @@ pub async fn handle_parsed(
         // The remediation key is described while STS answers: one round trip, not two.
         let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &parsed.plan));
         let account = account?.to_owned();
-        if let Some(reason) = foreign_account(&parsed.accounts, &account) {
+        let ignored = match foreign_account(&parsed.accounts, &account) {
+            Some(reason) => Some(reason),
+            None => drift::prepare(app, &parsed.plan).await?,
+        };
+        if let Some(reason) = ignored {
             trigger.kind = TriggerKind::Ignored;
             trigger.ignored_reason = Some(reason);
         } else {
@@ -361,6 +373,7 @@ async fn run_plan(
             resources
         }
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
+        Plan::Drift(change) => drift::run(app, change, account, deadline).await,
     }
 }
 
