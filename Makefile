@@ -8,7 +8,7 @@ EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
 PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml
 
-.PHONY: all deps lint test test-rust demo demo-project invoke fuzz clean
+.PHONY: all deps lint test test-rust demo demo-project demo-drift invoke fuzz clean
 
 all: test
 
@@ -37,6 +37,12 @@ demo: deps $(BIN)
 # The Custom Labels training case: CreateProjectVersion's output bucket, key and training data.
 demo-project: deps $(BIN)
 	$(PYTHON) scripts/local.py demo-project --binary $(BIN)
+
+# Drift: another principal removes the TLS-only statement of a guarded bucket; the function
+# restores it seconds later and the alert names who did it; a pipeline that keeps doing it
+# is stopped after three restorations in an hour.
+demo-drift: deps $(BIN)
+	$(PYTHON) scripts/local.py demo-drift --binary $(BIN)
 
 # Runs the binary on one event against the local emulator (started if MOTO_ENDPOINT is unset),
 # after creating the buckets and keys the event names.

@@ -115,9 +115,10 @@ fn ascii(s: &str) -> String {
 
 /// `… tls-only restored on BUCKET in ACCOUNT/REGION after PRINCIPAL removed it`, for a
 /// drift event that restored a bucket. SNS caps subjects at 100 characters, which the
-/// fixed words nearly fill: the principal is shown short (`ci/build-42` for a session of
-/// role `ci` in the same account; the full ARN is in the body), cut with `...` if need be,
-/// and the `rekognition-guard:` head is left out when it would leave no room for it.
+/// fixed words nearly fill, so the first form that fits is taken: with the
+/// `rekognition-guard:` head, then without; the principal as `ci/build-42` (a session of
+/// role `ci` in the event's account), then as the role alone, then cut with `...`;
+/// last, the whole line cut. The full ARN is always in the body.
 fn restored_subject(report: &Report, severity: &str, place: &str) -> Option<String> {
     if report.trigger.kind != TriggerKind::ConfigurationChanged {
         return None;
@@ -132,31 +133,72 @@ fn restored_subject(report: &Report, severity: &str, place: &str) -> Option<Stri
             .collect();
         (r.kind == ResourceType::S3Bucket && !restored.is_empty()).then_some((&r.id, restored))
     })?;
-    let by = ascii(&short_principal(by, report.trigger.account.as_deref()));
+    let account = report.trigger.account.as_deref();
+    let (session, role) = (
+        ascii(&short_principal(by, account, true)),
+        ascii(&short_principal(by, account, false)),
+    );
     let what = ascii(&format!(
         "{} restored on {bucket}{place} after ",
         restored.join(", ")
     ));
     let tail = " removed it";
-    const MIN_PRINCIPAL: usize = 12;
-    for head in [
+    let heads = [
         format!("[{severity}] rekognition-guard: "),
         format!("[{severity}] "),
-    ] {
-        let room = MAX_SUBJECT_CHARS.saturating_sub(head.len() + what.len() + tail.len());
-        if by.len() <= room {
-            return Some(format!("{head}{what}{by}{tail}"));
-        }
-        if room >= MIN_PRINCIPAL {
-            return Some(format!("{head}{what}{}...{tail}", &by[..room - 3]));
+    ];
+    let fits = |s: &String| s.len() <= MAX_SUBJECT_CHARS;
+    for head in &heads {
+        for who in [&session, &role] {
+            let s = format!("{head}{what}{who}{tail}");
+            if fits(&s) {
+                return Some(s);
+            }
         }
     }
-    None
+    let short = &heads[1];
+    let room = MAX_SUBJECT_CHARS.saturating_sub(short.len() + what.len() + tail.len());
+    if room >= 8 {
+        return Some(format!("{short}{what}{}...{tail}", &role[..room - 3]));
+    }
+    // A long bucket name: its middle gives way (both ends are what people recognise), but
+    // not below MIN_BUCKET; then the principal goes (it is in the body), then the tail.
+    const MIN_BUCKET: usize = 16;
+    let bucket = ascii(bucket);
+    let controls = restored.join(", ");
+    let shorten = |others: usize| {
+        let room = MAX_SUBJECT_CHARS.saturating_sub(others);
+        (room >= MIN_BUCKET && bucket.len() > room).then(|| {
+            let keep = room - 3;
+            let (head_len, tail_len) = (keep - keep / 2, keep / 2);
+            format!(
+                "{}...{}",
+                &bucket[..head_len],
+                &bucket[bucket.len() - tail_len..]
+            )
+        })
+    };
+    let after = format!(" after {role}{tail}");
+    let bare = format!("{short}{controls} restored on {place}");
+    if let Some(shown) = shorten(bare.len() + after.len()) {
+        return Some(format!(
+            "{short}{controls} restored on {shown}{place}{after}"
+        ));
+    }
+    let unnamed = format!("{short}{controls} restored on {bucket}{place}");
+    if fits(&unnamed) {
+        return Some(unnamed);
+    }
+    if let Some(shown) = shorten(bare.len()) {
+        return Some(format!("{short}{controls} restored on {shown}{place}"));
+    }
+    Some(format!("{}...", &unnamed[..MAX_SUBJECT_CHARS - 3]))
 }
 
-/// A principal ARN without what the subject already says: the partition and, when it is
-/// the event's own account, the account (`arn:aws:sts::A:assumed-role/ci/s` → `ci/s`).
-fn short_principal(by: &str, account: Option<&str>) -> String {
+/// A principal ARN without what the subject already says: the partition, the account
+/// when it is the event's own, and optionally the session
+/// (`arn:aws:sts::A:assumed-role/ci/s` → `ci/s` or `ci`).
+fn short_principal(by: &str, account: Option<&str>, with_session: bool) -> String {
     let parts: Vec<&str> = by.splitn(6, ':').collect();
     let [
         "arn",
@@ -169,9 +211,13 @@ fn short_principal(by: &str, account: Option<&str>) -> String {
     else {
         return by.to_owned();
     };
-    let resource = match service {
-        "sts" => resource.strip_prefix("assumed-role/").unwrap_or(resource),
-        _ => resource,
+    let resource = match service
+        .strip_prefix("sts")
+        .and(resource.strip_prefix("assumed-role/"))
+    {
+        Some(session) if !with_session => session.split('/').next().unwrap_or(session),
+        Some(session) => session,
+        None => resource,
     };
     if Some(arn_account) == account {
         resource.to_owned()
@@ -234,6 +280,15 @@ pub fn body(report: &Report) -> String {
         t.event_id.as_deref().unwrap_or("-"),
         report.mode.as_str(),
     );
+    let head = match &t.change {
+        Some(c) => format!(
+            "{head}changed by {} from {} at {}\n",
+            c.by,
+            c.source_ip.as_deref().unwrap_or("an unknown address"),
+            c.event_time.as_deref().unwrap_or("an unknown time")
+        ),
+        None => head,
+    };
     let lines = summary_lines(report);
     let compose = |lines: &[String], left_out: usize, json: &str| {
         let mut s = head.clone();
@@ -440,11 +495,28 @@ mod tests {
             "[HIGH] tls-only restored on acme-output in 111122223333/eu-west-1 after 444455556666:d... removed it"
         );
         assert!(s.len() <= MAX_SUBJECT_CHARS);
-        r.resources[0].id = "a".repeat(63);
-        assert!(
-            subject(&r).contains("1 remediated in"),
-            "too long for the form: {}",
-            subject(&r)
+        r.resources[0].id = "ab".into();
+        by(&mut r, "arn:aws:sts::111122223333:assumed-role/ci/build-42");
+        r.resources[0].controls[0].control = "public-access-block".into();
+        assert_eq!(
+            subject(&r),
+            "[HIGH] public-access-block restored on ab in 111122223333/eu-west-1 after ci/build-42 removed it"
+        );
+        r.resources[0].id = "custom-labels-console-us-east-1-3f9a1c2b7d".into();
+        assert_eq!(
+            subject(&r),
+            "[HIGH] public-access-block restored on custom-labels-co...ast-1-3f9a1c2b7d in 111122223333/eu-west-1"
+        );
+        r.resources[0].controls[0].control = "tls-only".into();
+        assert_eq!(
+            subject(&r),
+            "[HIGH] tls-only restored on custom-label...-3f9a1c2b7d in 111122223333/eu-west-1 after ci removed it"
+        );
+        // A principal that cannot be shortened: the subject leaves it to the body.
+        r.trigger.change.as_mut().unwrap().by = "x".repeat(300);
+        assert_eq!(
+            subject(&r),
+            "[HIGH] tls-only restored on custom-labels-console-us-east-1-3f9a1c2b7d in 111122223333/eu-west-1"
         );
         // Not a drift event: the usual counts.
         r.resources[0].id = "acme-output".into();

@@ -37,6 +37,22 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "organizations:DescribePolicy",
         "opt-out fallback: policy content",
     ),
+    (
+        "organizations:ListAccounts",
+        "opt-out drift: every account of the organization",
+    ),
+    (
+        "organizations:ListAccountsForParent",
+        "opt-out drift: the accounts of an OU",
+    ),
+    (
+        "organizations:ListOrganizationalUnitsForParent",
+        "opt-out drift: the OUs below an OU",
+    ),
+    (
+        "dynamodb:PutItem",
+        "drift: count restorations (conditional writes)",
+    ),
     ("sns:Publish", "alert the security team"),
     (
         "rekognition:DescribeProjects",

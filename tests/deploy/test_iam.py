@@ -27,6 +27,9 @@ UNSCOPABLE = {
     "organizations:ListParents",
     "organizations:ListPoliciesForTarget",
     "organizations:DescribePolicy",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
     "rekognition:DescribeProjects",
 }
 
@@ -191,3 +194,5 @@ def test_other_resources_are_scoped(template: dict[str, Any]) -> None:
             assert on == [f"arn:aws:kms:*:{cfn.ACCOUNT_ID}:key/*"], action
         if action.startswith("sns:"):
             assert on == ["<ref:AlertTopic>"], action
+        if action.startswith("dynamodb:"):
+            assert on == ["<StateTable.Arn>"], action

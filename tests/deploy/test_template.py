@@ -27,6 +27,8 @@ FUNCTION_ENV = {
     "GUARD_REQUIRE_CMK",
     "GUARD_OPT_OUT_SERVICES",
     "GUARD_SCAN_CONCURRENCY",
+    "GUARD_OUTPUT_BUCKET_PATTERNS",
+    "GUARD_STATE_TABLE",
 }
 
 
@@ -124,6 +126,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "Mode": "audit", "BucketPrefixes": "acme-,ml-", "MinTlsVersion": "1.3", "ExemptTagKey": "guard:skip",
         "OptOutCacheSeconds": "60", "RequireCustomerManagedKey": "false", "OptOutServices": "rekognition,textract",
         "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-",
+        "RekognitionOutputBucketPatterns": "acme-*-output",
     })
     resolved = r.resources()[FUNCTION]["Properties"]["Environment"]["Variables"]
     assert resolved == {
@@ -138,6 +141,8 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_REQUIRE_CMK": "false",
         "GUARD_OPT_OUT_SERVICES": "rekognition,textract",
         "GUARD_SCAN_CONCURRENCY": "4",
+        "GUARD_OUTPUT_BUCKET_PATTERNS": "acme-*-output",
+        "GUARD_STATE_TABLE": "<ref:StateTable>",
     }
 
 
@@ -153,6 +158,18 @@ def test_defaults_match_design(template: dict[str, Any]) -> None:
     # Optional settings are left unset rather than set to "".
     assert "GUARD_BUCKET_PREFIXES" not in env
     assert "GUARD_MIN_TLS_VERSION" not in env
+    assert "GUARD_OUTPUT_BUCKET_PATTERNS" not in env
+    assert env["GUARD_STATE_TABLE"] == "<ref:StateTable>"
+
+
+def test_state_table_is_on_demand_encrypted_with_ttl(template: dict[str, Any]) -> None:
+    """The drift restoration counts (src/aws/dynamodb.rs): key pk (string), TTL expires_at."""
+    props = cfn.Resolver(template).resources()["StateTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 @pytest.mark.parametrize("name,value,ok", [
@@ -202,6 +219,8 @@ def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, 
     assert set(rules) == {
         "RemediationFunctionCreateBucket", "RemediationFunctionCreateProjectVersion",
         "RemediationFunctionCreateStreamProcessor", "RemediationFunctionSweep",
+        "RemediationFunctionBucketDrift", "RemediationFunctionKeyDrift",
+        "RemediationFunctionOptOutPolicyDrift", "RemediationFunctionStreamProcessorDrift",
     }
     permissions = _of_type(resources, "AWS::Lambda::Permission")
     allowed_sources = {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()}
