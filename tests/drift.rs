@@ -964,3 +964,61 @@ async fn a_scp_change_is_not_an_opt_out_change() {
     assert_eq!(r.status, Status::Skipped);
     assert!(r.detail.contains("SERVICE_CONTROL_POLICY"), "{}", r.detail);
 }
+
+#[tokio::test]
+async fn the_project_versions_a_key_protects_are_found() {
+    // moto has no DescribeProjects: the SDK's own mocks stand in for Rekognition.
+    use aws_sdk_rekognition::Client;
+    use aws_sdk_rekognition::operation::describe_project_versions::DescribeProjectVersionsOutput;
+    use aws_sdk_rekognition::operation::describe_projects::DescribeProjectsOutput;
+    use aws_sdk_rekognition::types::{ProjectDescription, ProjectVersionDescription};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let key_arn = format!("arn:aws:kms:us-east-1:123456789012:key/{key_id}");
+    let projects = mock!(Client::describe_projects).then_output(|| {
+        DescribeProjectsOutput::builder()
+            .project_descriptions(
+                ProjectDescription::builder()
+                    .project_arn("arn:aws:rekognition:us-east-1:123456789012:project/doors/1")
+                    .build(),
+            )
+            .build()
+    });
+    let version = |name: &str, key: Option<&str>| {
+        ProjectVersionDescription::builder()
+            .project_version_arn(format!(
+                "arn:aws:rekognition:us-east-1:123456789012:project/doors/version/{name}/1"
+            ))
+            .set_kms_key_id(key.map(str::to_owned))
+            .build()
+    };
+    let (by_arn, by_id) = (key_arn.clone(), key_id.to_owned());
+    let versions = mock!(Client::describe_project_versions).then_output(move || {
+        DescribeProjectVersionsOutput::builder()
+            .project_version_descriptions(version("v1", Some(&by_arn)))
+            .project_version_descriptions(version("v2", Some(&by_id)))
+            .project_version_descriptions(version(
+                "v3",
+                Some("arn:aws:kms:us-east-1:123456789012:key/other"),
+            ))
+            .project_version_descriptions(version("v4", None))
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_rekognition,
+        RuleMode::MatchAny,
+        [&projects, &versions]
+    );
+    let found =
+        rekognition_guard::aws::rekognition::project_versions_using_key(&client, &key_arn, key_id)
+            .await
+            .unwrap();
+    assert_eq!(
+        found,
+        [
+            "arn:aws:rekognition:us-east-1:123456789012:project/doors/version/v1/1",
+            "arn:aws:rekognition:us-east-1:123456789012:project/doors/version/v2/1"
+        ]
+    );
+}

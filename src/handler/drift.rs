@@ -10,7 +10,7 @@ use super::bucket::{Hold, WriteGate, guard_bucket_gated};
 use super::{App, HandleError, single};
 use crate::aws::clients::Clients;
 use crate::aws::dynamodb::DynamoRestorations;
-use crate::aws::{kms, org_drift, organizations, s3, sts};
+use crate::aws::{kms, org_drift, organizations, rekognition, s3, sts};
 use crate::config::Config;
 use crate::controls::{data_sharing, kms_key_spec};
 use crate::event::{Drift, DriftTarget, IgnoredPrincipal, OPT_OUT_POLICY_TYPE, Plan, own_change};
@@ -197,8 +197,9 @@ fn cannot_serve(state: Option<&str>) -> bool {
     )
 }
 
-/// A changed key: re-evaluated (`kms-key-spec`) when the remediation key or a guarded
-/// bucket's default encryption depends on it; high when it can no longer serve.
+/// A changed key: re-evaluated (`kms-key-spec`) when the remediation key, a guarded
+/// bucket's default encryption or a Custom Labels project version depends on it; high
+/// when it can no longer serve.
 async fn key_drift(
     app: &App,
     key: &str,
@@ -228,9 +229,22 @@ async fn key_drift(
             _ => {}
         }
     }
-    let buckets = buckets_using(app, region, account, &arn, &key_id).await;
+    let rekognition = app.clients.rekognition(region);
+    let (buckets, versions) = tokio::join!(
+        buckets_using(app, region, account, &arn, &key_id),
+        rekognition::project_versions_using_key(&rekognition, &arn, &key_id)
+    );
     if !buckets.is_empty() {
         dependents.push(format!("default encryption of {}", buckets.join(", ")));
+    }
+    match versions {
+        Ok(versions) if !versions.is_empty() => dependents.push(format!(
+            "Custom Labels project versions {}",
+            versions.join(", ")
+        )),
+        Ok(_) => {}
+        // Best effort: the key's own state is still reported.
+        Err(e) => warn!(error = %e, "cannot list the project versions that use the key"),
     }
     let mut resource = Resource {
         kind: ResourceType::KmsKey,
