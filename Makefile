@@ -8,7 +8,7 @@ EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
 PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml
 
-.PHONY: all deps lint test test-rust demo demo-project demo-org invoke fuzz clean
+.PHONY: all deps lint test test-rust demo demo-project demo-org demo-drift invoke fuzz clean
 
 all: test
 
@@ -42,6 +42,11 @@ demo-project: deps $(BIN)
 # roles (a forged record refused), each member bucket read back, then `scan --org`.
 demo-org: deps $(BIN)
 	$(PYTHON) scripts/org_demo.py --binary $(BIN)
+# Drift: another principal removes the TLS-only statement of a guarded bucket; the function
+# restores it seconds later and the alert names who did it; a pipeline that keeps doing it
+# is stopped after three restorations in an hour.
+demo-drift: deps $(BIN)
+	$(PYTHON) scripts/local.py demo-drift --binary $(BIN)
 
 # Runs the binary on one event against the local emulator (started if MOTO_ENDPOINT is unset),
 # after creating the buckets and keys the event names.

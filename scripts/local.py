@@ -275,6 +275,85 @@ def demo_project(args):
             sys.exit(f"local.py: expected exit code 3 and untouched training data, got {code}")
 
 
+def state_table(endpoint, name="rekognition-guard-state"):
+    """GUARD_STATE_TABLE as the template creates it: key pk (string), on demand, encrypted,
+    TTL expires_at. The function never creates it."""
+    ddb = client(endpoint, "dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     SSESpecification={"Enabled": True})
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    return name
+
+
+def print_alerts(endpoint, queue):
+    """Each alert in the queue: subject, attributes and the human summary."""
+    sqs = client(endpoint, "sqs")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    for m in messages:
+        envelope = json.loads(m["Body"])
+        print("--- the alert, as the security team receives it ---")
+        print(f"Subject: {envelope.get('Subject')}")
+        summary = envelope.get("Message", "").partition("\n--- report (JSON) ---\n")[0]
+        print(summary.rstrip() + "\n")
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    return messages
+
+
+def demo_drift(args):
+    """A remediated bucket is weakened by another principal (a CI role drops the TLS-only
+    statement); the CloudTrail event brings the function back, which restores the statement,
+    keeps the CI role's own statement, and names who removed it. A pipeline that keeps doing
+    it gets three restorations in an hour, then an alert and no more writes."""
+    with emulator() as endpoint:
+        created = "events/create-bucket-console.json"
+        drift = "events/drift-put-bucket-policy.json"
+        event = json.load(open(drift))
+        bucket = event["detail"]["requestParameters"]["bucketName"]
+        weakened = event["detail"]["requestParameters"]["bucketPolicy"]
+        who = event["detail"]["userIdentity"]["arn"]
+        console_bucket(endpoint, bucket)
+        symmetric_key(endpoint, alias="alias/rekognition-guard")
+        opted_out_organization(endpoint)
+        topic, queue = alert_queue(endpoint)
+        table = state_table(endpoint)
+        env = env_for(endpoint, GUARD_KMS_KEY_ID="alias/rekognition-guard", GUARD_ALERT_TOPIC_ARN=topic,
+                      GUARD_STATE_TABLE=table)
+        print(f"moto_server at {endpoint}; restoration counts in DynamoDB table {table}\n")
+        print("1. The console creates the bucket; the function guards it.")
+        run(args.binary, env, created)
+        print_alerts(endpoint, queue)
+        s3 = client(endpoint, "s3")
+        print(f"2. {who} replaces the bucket policy with one that has no TLS-only statement:")
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(weakened))
+        show(f"bucket {bucket} policy, weakened", bucket_state(endpoint, bucket)["policy"])
+        print("3. CloudTrail delivers the PutBucketPolicy event; the function runs on it.")
+        started = time.monotonic()
+        code = run(args.binary, env, drift)
+        elapsed = time.monotonic() - started
+        show(f"bucket {bucket} policy, {elapsed:.2f} s later (read back from the emulator)",
+             bucket_state(endpoint, bucket)["policy"])
+        alerts = print_alerts(endpoint, queue)
+        print("4. The pipeline keeps re-applying its policy: two more restorations, then the function stops.")
+        codes = []
+        for _ in range(3):
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(weakened))
+            proc = subprocess.run([args.binary, "invoke", "--event", drift, "--format", "json"], env=env,
+                                  text=True, capture_output=True)
+            codes.append(proc.returncode)
+        last = json.loads(proc.stdout)
+        held = [c for r in last["resources"] for c in r["controls"] if c["control"] == "tls-only"][0]
+        print(f"exit codes {codes}; the fourth: tls-only {held['status']} - {held['detail']}\n")
+        held_alerts = print_alerts(endpoint, queue)
+        policy = bucket_state(endpoint, bucket)["policy"]
+        left = policy == weakened
+        print(f"bucket policy after the fourth change: {'left as the pipeline wrote it' if left else 'CHANGED'}")
+        if code != 0 or not alerts or codes != [0, 0, 3] or held["status"] != "non-compliant" or not left \
+                or not held_alerts:
+            sys.exit(f"local.py: demo-drift expected exit 0 then [0, 0, 3], got {code} then {codes}")
+
+
 def invoke(args):
     with emulator() as endpoint:
         event = seed_for_event(endpoint, json.load(open(args.event)))
@@ -297,8 +376,10 @@ def main():
     i = sub.add_parser("invoke")
     i.add_argument("--binary", required=True)
     i.add_argument("--event", required=True)
+    r = sub.add_parser("demo-drift")
+    r.add_argument("--binary", required=True)
     args = parser.parse_args()
-    {"demo": demo, "demo-project": demo_project, "invoke": invoke}[args.command](args)
+    {"demo": demo, "demo-project": demo_project, "demo-drift": demo_drift, "invoke": invoke}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 //! a security team reads — subject, human summary, full report JSON, attributes.
 //! Pure: publishing is `aws::sns`.
 
-use crate::report::{ControlResult, Report, Resource, Severity, Status};
+use crate::event::TriggerKind;
+use crate::report::{ControlResult, Report, Resource, ResourceType, Severity, Status};
 
 /// SNS accepts 256 KiB per message including attributes; keep a margin.
 pub const MAX_BODY_BYTES: usize = 240 * 1024;
@@ -25,11 +26,16 @@ pub fn classify(control: &ControlResult) -> Option<Severity> {
     }
 }
 
-/// Fills in every result's severity.
+/// Fills in every result's severity. A drift restoration is high: someone removed a
+/// protection from a guarded resource, and the security team should know who.
 pub fn classify_all(report: &mut Report) {
+    let drift = report.trigger.kind == TriggerKind::ConfigurationChanged;
     for resource in &mut report.resources {
         for control in &mut resource.controls {
             control.severity = classify(control);
+            if drift && control.status == Status::Remediated {
+                control.severity = Some(Severity::High);
+            }
         }
     }
 }
@@ -67,6 +73,9 @@ pub fn subject(report: &Report) -> String {
         t.account.as_deref().unwrap_or("unknown"),
         t.region.as_deref().unwrap_or("unknown")
     );
+    if let Some(subject) = restored_subject(report, severity, &place) {
+        return subject;
+    }
     let head = format!("[{severity}] rekognition-guard: ");
     let body = if counts.is_empty() {
         "report".to_owned()
@@ -108,6 +117,132 @@ fn headline(report: &Report) -> Option<&'static str> {
         Some("forged-looking record refused")
     } else {
         None
+    }
+}
+
+/// Subjects are ASCII (SNS e-mail subjects): anything else becomes `?`.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// `… tls-only restored on BUCKET in ACCOUNT/REGION after PRINCIPAL removed it`, for a
+/// drift event that restored a bucket. SNS caps subjects at 100 characters, which the
+/// fixed words nearly fill, so the first form that fits is taken: with the
+/// `rekognition-guard:` head, then without; the principal as `ci/build-42` (a session of
+/// role `ci` in the event's account), then as the role alone, then cut with `...`;
+/// last, the whole line cut. The full ARN is always in the body.
+fn restored_subject(report: &Report, severity: &str, place: &str) -> Option<String> {
+    if report.trigger.kind != TriggerKind::ConfigurationChanged {
+        return None;
+    }
+    let by = &report.trigger.change.as_ref()?.by;
+    let (bucket, restored) = report.resources.iter().find_map(|r| {
+        let restored: Vec<&str> = r
+            .controls
+            .iter()
+            .filter(|c| c.status == Status::Remediated)
+            .map(|c| c.control.as_str())
+            .collect();
+        (r.kind == ResourceType::S3Bucket && !restored.is_empty()).then_some((&r.id, restored))
+    })?;
+    let account = report.trigger.account.as_deref();
+    let (session, role) = (
+        ascii(&short_principal(by, account, true)),
+        ascii(&short_principal(by, account, false)),
+    );
+    let what = ascii(&format!(
+        "{} restored on {bucket}{place} after ",
+        restored.join(", ")
+    ));
+    let tail = " removed it";
+    let heads = [
+        format!("[{severity}] rekognition-guard: "),
+        format!("[{severity}] "),
+    ];
+    let fits = |s: &String| s.len() <= MAX_SUBJECT_CHARS;
+    for head in &heads {
+        for who in [&session, &role] {
+            let s = format!("{head}{what}{who}{tail}");
+            if fits(&s) {
+                return Some(s);
+            }
+        }
+    }
+    let short = &heads[1];
+    let room = MAX_SUBJECT_CHARS.saturating_sub(short.len() + what.len() + tail.len());
+    if room >= 8 {
+        return Some(format!("{short}{what}{}...{tail}", &role[..room - 3]));
+    }
+    // A long bucket name: its middle gives way (both ends are what people recognise), but
+    // not below MIN_BUCKET; then the principal goes (it is in the body), then the tail.
+    const MIN_BUCKET: usize = 16;
+    let bucket = ascii(bucket);
+    let controls = restored.join(", ");
+    let shorten = |others: usize| {
+        let room = MAX_SUBJECT_CHARS.saturating_sub(others);
+        (room >= MIN_BUCKET && bucket.len() > room).then(|| {
+            let keep = room - 3;
+            let (head_len, tail_len) = (keep - keep / 2, keep / 2);
+            format!(
+                "{}...{}",
+                &bucket[..head_len],
+                &bucket[bucket.len() - tail_len..]
+            )
+        })
+    };
+    let after = format!(" after {role}{tail}");
+    let bare = format!("{short}{controls} restored on {place}");
+    if let Some(shown) = shorten(bare.len() + after.len()) {
+        return Some(format!(
+            "{short}{controls} restored on {shown}{place}{after}"
+        ));
+    }
+    let unnamed = format!("{short}{controls} restored on {bucket}{place}");
+    if fits(&unnamed) {
+        return Some(unnamed);
+    }
+    if let Some(shown) = shorten(bare.len()) {
+        return Some(format!("{short}{controls} restored on {shown}{place}"));
+    }
+    Some(format!("{}...", &unnamed[..MAX_SUBJECT_CHARS - 3]))
+}
+
+/// A principal ARN without what the subject already says: the partition, the account
+/// when it is the event's own, and optionally the session
+/// (`arn:aws:sts::A:assumed-role/ci/s` → `ci/s` or `ci`).
+fn short_principal(by: &str, account: Option<&str>, with_session: bool) -> String {
+    let parts: Vec<&str> = by.splitn(6, ':').collect();
+    let [
+        "arn",
+        _,
+        service @ ("sts" | "iam"),
+        _,
+        arn_account,
+        resource,
+    ] = parts[..]
+    else {
+        return by.to_owned();
+    };
+    let resource = match service
+        .strip_prefix("sts")
+        .and(resource.strip_prefix("assumed-role/"))
+    {
+        Some(session) if !with_session => session.split('/').next().unwrap_or(session),
+        Some(session) => session,
+        None => resource,
+    };
+    if Some(arn_account) == account {
+        resource.to_owned()
+    } else {
+        format!("{arn_account}:{resource}")
     }
 }
 
@@ -165,6 +300,15 @@ pub fn body(report: &Report) -> String {
         t.event_id.as_deref().unwrap_or("-"),
         report.mode.as_str(),
     );
+    let head = match &t.change {
+        Some(c) => format!(
+            "{head}changed by {} from {} at {}\n",
+            c.by,
+            c.source_ip.as_deref().unwrap_or("an unknown address"),
+            c.event_time.as_deref().unwrap_or("an unknown time")
+        ),
+        None => head,
+    };
     let lines = summary_lines(report);
     let compose = |lines: &[String], left_out: usize, json: &str| {
         let mut s = head.clone();
@@ -237,7 +381,7 @@ pub fn attributes(report: &Report) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::event::{TriggerInfo, TriggerKind};
+    use crate::event::TriggerInfo;
     use crate::report::{AlertOutcome, ResourceType};
     use serde_json::json;
 
@@ -250,6 +394,7 @@ mod tests {
                 account: Some("123456789012".into()),
                 region: Some("us-east-1".into()),
                 ignored_reason: None,
+                change: None,
             },
             mode: Mode::Remediate,
             resources: (0..n)
@@ -333,6 +478,75 @@ mod tests {
         assert!(
             s.len() <= MAX_SUBJECT_CHARS && s.is_ascii() && s.ends_with("..."),
             "{s}"
+        );
+    }
+
+    #[test]
+    fn drift_subject_names_what_was_restored_and_who_removed_it() {
+        let mut r = report(
+            1,
+            &[
+                ("tls-only", Status::Remediated),
+                ("sse-kms", Status::Compliant),
+            ],
+        );
+        r.resources[0].id = "acme-output".into();
+        r.trigger.kind = TriggerKind::ConfigurationChanged;
+        r.trigger.account = Some("111122223333".into());
+        r.trigger.region = Some("eu-west-1".into());
+        let by = |r: &mut Report, who: &str| {
+            r.trigger.change = Some(crate::event::Change {
+                by: who.into(),
+                source_ip: None,
+                event_time: None,
+            })
+        };
+        by(&mut r, "arn:aws:sts::111122223333:assumed-role/ci/build-42");
+        classify_all(&mut r);
+        assert_eq!(
+            subject(&r),
+            "[HIGH] tls-only restored on acme-output in 111122223333/eu-west-1 after ci/build-42 removed it"
+        );
+        by(
+            &mut r,
+            "arn:aws:sts::444455556666:assumed-role/deployment-pipeline/session-1234567890",
+        );
+        let s = subject(&r);
+        assert_eq!(
+            s,
+            "[HIGH] tls-only restored on acme-output in 111122223333/eu-west-1 after 444455556666:d... removed it"
+        );
+        assert!(s.len() <= MAX_SUBJECT_CHARS);
+        r.resources[0].id = "ab".into();
+        by(&mut r, "arn:aws:sts::111122223333:assumed-role/ci/build-42");
+        r.resources[0].controls[0].control = "public-access-block".into();
+        assert_eq!(
+            subject(&r),
+            "[HIGH] public-access-block restored on ab in 111122223333/eu-west-1 after ci/build-42 removed it"
+        );
+        r.resources[0].id = "custom-labels-console-us-east-1-3f9a1c2b7d".into();
+        assert_eq!(
+            subject(&r),
+            "[HIGH] public-access-block restored on custom-labels-co...ast-1-3f9a1c2b7d in 111122223333/eu-west-1"
+        );
+        r.resources[0].controls[0].control = "tls-only".into();
+        assert_eq!(
+            subject(&r),
+            "[HIGH] tls-only restored on custom-label...-3f9a1c2b7d in 111122223333/eu-west-1 after ci removed it"
+        );
+        // A principal that cannot be shortened: the subject leaves it to the body.
+        r.trigger.change.as_mut().unwrap().by = "x".repeat(300);
+        assert_eq!(
+            subject(&r),
+            "[HIGH] tls-only restored on custom-labels-console-us-east-1-3f9a1c2b7d in 111122223333/eu-west-1"
+        );
+        // Not a drift event: the usual counts.
+        r.resources[0].id = "acme-output".into();
+        r.trigger.kind = TriggerKind::BucketCreated;
+        classify_all(&mut r);
+        assert_eq!(
+            subject(&r),
+            "[MEDIUM] rekognition-guard: 1 remediated in 111122223333/eu-west-1"
         );
     }
 

@@ -50,6 +50,12 @@ pub struct Config {
     /// Whether a Rekognition resource without a customer managed key is a medium finding.
     pub require_cmk: bool,
     pub scan_concurrency: usize,
+    /// Wildcard names (`*`, `?`) of Rekognition output buckets that drift events guard
+    /// beyond the prefixes: the same list scopes the role's S3 permissions and the rules.
+    pub output_bucket_patterns: Vec<String>,
+    /// DynamoDB table for state that outlives an invocation (drift restoration counts);
+    /// `None`: counts live in the warm process only.
+    pub state_table: Option<String>,
     /// `account` (guard the account this runs in) or `organization` (a guard account).
     pub scope: Scope,
     /// Role assumed in member accounts (organization scope).
@@ -92,6 +98,8 @@ impl Default for Config {
             opt_out_services: vec!["rekognition".to_owned()],
             require_cmk: true,
             scan_concurrency: 16,
+            output_bucket_patterns: Vec::new(),
+            state_table: None,
             scope: Scope::Account,
             member_role_name: "RekognitionGuardMember".to_owned(),
             member_external_id: None,
@@ -337,6 +345,29 @@ impl Config {
                 }
             },
         };
+        let output_bucket_patterns = get("GUARD_OUTPUT_BUCKET_PATTERNS")
+            .map(|v| split_list(&v))
+            .unwrap_or_default();
+        if let Some(bad) = output_bucket_patterns
+            .iter()
+            .find(|p| !is_bucket_pattern(p))
+        {
+            return Err(invalid(
+                "GUARD_OUTPUT_BUCKET_PATTERNS",
+                bad,
+                "expected bucket-name patterns (lowercase letters, digits, dots, hyphens, * and ?)",
+            ));
+        }
+        let state_table = get("GUARD_STATE_TABLE");
+        if let Some(table) = &state_table
+            && !is_table_name(table)
+        {
+            return Err(invalid(
+                "GUARD_STATE_TABLE",
+                table,
+                "expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .) or ARN",
+            ));
+        }
         Ok(Self {
             mode,
             kms_key_id,
@@ -359,6 +390,8 @@ impl Config {
             org_concurrency,
             kms_key_policy,
             recheck,
+            output_bucket_patterns,
+            state_table,
         })
     }
 
@@ -416,6 +449,62 @@ fn is_external_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b))
 }
 
+impl Config {
+    /// The role of a bucket a drift event names: a guarded prefix's, or `output` when it
+    /// matches `GUARD_OUTPUT_BUCKET_PATTERNS`; `None` when the bucket is not guarded.
+    pub fn drift_bucket_role(&self, bucket: &str) -> Option<&'static str> {
+        self.bucket_role(bucket).or_else(|| {
+            self.output_bucket_patterns
+                .iter()
+                .any(|p| wildcard_match(p, bucket))
+                .then_some("output")
+        })
+    }
+}
+
+/// IAM-style wildcards: `*` any run of characters (none included), `?` exactly one.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Greedy with backtracking to the last `*`: linear in practice, no recursion.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn is_bucket_pattern(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 63
+        && p.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'*' | b'?')
+        })
+}
+
+fn is_table_name(t: &str) -> bool {
+    let name = t
+        .strip_prefix("arn:")
+        .and_then(|arn| arn.rsplit_once(":table/"))
+        .map_or(t, |(_, name)| name);
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 fn split_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -462,6 +551,9 @@ mod tests {
             ("GUARD_SCAN_CONCURRENCY", "4"),
             ("GUARD_KMS_KEY_POLICY", "configured-only"),
             ("GUARD_RECHECK_SECONDS", "30"),
+            ("GUARD_OUTPUT_BUCKET_PATTERNS", "acme-*-output, ml-??-out"),
+            ("GUARD_STATE_TABLE", "rekognition-guard-state"),
+            ("GUARD_MEMBER_ROLE_NAME", "GuardMember"),
         ]))
         .unwrap();
         assert_eq!(c.mode, Mode::Audit);
@@ -477,6 +569,33 @@ mod tests {
         assert_eq!(c.bucket_role("ml-data-x"), Some("guarded-prefix"));
         assert_eq!(c.bucket_role("custom-labels-console-x"), Some("console"));
         assert_eq!(c.bucket_role("other"), None);
+        assert_eq!(c.output_bucket_patterns, vec!["acme-*-output", "ml-??-out"]);
+        assert_eq!(c.state_table.as_deref(), Some("rekognition-guard-state"));
+        assert_eq!(c.member_role_name, "GuardMember");
+        assert_eq!(c.drift_bucket_role("acme-eu-output"), Some("output"));
+        assert_eq!(c.drift_bucket_role("ml-ab-out"), Some("output"));
+        assert_eq!(c.drift_bucket_role("ml-abc-out"), None);
+        assert_eq!(c.drift_bucket_role("ml-data-x"), Some("guarded-prefix"));
+    }
+
+    #[test]
+    fn wildcards() {
+        for (p, n, want) in [
+            ("acme-*-output", "acme-eu-output", true),
+            ("acme-*-output", "acme--output", true),
+            ("acme-*-output", "acme-output", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*", "", true),
+            ("?", "", false),
+            ("ab?", "abc", true),
+            ("ab?", "abcd", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("*-out", "x-out-out", true),
+        ] {
+            assert_eq!(wildcard_match(p, n), want, "{p} {n}");
+        }
     }
 
     #[test]
@@ -529,6 +648,8 @@ mod tests {
             ("GUARD_ORG_CONCURRENCY", "0"),
             ("GUARD_KMS_KEY_POLICY", "any"),
             ("GUARD_RECHECK_SECONDS", "5m"),
+            ("GUARD_OUTPUT_BUCKET_PATTERNS", "acme-*,Bad_Name"),
+            ("GUARD_STATE_TABLE", "a b"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

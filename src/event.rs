@@ -22,6 +22,11 @@ use fields::str_field;
 pub use fields::{DIRECTORY_BUCKET, check_bucket_name, check_existing_bucket_name};
 // Kept for callers written before `crate::region` existed; new code imports that.
 pub use crate::region::{is_region, partition};
+mod drift;
+pub use drift::{
+    Actor, Change, Drift, DriftTarget, IgnoredPrincipal, KMS_EVENTS, OPT_OUT_POLICY_TYPE,
+    ORGANIZATIONS_EVENTS, REKOGNITION_EVENTS, S3_EVENTS, own_change,
+};
 
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
@@ -40,6 +45,8 @@ pub enum TriggerKind {
     ManualScan,
     OptOutCheck,
     Ignored,
+    /// Drift: a guarded resource's configuration was changed after the fact.
+    ConfigurationChanged,
 }
 
 impl TriggerKind {
@@ -57,6 +64,7 @@ impl TriggerKind {
             TriggerKind::DatasetCreated => "dataset-created",
             TriggerKind::MediaAnalysisJobStarted => "media-analysis-job-started",
             TriggerKind::FaceLivenessSessionCreated => "face-liveness-session-created",
+            TriggerKind::ConfigurationChanged => "configuration-changed",
         }
     }
 }
@@ -70,6 +78,9 @@ pub struct TriggerInfo {
     pub account: Option<String>,
     pub region: Option<String>,
     pub ignored_reason: Option<String>,
+    /// Who changed the configuration, from where and when (drift events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 impl TriggerInfo {
@@ -81,6 +92,7 @@ impl TriggerInfo {
             account: None,
             region,
             ignored_reason: None,
+            change: None,
         }
     }
 }
@@ -107,6 +119,8 @@ pub enum Plan {
     /// `event/rekognition.rs`).
     Rekognition(Box<RekognitionPlan>),
     Scan,
+    /// A guarded resource's configuration changed (drift).
+    Drift(Box<Drift>),
 }
 
 /// What a Rekognition call created or started.
@@ -244,6 +258,7 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
         account: str_field(envelope, "account").or_else(|| str_field(detail, "recipientAccountId")),
         region: str_field(detail, "awsRegion").or_else(|| str_field(envelope, "region")),
         ignored_reason: None,
+        change: None,
     };
 
     let plan = match (detail_type, source) {
@@ -263,6 +278,9 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
     let plan = match plan {
         Ok((kind, plan)) => {
             trigger.kind = kind;
+            if let Plan::Drift(d) = &plan {
+                trigger.change = Some(d.change.clone());
+            }
             plan
         }
         Err(reason) => {
@@ -375,6 +393,9 @@ fn cloudtrail_plan(
             Err(format!(
                 "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
             ))
+        }
+        (name, _, _) if drift::handles(name) => {
+            drift::plan(name, source, &event_source, detail, params, region, config)
         }
         _ => Err(format!(
             "eventName {event_name:?} is not one rekognition-guard handles"

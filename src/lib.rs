@@ -18,3 +18,4 @@ pub mod org;
 pub mod policy;
 pub mod region;
 pub mod report;
+pub mod state;

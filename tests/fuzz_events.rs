@@ -323,6 +323,13 @@ fn check(
             prop_assert!(id_ok, "{:?} id {:?} in {region}", plan.kind, plan.id);
         }
         Plan::Scan => {}
+        Plan::Drift(d) => {
+            if let event::DriftTarget::Bucket(b) = &d.target {
+                prop_assert!(valid(&b.name, &b.region), "{b:?}");
+                prop_assert!(config.drift_bucket_role(&b.name).is_some());
+            }
+            prop_assert!(!d.change.by.is_empty() && !d.change.by.chars().any(char::is_control));
+        }
     }
     Ok(())
 }

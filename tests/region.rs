@@ -16,7 +16,8 @@ fn sdk_partitions() -> Value {
             "metadata",
             "--format-version",
             "1",
-            "--offline",
+            // Not --offline: metadata reads the manifests of every platform's dependencies,
+            // which a build for this platform alone has not downloaded.
             "--manifest-path",
         ])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))

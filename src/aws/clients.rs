@@ -196,6 +196,14 @@ impl Clients {
         aws_sdk_rekognition::Client::from_conf(conf)
     }
 
+    /// DynamoDB in the function's own region: the state table lives beside the function.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.base)
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+
     /// Organizations is a global service; one client.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.base)

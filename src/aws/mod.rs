@@ -4,8 +4,10 @@
 //! error codes become `None`, access denied becomes a state, never a crash.
 
 pub mod clients;
+pub mod dynamodb;
 pub mod kms;
 pub mod org_accounts;
+pub mod org_drift;
 pub mod organizations;
 pub mod permissions;
 pub mod rekognition;

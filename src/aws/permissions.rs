@@ -37,6 +37,22 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "organizations:DescribePolicy",
         "opt-out fallback: policy content",
     ),
+    (
+        "organizations:ListAccounts",
+        "opt-out drift: every account of the organization",
+    ),
+    (
+        "organizations:ListAccountsForParent",
+        "opt-out drift: the accounts of an OU",
+    ),
+    (
+        "organizations:ListOrganizationalUnitsForParent",
+        "opt-out drift: the OUs below an OU",
+    ),
+    (
+        "dynamodb:PutItem",
+        "drift: count restorations (conditional writes)",
+    ),
     ("sns:Publish", "alert the security team"),
     (
         "rekognition:DescribeProjects",
@@ -123,7 +139,9 @@ mod tests {
             );
         }
         for (action, _) in IAM_ACTIONS {
-            let guard_only = action.starts_with("organizations:") || action.starts_with("sns:");
+            let guard_only = ["organizations:", "sns:", "dynamodb:"]
+                .iter()
+                .any(|service| action.starts_with(service));
             assert_eq!(
                 MEMBER_ACTIONS.iter().any(|(a, _)| a == action),
                 !guard_only,

@@ -123,3 +123,40 @@ pub async fn get_media_analysis_job(
         ..ResourceFacts::default()
     })
 }
+
+/// The Custom Labels project versions (ARNs) in the region that name the key as their
+/// `KmsKeyId`, by key ARN or key id (drift: what depends on a changed key).
+pub async fn project_versions_using_key(
+    client: &Client,
+    key_arn: &str,
+    key_id: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut found: Vec<String> = Vec::new();
+    let mut projects = client.describe_projects().into_paginator().send();
+    while let Some(page) = projects.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeProjects", e))?;
+        for arn in page
+            .project_descriptions()
+            .iter()
+            .filter_map(|p| p.project_arn())
+        {
+            let mut versions = client
+                .describe_project_versions()
+                .project_arn(arn)
+                .into_paginator()
+                .send();
+            while let Some(page) = versions.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("DescribeProjectVersions", e))?;
+                for version in page.project_version_descriptions() {
+                    let uses = version.kms_key_id().is_some_and(|k| {
+                        k == key_arn || k == key_id || k.ends_with(&format!("/{key_id}"))
+                    });
+                    if let (true, Some(id)) = (uses, version.project_version_arn()) {
+                        found.push(id.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}

@@ -9,7 +9,8 @@ use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
 use crate::event::BucketTarget;
 use crate::policy::Requirement;
 use crate::region;
-use crate::report::{ControlResult, Resource, ResourceType, Status};
+use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
+use futures::future::BoxFuture;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -86,6 +87,19 @@ fn controls_for(target: &BucketTarget) -> &'static [&'static str] {
     }
 }
 
+/// Why a bucket's fixes are held back: reported with this status, severity and reason.
+pub(super) struct Hold {
+    pub status: Status,
+    pub severity: Severity,
+    pub why: String,
+}
+
+/// Asked once, only when a bucket has fixes to apply, before any is applied: drift uses
+/// it to count restorations, and to stop restoring a bucket another writer keeps changing.
+pub(super) trait WriteGate: Sync {
+    fn permit(&self) -> BoxFuture<'_, Result<(), Hold>>;
+}
+
 /// Evaluates the S3 controls on one bucket and, in remediate mode, applies and verifies,
 /// giving up shortly before `deadline`: then every control of the bucket is `failed`
 /// with what was not finished (a retried event converges).
@@ -96,7 +110,19 @@ pub async fn guard_bucket(
     account: &str,
     deadline: Instant,
 ) -> Resource {
-    let work = guard_bucket_unbounded(app, target, key, account, deadline);
+    guard_bucket_gated(app, target, key, account, deadline, None).await
+}
+
+/// [`guard_bucket`], asking `gate` before writing.
+pub(super) async fn guard_bucket_gated(
+    app: &App,
+    target: &BucketTarget,
+    key: &KeyTarget,
+    account: &str,
+    deadline: Instant,
+    gate: Option<&dyn WriteGate>,
+) -> Resource {
+    let work = guard_bucket_unbounded(app, target, key, account, deadline, gate);
     match tokio::time::timeout_at(hard_stop(deadline), work).await {
         Ok(resource) => resource,
         Err(_) => {
@@ -130,6 +156,7 @@ async fn guard_bucket_unbounded(
     key: &KeyTarget,
     account: &str,
     deadline: Instant,
+    gate: Option<&dyn WriteGate>,
 ) -> Resource {
     let client = app.clients.s3(&target.region);
     let budget = if target.fresh {
@@ -256,6 +283,19 @@ async fn guard_bucket_unbounded(
             to_apply.push(finding);
         } else {
             resource.controls.push(finding.reported());
+        }
+    }
+    let held = match gate {
+        Some(gate) if !to_apply.is_empty() => gate.permit().await.err(),
+        _ => None,
+    };
+    if let Some(hold) = held {
+        warn!(bucket = %target.name, reason = %hold.why, "fixes held back");
+        for f in to_apply.drain(..) {
+            resource.controls.push(
+                f.with_severity(hold.severity)
+                    .unapplied(hold.status, &hold.why),
+            );
         }
     }
     if !to_apply.is_empty() {

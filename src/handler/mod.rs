@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 mod bucket;
+mod drift;
 mod rekognition;
 mod sweep;
 
@@ -74,12 +75,20 @@ pub struct App {
     opt_out: Arc<OptOutCache>,
     /// `(region, bucket)` → when this warm process last verified it compliant.
     verified: Mutex<HashMap<(String, String), Instant>>,
+    /// This function's own principal (STS caller ARN): its changes are not drift.
+    principal: tokio::sync::OnceCell<String>,
+    /// Drift restorations per bucket: `GUARD_STATE_TABLE` (in the guard account), or this
+    /// process alone; shared by every account's `App`.
+    restorations: Arc<dyn crate::state::RestorationLog>,
 }
 
 impl App {
     pub fn new(config: Config, clients: Clients) -> Self {
+        let restorations = drift::restoration_log(&config, &clients);
         let clients = Arc::new(clients);
         Self {
+            principal: tokio::sync::OnceCell::new(),
+            restorations,
             config,
             central: Arc::clone(&clients),
             clients,
@@ -101,6 +110,9 @@ impl App {
             keys: Mutex::default(),
             opt_out: Arc::clone(&self.opt_out),
             verified: Mutex::default(),
+            // The member role's own ARN in that account, read with its credentials.
+            principal: tokio::sync::OnceCell::new(),
+            restorations: Arc::clone(&self.restorations),
         }
     }
 
@@ -253,7 +265,11 @@ pub async fn handle_parsed(
         // The remediation key is described while STS answers: one round trip, not two.
         let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &parsed.plan));
         let account = account?.to_owned();
-        if let Some(reason) = foreign_account(&parsed.accounts, &account) {
+        let ignored = match foreign_account(&parsed.accounts, &account) {
+            Some(reason) => Some(reason),
+            None => drift::prepare(app, &parsed.plan).await?,
+        };
+        if let Some(reason) = ignored {
             trigger.kind = TriggerKind::Ignored;
             trigger.ignored_reason = Some(reason);
         } else {
@@ -354,6 +370,7 @@ async fn run_plan(
             rekognition::guard_rekognition(app, *plan, account, deadline).await
         }
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
+        Plan::Drift(change) => drift::run(app, *change, account, deadline).await,
     }
 }
 

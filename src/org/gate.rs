@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// Sources the central rule forwards (and the only ones acted on from the queue).
-pub const FORWARDED_SOURCES: &[&str] = &["aws.s3", "aws.rekognition"];
+pub const FORWARDED_SOURCES: &[&str] =
+    &["aws.s3", "aws.rekognition", "aws.kms", "aws.organizations"];
 
 /// What the organization looked like when last read.
 #[derive(Debug, Clone)]

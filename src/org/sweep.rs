@@ -180,6 +180,7 @@ impl Router {
             account: Some(item.account.clone()),
             region: Some(item.region.clone()),
             ignored_reason: None,
+            change: None,
         };
         if !self.regions().contains(&item.region) {
             let reason = format!(

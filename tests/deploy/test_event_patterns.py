@@ -28,6 +28,17 @@ COPY_PROJECT_VERSION = "RemediationFunctionCopyProjectVersion"
 CREATE_DATASET = "RemediationFunctionCreateDataset"
 START_MEDIA_ANALYSIS_JOB = "RemediationFunctionStartMediaAnalysisJob"
 CREATE_FACE_LIVENESS_SESSION = "RemediationFunctionCreateFaceLivenessSession"
+BUCKET_DRIFT = "RemediationFunctionBucketDrift"
+KEY_DRIFT = "RemediationFunctionKeyDrift"
+OPT_OUT_DRIFT = "RemediationFunctionOptOutPolicyDrift"
+STREAM_PROCESSOR_DRIFT = "RemediationFunctionStreamProcessorDrift"
+ALL_RULES = {CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR, COPY_PROJECT_VERSION,
+             CREATE_DATASET, START_MEDIA_ANALYSIS_JOB, CREATE_FACE_LIVENESS_SESSION, BUCKET_DRIFT, KEY_DRIFT,
+             OPT_OUT_DRIFT, STREAM_PROCESSOR_DRIFT}
+
+# The function's role as deployed: the session issuer of events/drift-own-role.json.
+OWN_ROLE_ARN = json.loads((cfn.EVENTS / "drift-own-role.json").read_text())[
+    "detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
 
 # sample -> the rule that must receive it (None: no rule), with default parameters.
 EXPECTED = {
@@ -47,6 +58,18 @@ EXPECTED = {
     "start-media-analysis-job.json": START_MEDIA_ANALYSIS_JOB,
     "create-face-liveness-session.json": CREATE_FACE_LIVENESS_SESSION,
     "scheduled-scan.json": None,                   # the Sweep schedule rule, not a pattern
+    "drift-put-bucket-policy.json": BUCKET_DRIFT,
+    "drift-delete-bucket-policy.json": BUCKET_DRIFT,
+    "drift-put-bucket-encryption.json": BUCKET_DRIFT,
+    "drift-delete-bucket-encryption.json": BUCKET_DRIFT,
+    "drift-put-public-access-block.json": BUCKET_DRIFT,
+    "drift-delete-public-access-block.json": BUCKET_DRIFT,
+    "drift-put-bucket-tagging.json": BUCKET_DRIFT,
+    "drift-delete-bucket-tagging.json": BUCKET_DRIFT,
+    "drift-own-role.json": None,                   # the function's own write coming back
+    "drift-schedule-key-deletion.json": KEY_DRIFT,
+    "drift-detach-opt-out-policy.json": OPT_OUT_DRIFT,
+    "drift-update-stream-processor-data-sharing.json": STREAM_PROCESSOR_DRIFT,
 }
 
 # Other parameter values, and how the expectation changes with them.
@@ -59,6 +82,15 @@ CASES = {
     "other-console-prefix": (
         {"ConsoleBucketPrefix": "custom-labels-console-us-east-1-"},
         {"create-bucket-eu-west-1.json": None},
+    ),
+    # The drift samples' bucket is outside these prefixes: no drift rule for them then.
+    "drift-elsewhere": (
+        {"ConsoleBucketPrefix": "custom-labels-console-eu-"},
+        {"create-bucket-console.json": None,
+         **{f"drift-{n}.json": None for n in (
+             "put-bucket-policy", "delete-bucket-policy", "put-bucket-encryption", "delete-bucket-encryption",
+             "put-public-access-block", "delete-public-access-block", "put-bucket-tagging",
+             "delete-bucket-tagging")}},
     ),
 }
 
@@ -88,7 +120,9 @@ def _pattern_rules(parameters: dict[str, str]) -> dict[str, dict[str, Any]]:
             continue
         pattern = resource["Properties"]["EventPattern"]
         # CloudFormation accepts the pattern as an object or as a JSON string; it must be valid JSON.
-        rules[name] = json.loads(pattern) if isinstance(pattern, str) else pattern
+        pattern = json.loads(pattern) if isinstance(pattern, str) else pattern
+        # The role's ARN, as CloudFormation would put it in place of the GetAtt.
+        rules[name] = json.loads(json.dumps(pattern).replace("<RemediationRole.Arn>", OWN_ROLE_ARN))
     return rules
 
 
@@ -100,6 +134,8 @@ def _route(aws: dict[str, Any], parameters: dict[str, str], samples: dict[str, d
     events, sqs = aws["events"], aws["sqs"]
     rules = _pattern_rules(parameters)
     round_ = next(_ROUND)
+    assert set(rules) == ALL_RULES
+
     queues = {}
     for name, pattern in rules.items():
         url = sqs.create_queue(QueueName=f"{name}-{round_}")["QueueUrl"]
@@ -135,9 +171,7 @@ def _route(aws: dict[str, Any], parameters: dict[str, str], samples: dict[str, d
 def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
     parameters, changes = CASES[case]
     expected = {**EXPECTED, **changes}
-    assert set(_pattern_rules(parameters)) == {
-        CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR, COPY_PROJECT_VERSION,
-        CREATE_DATASET, START_MEDIA_ANALYSIS_JOB, CREATE_FACE_LIVENESS_SESSION}
+    assert set(_pattern_rules(parameters)) == ALL_RULES
     routed = _route(aws, parameters, _samples())
     wanted = {name: [rule] if rule else [] for name, rule in expected.items()}
     assert routed == wanted
@@ -163,3 +197,64 @@ def test_create_bucket_pattern_lists_one_prefix_filter_per_guarded_prefix() -> N
     assert names == [{"prefix": "custom-labels-console-"}, {"prefix": "acme-"}, {"prefix": "ml.data-"}]
     assert _pattern_rules({})[CREATE_BUCKET]["detail"]["requestParameters"]["bucketName"] == [
         {"prefix": "custom-labels-console-"}]
+
+
+def _route_one(aws: dict[str, Any], rule: str, pattern: dict[str, Any], samples: list[dict[str, Any]]) -> list[bool]:
+    """Whether each sample reaches a rule with `pattern`, as moto's EventBridge judges it."""
+    events, sqs = aws["events"], aws["sqs"]
+    url = sqs.create_queue(QueueName=rule)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+    out = []
+    for sample in samples:
+        events.put_events(Entries=[{"Source": sample["source"], "DetailType": sample["detail-type"],
+                                    "Detail": json.dumps(sample["detail"]), "Resources": sample["resources"]}])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        out.append(len(messages) == 1)
+    events.remove_targets(Rule=rule, Ids=["queue"])
+    events.delete_rule(Name=rule)
+    return out
+
+
+def test_drift_rules_exclude_only_the_functions_own_role(aws: dict[str, Any]) -> None:
+    """The own-role sample is dropped; the same change by another role, an IAM user, the root user
+    (no session issuer) or through the console ("sessionIssuer": {}) is not."""
+    own = json.loads((cfn.EVENTS / "drift-own-role.json").read_text())
+    others = []
+    for identity in (
+        {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/ci-deploy/run",
+         "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::123456789012:role/ci-deploy"}}},
+        {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/alice"},
+        {"type": "Root", "arn": "arn:aws:iam::123456789012:root"},
+        {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/Admin/bob",
+         "sessionContext": {"sessionIssuer": {}}},
+    ):
+        other = json.loads(json.dumps(own))
+        other["detail"]["userIdentity"] = identity
+        others.append(other)
+    key = json.loads((cfn.EVENTS / "drift-schedule-key-deletion.json").read_text())
+    own_key = json.loads(json.dumps(key))
+    own_key["detail"]["userIdentity"] = own["detail"]["userIdentity"]
+    rules = _pattern_rules({})
+    assert _route_one(aws, "bucket-drift", rules[BUCKET_DRIFT], [own, *others]) == [False, True, True, True, True]
+    assert _route_one(aws, "key-drift", rules[KEY_DRIFT], [own_key, key]) == [False, True]
+
+
+def test_drift_rule_watches_output_bucket_patterns(aws: dict[str, Any]) -> None:
+    sample = json.loads((cfn.EVENTS / "drift-delete-bucket-policy.json").read_text())
+
+    def named(bucket: str) -> dict[str, Any]:
+        e = json.loads(json.dumps(sample))
+        e["detail"]["requestParameters"]["bucketName"] = bucket
+        return e
+
+    rules = _pattern_rules({"RekognitionOutputBucketPatterns": "acme-*-output,ml-??-out"})
+    names = rules[BUCKET_DRIFT]["detail"]["requestParameters"]["bucketName"]
+    assert names == [{"prefix": "custom-labels-console-"}, {"wildcard": "acme-*-output"}, {"wildcard": "ml-**-out"}]
+    routed = _route_one(aws, "bucket-drift-patterns", rules[BUCKET_DRIFT],
+                    [named(b) for b in ("acme-eu-output", "acme-output", "ml-ab-out", "marketing-site")])
+    # "ml-??-out" is widened to "ml-**-out" for EventBridge; the function checks the exact pattern.
+    assert routed == [True, False, True, False]

@@ -27,6 +27,9 @@ UNSCOPABLE = {
     "organizations:ListParents",
     "organizations:ListPoliciesForTarget",
     "organizations:DescribePolicy",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
     "rekognition:DescribeProjects",
     # Media analysis jobs have no resource type: GetMediaAnalysisJob takes a job id.
     "rekognition:GetMediaAnalysisJob",
@@ -196,3 +199,5 @@ def test_other_resources_are_scoped(template: dict[str, Any]) -> None:
             assert on == ["<ref:AlertTopic>"], action
         if action == "rekognition:DescribeStreamProcessor":
             assert on == [f"arn:aws:rekognition:*:{cfn.ACCOUNT_ID}:streamprocessor/*"], action
+        if action.startswith("dynamodb:"):
+            assert on == ["<StateTable.Arn>"], action

@@ -31,6 +31,8 @@ FUNCTION_ENV = {
     "GUARD_SCAN_CONCURRENCY",
     "GUARD_KMS_KEY_POLICY",
     "GUARD_RECHECK_SECONDS",
+    "GUARD_OUTPUT_BUCKET_PATTERNS",
+    "GUARD_STATE_TABLE",
 }
 
 
@@ -130,6 +132,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "OptOutCacheSeconds": "60", "RequireCustomerManagedKey": "false", "OptOutServices": "rekognition,textract",
         "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-",
         "KmsKeyPolicy": "configured-only", "RecheckSeconds": "30",
+        "RekognitionOutputBucketPatterns": "acme-*-output",
     })
     resolved = r.resources()[FUNCTION]["Properties"]["Environment"]["Variables"]
     assert resolved == {
@@ -147,6 +150,8 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_SCOPE": "account",
         "GUARD_KMS_KEY_POLICY": "configured-only",
         "GUARD_RECHECK_SECONDS": "30",
+        "GUARD_OUTPUT_BUCKET_PATTERNS": "acme-*-output",
+        "GUARD_STATE_TABLE": "<ref:StateTable>",
     }
 
 
@@ -164,6 +169,18 @@ def test_defaults_match_design(template: dict[str, Any]) -> None:
     # Optional settings are left unset rather than set to "".
     assert "GUARD_BUCKET_PREFIXES" not in env
     assert "GUARD_MIN_TLS_VERSION" not in env
+    assert "GUARD_OUTPUT_BUCKET_PATTERNS" not in env
+    assert env["GUARD_STATE_TABLE"] == "<ref:StateTable>"
+
+
+def test_state_table_is_on_demand_encrypted_with_ttl(template: dict[str, Any]) -> None:
+    """The drift restoration counts (src/aws/dynamodb.rs): key pk (string), TTL expires_at."""
+    props = cfn.Resolver(template).resources()["StateTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 @pytest.mark.parametrize("name,value,ok", [
@@ -211,12 +228,14 @@ def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, 
     resources = translated["Resources"]
     # CentralRule (organization scope) targets the work queue, not the function.
     rules = {k: v for k, v in _of_type(resources, "AWS::Events::Rule").items()
-             if k not in ("CentralRule", "CentralLivenessRule")}
+             if not k.startswith("Central")}
     assert set(rules) == {
         "RemediationFunctionCreateBucket", "RemediationFunctionCreateProjectVersion",
         "RemediationFunctionCreateStreamProcessor", "RemediationFunctionSweep",
         "RemediationFunctionCopyProjectVersion", "RemediationFunctionCreateDataset",
         "RemediationFunctionStartMediaAnalysisJob", "RemediationFunctionCreateFaceLivenessSession",
+        "RemediationFunctionBucketDrift", "RemediationFunctionKeyDrift",
+        "RemediationFunctionOptOutPolicyDrift", "RemediationFunctionStreamProcessorDrift",
     }
     permissions = _of_type(resources, "AWS::Lambda::Permission")
     allowed_sources = {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()}
