@@ -73,20 +73,10 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
 ];
 
 /// Organization scope, in the guard account (`OrganizationPolicy` in template.yaml): the
-/// gate's snapshot, the member roles, and the sweep's work queue.
+/// member roles and the sweep's work queue. (The gate's Organizations reads,
+/// `ListAccounts` and the OU listings, are in `IAM_ACTIONS`: drift uses them in account
+/// scope too.)
 pub const ORG_ACTIONS: &[(&str, &str)] = &[
-    (
-        "organizations:ListAccounts",
-        "gate: the ACTIVE member accounts",
-    ),
-    (
-        "organizations:ListAccountsForParent",
-        "gate: accounts below an excluded OU",
-    ),
-    (
-        "organizations:ListOrganizationalUnitsForParent",
-        "gate: OUs below an excluded OU",
-    ),
     ("sts:AssumeRole", "act in a member account through its role"),
     ("sqs:SendMessage", "planner: queue the sweep's work items"),
 ];
