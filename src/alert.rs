@@ -249,6 +249,7 @@ mod tests {
                 })
                 .collect(),
             alert: AlertOutcome::default(),
+            security_hub: None,
             unfinished: vec![],
         }
     }

@@ -3,10 +3,11 @@
 //! any AWS call.
 
 use crate::aws::clients::Clients;
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, ReportFormat};
 use crate::event::{self, TriggerKind};
 use crate::handler::{self, App, HandleError};
 use crate::report::{Report, exit};
+use crate::{metrics, ocsf};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ pub struct Cli {
     /// Audit mode: write nothing, report `would-remediate` (same as GUARD_MODE=audit).
     #[arg(long, global = true)]
     pub dry_run: bool,
-    /// Output format [default: table on a terminal, json otherwise].
+    /// Output format [default: GUARD_REPORT_FORMAT, else table on a terminal, json otherwise].
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
     /// Log more on stderr (-v info, -vv debug).
@@ -55,6 +56,8 @@ pub enum Command {
 pub enum Format {
     Json,
     Table,
+    /// One OCSF 1.5.0 Compliance Finding (class_uid 2003) per control result, as a JSON array.
+    Ocsf,
 }
 
 /// How long a CLI run may take before it stops starting new work.
@@ -111,6 +114,11 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Command::OptOut => None,
     };
+    let format = cli.format.or(match config.report_format {
+        Some(ReportFormat::Json) => Some(Format::Json),
+        Some(ReportFormat::Ocsf) => Some(Format::Ocsf),
+        None => None,
+    });
     let app = App::new(config, Clients::from_env().await);
     let deadline = Instant::now() + CLI_BUDGET;
     let result = match (&cli.command, event) {
@@ -128,7 +136,7 @@ pub async fn run(cli: Cli) -> u8 {
     };
     match result {
         Ok(report) => {
-            print_report(&report, cli.format);
+            print_report(&report, format, app.clients.home_region().as_deref());
             report.exit_code()
         }
         Err(HandleError::BadEvent(e)) => bad_input(e),
@@ -178,7 +186,7 @@ impl handler::Progress for ProgressBar {
     }
 }
 
-fn print_report(report: &Report, format: Option<Format>) {
+fn print_report(report: &Report, format: Option<Format>, home: Option<&str>) {
     let format = format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -190,5 +198,16 @@ fn print_report(report: &Report, format: Option<Format>) {
             Err(e) => eprintln!("rekognition-guard: cannot render the report: {e}"),
         },
         Format::Table => print!("{}", report.to_table()),
+        Format::Ocsf => {
+            let findings = ocsf::findings(
+                report,
+                home.unwrap_or("us-east-1"),
+                metrics::now_millis() as i64,
+            );
+            match serde_json::to_string_pretty(&findings) {
+                Ok(json) => println!("{json}"),
+                Err(e) => eprintln!("rekognition-guard: cannot render the findings: {e}"),
+            }
+        }
     }
 }

@@ -24,6 +24,15 @@ impl Mode {
     }
 }
 
+/// What the Lambda's report log line is (`GUARD_REPORT_FORMAT`); the CLI's `--format` wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// The report JSON (DESIGN.md, "Report").
+    Json,
+    /// One OCSF Compliance Finding per control result.
+    Ocsf,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mode: Mode,
@@ -40,6 +49,10 @@ pub struct Config {
     /// Whether a Rekognition resource without a customer managed key is a medium finding.
     pub require_cmk: bool,
     pub scan_concurrency: usize,
+    /// `GUARD_SECURITY_HUB=on`: import one ASFF finding per resource and control.
+    pub security_hub: bool,
+    /// `GUARD_REPORT_FORMAT`: `None` when unset (the CLI then picks by terminal).
+    pub report_format: Option<ReportFormat>,
 }
 
 impl Default for Config {
@@ -56,6 +69,8 @@ impl Default for Config {
             opt_out_services: vec!["rekognition".to_owned()],
             require_cmk: true,
             scan_concurrency: 16,
+            security_hub: false,
+            report_format: None,
         }
     }
 }
@@ -185,6 +200,25 @@ impl Config {
                 }
             },
         };
+        let security_hub = match get("GUARD_SECURITY_HUB").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(invalid("GUARD_SECURITY_HUB", other, "expected on or off"));
+            }
+        };
+        let report_format = match get("GUARD_REPORT_FORMAT").as_deref() {
+            None => None,
+            Some("json") => Some(ReportFormat::Json),
+            Some("ocsf") => Some(ReportFormat::Ocsf),
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_REPORT_FORMAT",
+                    other,
+                    "expected json or ocsf",
+                ));
+            }
+        };
         Ok(Self {
             mode,
             kms_key_id,
@@ -197,6 +231,8 @@ impl Config {
             opt_out_services,
             require_cmk,
             scan_concurrency,
+            security_hub,
+            report_format,
         })
     }
 
@@ -262,6 +298,8 @@ mod tests {
             ("GUARD_OPT_OUT_SERVICES", "rekognition,textract"),
             ("GUARD_REQUIRE_CMK", "false"),
             ("GUARD_SCAN_CONCURRENCY", "4"),
+            ("GUARD_SECURITY_HUB", "on"),
+            ("GUARD_REPORT_FORMAT", "ocsf"),
         ]))
         .unwrap();
         assert_eq!(c.mode, Mode::Audit);
@@ -272,6 +310,8 @@ mod tests {
         assert_eq!(c.opt_out_services, vec!["rekognition", "textract"]);
         assert!(!c.require_cmk);
         assert_eq!(c.scan_concurrency, 4);
+        assert!(c.security_hub);
+        assert_eq!(c.report_format, Some(ReportFormat::Ocsf));
         assert_eq!(c.bucket_role("ml-data-x"), Some("guarded-prefix"));
         assert_eq!(c.bucket_role("custom-labels-console-x"), Some("console"));
         assert_eq!(c.bucket_role("other"), None);
@@ -287,6 +327,8 @@ mod tests {
             ("GUARD_REQUIRE_CMK", "yes"),
             ("GUARD_SCAN_CONCURRENCY", "0"),
             ("GUARD_KMS_KEY_ID", "alias/a b"),
+            ("GUARD_SECURITY_HUB", "true"),
+            ("GUARD_REPORT_FORMAT", "asff"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

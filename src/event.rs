@@ -10,6 +10,9 @@ use crate::config::Config;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod deleted;
+pub use deleted::ROLE as DELETED_ROLE;
+
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
 
@@ -23,6 +26,7 @@ pub enum TriggerKind {
     ManualScan,
     OptOutCheck,
     Ignored,
+    BucketDeleted,
 }
 
 impl TriggerKind {
@@ -36,6 +40,7 @@ impl TriggerKind {
             TriggerKind::ManualScan => "manual-scan",
             TriggerKind::OptOutCheck => "opt-out-check",
             TriggerKind::Ignored => "ignored",
+            TriggerKind::BucketDeleted => "bucket-deleted",
         }
     }
 }
@@ -97,6 +102,8 @@ pub enum Plan {
         data_sharing_opt_in: Option<bool>,
     },
     Scan,
+    /// A bucket was deleted: nothing to evaluate; its findings are archived.
+    BucketDeleted(BucketTarget),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +272,10 @@ fn cloudtrail_plan(
                 region,
             )
         }
+        (deleted::EVENT_NAME, "aws.s3", "s3.amazonaws.com") => deleted::plan(
+            params.ok_or("DeleteBucket without requestParameters")?,
+            region,
+        ),
         ("CreateBucket" | "CreateProjectVersion" | "CreateStreamProcessor", _, _) => Err(format!(
             "{event_name} from unexpected source {source:?} / eventSource {event_source:?}"
         )),
@@ -712,9 +723,9 @@ mod tests {
     #[test]
     fn unknown_event_names_are_ignored() {
         let mut e = create_bucket(json!({"bucketName": "custom-labels-console-x"}));
-        e["detail"]["eventName"] = json!("DeleteBucket");
+        e["detail"]["eventName"] = json!("PutBucketAcl");
         let p = parse(&e, &cfg()).unwrap();
-        assert!(p.trigger.ignored_reason.unwrap().contains("DeleteBucket"));
+        assert!(p.trigger.ignored_reason.unwrap().contains("PutBucketAcl"));
     }
 
     #[test]
@@ -879,6 +890,7 @@ mod tests {
             TriggerKind::ManualScan,
             TriggerKind::OptOutCheck,
             TriggerKind::Ignored,
+            TriggerKind::BucketDeleted,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

@@ -7,10 +7,10 @@ use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::cli::{self, Cli};
-use rekognition_guard::config::Config;
+use rekognition_guard::config::{Config, ReportFormat};
 use rekognition_guard::handler::{self, App};
-use rekognition_guard::metrics;
 use rekognition_guard::report::{Report, Status, exit};
+use rekognition_guard::{metrics, ocsf};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -101,6 +101,12 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
             metrics::now_millis()
         )
     );
+    if app.config.report_format == Some(ReportFormat::Ocsf) {
+        let home = app.clients.home_region().unwrap_or_default();
+        for finding in ocsf::findings(&report, &home, metrics::now_millis() as i64) {
+            println!("{finding}");
+        }
+    }
     if report.exit_code() == exit::FAILED {
         tracing::error!(report = %serde_json::to_string(&report)?, "invocation failed");
         let failed = report
@@ -113,6 +119,13 @@ async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Report, Error> {
         }
         if let Some(e) = &report.alert.error {
             message.push_str(&format!(", alert failed: {e}"));
+        }
+        if let Some(f) = report.security_hub.as_ref().filter(|f| f.failed()) {
+            message.push_str(&format!(
+                ", Security Hub import failed ({} findings): {}",
+                f.failed,
+                f.errors.first().map_or("-", String::as_str)
+            ));
         }
         message.push_str("; see the report in the log");
         return Err(message.into());

@@ -234,6 +234,7 @@ fn check(
             prop_assert!(output.as_ref().is_none_or(|o| valid(&o.name, &o.region)));
         }
         Plan::Scan => {}
+        Plan::BucketDeleted(b) => prop_assert!(valid(&b.name, &b.region) && b.audit_only),
     }
     Ok(())
 }

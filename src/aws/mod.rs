@@ -9,6 +9,7 @@ pub mod organizations;
 pub mod permissions;
 pub mod rekognition;
 pub mod s3;
+pub mod securityhub;
 pub mod sns;
 pub mod sts;
 
