@@ -16,6 +16,8 @@ pub const VERSION: &str = "1.5.0";
 pub const CATEGORY_UID: u32 = 2;
 pub const CLASS_UID: u32 = 2003;
 const ACTIVITY_CREATE: u32 = 1;
+/// Every control is first a control of the project's own baseline.
+pub const BASELINE: &str = "rekognition-guard baseline";
 
 /// OCSF `severity_id`: 1 Informational, 2 Low, 3 Medium, 4 High.
 pub fn severity_id(severity: Option<Severity>) -> (u32, &'static str) {
@@ -45,6 +47,16 @@ fn resource_type(kind: ResourceType) -> &'static str {
         ResourceType::RekognitionProjectVersion => "AWS::Rekognition::ProjectVersion",
         ResourceType::RekognitionStreamProcessor => "AWS::Rekognition::StreamProcessor",
     }
+}
+
+/// The project's own baseline (DESIGN.md, "Controls"), then the published requirements.
+fn standards(info: Option<&standards::ControlInfo>) -> Vec<&'static str> {
+    std::iter::once(BASELINE)
+        .chain(
+            info.into_iter()
+                .flat_map(|i| i.requirements.iter().copied()),
+        )
+        .collect()
 }
 
 /// Every evaluated result (skipped ones and pseudo-controls left out, as in Security Hub).
@@ -114,7 +126,7 @@ fn finding(
         },
         "compliance": {
             "control": control.control,
-            "standards": info.map(|i| i.requirements.to_vec()).unwrap_or_default(),
+            "standards": standards(info),
             "status_id": status_id,
             "status": status,
             "status_detail": control.detail,
@@ -199,7 +211,7 @@ mod tests {
         assert_eq!(f[0]["cloud"]["account"]["uid"], "123456789012");
         assert_eq!(f[0]["resources"][0]["uid"], "arn:aws:s3:::b-1");
         assert_eq!(
-            f[1]["compliance"]["standards"][0],
+            f[1]["compliance"]["standards"][1],
             "AWS Foundational Security Best Practices v1.0.0/S3.5"
         );
         assert!(

@@ -17,11 +17,13 @@ Control endpoints (never forwarded):
 
 A rule: {"operation": "PutBucketPolicy" | "*", "service": "s3" (optional),
          "fault": "slowdown-503" | "internal-500" | "operation-aborted-409"
-                  | "throttle-429" | "reset" | "delay",
+                  | "throttle-429" | "reset" | "delay" | "failed-findings",
          "times": N (the first N matching requests, then pass; omitted: always),
          "delay_seconds": x (for "delay"), "status": code (optional override),
          "after_upstream": true (optional: forward first, so the write lands,
-                                 then answer with the fault: a lost response)}
+                                 then answer with the fault: a lost response),
+         "count": N (for "failed-findings": Security Hub's BatchImportFindings answers 200
+                     with the first N findings of the request in FailedFindings)}
 The first rule that matches and has times left applies.
 
 Bounded: binds 127.0.0.1 only, answers only loopback clients, forwards only to a
@@ -103,6 +105,7 @@ JSON_FAULTS = {
     "throttle-429": None,  # per service, below
 }
 JSON_THROTTLE = {
+    "securityhub": (429, "TooManyRequestsException", "Rate exceeded"),
     "kms": (400, "ThrottlingException", "Rate exceeded"),
     "organizations": (400, "TooManyRequestsException", "You have sent too many requests in too short a period of time."),
 }
@@ -117,7 +120,24 @@ QUERY_XMLNS = {
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
     "sqs": "http://queue.amazonaws.com/doc/2012-11-05/",
 }
-FAULTS = {"slowdown-503", "internal-500", "operation-aborted-409", "throttle-429", "reset", "delay"}
+FAULTS = {
+    "slowdown-503",
+    "internal-500",
+    "operation-aborted-409",
+    "throttle-429",
+    "reset",
+    "delay",
+    "failed-findings",
+}
+# Security Hub is REST-JSON: the operation is the method and path.
+SECURITYHUB_PATHS = {
+    ("POST", "/findings/import"): "BatchImportFindings",
+    ("POST", "/findings"): "GetFindings",
+    ("PATCH", "/findings/batchupdate"): "BatchUpdateFindings",
+    ("GET", "/accounts"): "DescribeHub",
+    ("POST", "/accounts"): "EnableSecurityHub",
+    ("DELETE", "/accounts"): "DisableSecurityHub",
+}
 
 
 class State:
@@ -198,6 +218,8 @@ def service_of(headers):
 def operation_of(method, path, query, headers, body):
     """(service, operation) of a request, as AWS names the operation."""
     service = service_of(headers)
+    if service == "securityhub":
+        return service, SECURITYHUB_PATHS.get((method, path.rstrip("/") or "/"), f"{method} {path}")
     target = headers.get("X-Amz-Target")
     if target:
         return service, target.rsplit(".", 1)[-1]
@@ -250,9 +272,27 @@ def s3_operation(method, path, query, headers):
 
 
 def is_write(service, operation, method):
-    return (service == "s3" and method in ("PUT", "POST", "DELETE")) or (
-        service == "sns" and operation == "Publish"
+    return (
+        (service == "s3" and method in ("PUT", "POST", "DELETE"))
+        or (service == "sns" and operation == "Publish")
+        or (service == "securityhub" and operation in ("BatchImportFindings", "BatchUpdateFindings"))
     )
+
+
+def failed_findings(request_body, response_body, count):
+    """Security Hub's partial failure: HTTP 200, the first `count` findings rejected."""
+    sent = json.loads(request_body or b"{}").get("Findings", [])
+    answer = json.loads(response_body or b"{}")
+    rejected = [
+        {"Id": f.get("Id", ""), "ErrorCode": "InvalidInput", "ErrorMessage": "Finding rejected (injected by fault proxy)"}
+        for f in sent[:count]
+    ]
+    answer["FailedFindings"] = rejected + [
+        f for f in answer.get("FailedFindings", []) if f.get("Id") not in {r["Id"] for r in rejected}
+    ]
+    answer["FailedCount"] = len(answer["FailedFindings"])
+    answer["SuccessCount"] = max(0, len(sent) - answer["FailedCount"])
+    return json.dumps(answer).encode()
 
 
 def fault_response(service, operation, fault, status_override):
@@ -266,7 +306,7 @@ def fault_response(service, operation, fault, status_override):
             f"<RequestId>{request_id}</RequestId><HostId>fault-proxy</HostId></Error>"
         )
         headers = {"Content-Type": "application/xml", "x-amz-request-id": request_id}
-    elif service in ("kms", "organizations"):
+    elif service in ("kms", "organizations", "securityhub"):
         if fault == "throttle-429":
             status, code, message = JSON_THROTTLE[service]
         else:
@@ -416,6 +456,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if rule.get("after_upstream"):
                     state.update(entry, upstream_status=self.forward(self.command, body)[0])
                 self.reset_connection()
+                return
+            if fault == "failed-findings":
+                status, rheaders, data = self.forward(self.command, body)
+                if status == 200:
+                    data = failed_findings(body, data, int(rule.get("count", 1)))
+                state.update(entry, status=status)
+                self.send(status, rheaders, data, head)
                 return
             if fault == "delay":
                 time.sleep(rule["delay_seconds"])

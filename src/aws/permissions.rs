@@ -46,4 +46,53 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "rekognition:DescribeProjectVersions",
         "scan: their output buckets",
     ),
+    // The Security Hub sink (the same three as SECURITY_HUB_ACTIONS, below).
+    (
+        "securityhub:BatchImportFindings",
+        "import the findings (GUARD_SECURITY_HUB=on)",
+    ),
+    (
+        "securityhub:GetFindings",
+        "keep CreatedAt; find the findings to archive",
+    ),
+    (
+        "securityhub:DescribeHub",
+        "is Security Hub enabled in this account and Region",
+    ),
 ];
+
+/// What the Security Hub sink calls, in the account a report is about. Security Hub only
+/// accepts findings whose `AwsAccountId` is the caller's, so in organization scope these
+/// belong in the member role (`deploy/` member template), not only in the function's role.
+pub const SECURITY_HUB_ACTIONS: &[(&str, &str)] = &[
+    (
+        "securityhub:BatchImportFindings",
+        "import the findings (GUARD_SECURITY_HUB=on)",
+    ),
+    (
+        "securityhub:GetFindings",
+        "keep CreatedAt; find the findings to archive",
+    ),
+    (
+        "securityhub:DescribeHub",
+        "is Security Hub enabled in this account and Region",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_function_role_has_every_security_hub_action() {
+        for entry in SECURITY_HUB_ACTIONS {
+            assert!(IAM_ACTIONS.contains(entry), "{entry:?}");
+        }
+        assert!(
+            SECURITY_HUB_ACTIONS
+                .iter()
+                .all(|(a, _)| a.starts_with("securityhub:")
+                    && *a != "securityhub:BatchUpdateFindings")
+        );
+    }
+}

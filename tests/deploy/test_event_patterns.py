@@ -24,6 +24,7 @@ import cfn
 CREATE_BUCKET = "RemediationFunctionCreateBucket"
 CREATE_PROJECT_VERSION = "RemediationFunctionCreateProjectVersion"
 CREATE_STREAM_PROCESSOR = "RemediationFunctionCreateStreamProcessor"
+DELETE_BUCKET = "RemediationFunctionDeleteBucket"
 
 # sample -> the rule that must receive it (None: no rule), with default parameters.
 EXPECTED = {
@@ -38,6 +39,27 @@ EXPECTED = {
     "create-stream-processor.json": CREATE_STREAM_PROCESSOR,
     "create-stream-processor-data-sharing.json": CREATE_STREAM_PROCESSOR,
     "scheduled-scan.json": None,                   # the Sweep schedule rule, not a pattern
+    "delete-bucket.json": DELETE_BUCKET,           # archives the bucket's Security Hub findings
+}
+
+# What the function's own Security Hub imports cause: the CloudTrail record of the call and
+# Security Hub's "Findings - Imported" event. Neither may invoke the function (no loop).
+OWN_EVENTS = {
+    "own BatchImportFindings call": {
+        "source": "aws.securityhub",
+        "detail-type": "AWS API Call via CloudTrail",
+        "resources": [],
+        "detail": {"eventSource": "securityhub.amazonaws.com", "eventName": "BatchImportFindings",
+                   "awsRegion": "us-east-1", "requestParameters": {"findings": []}},
+    },
+    "Security Hub Findings - Imported": {
+        "source": "aws.securityhub",
+        "detail-type": "Security Hub Findings - Imported",
+        "resources": ["arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"],
+        "detail": {"findings": [{"GeneratorId": "rekognition-guard/sse-kms",
+                                 "Resources": [{"Type": "AwsS3Bucket",
+                                                "Id": "arn:aws:s3:::custom-labels-console-us-east-1-3f9a1c2b7d"}]}]},
+    },
 }
 
 # Other parameter values, and how the expectation changes with them.
@@ -88,7 +110,7 @@ def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
     events, sqs = aws["events"], aws["sqs"]
 
     rules = _pattern_rules(parameters)
-    assert set(rules) == {CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR}
+    assert set(rules) == {CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR, DELETE_BUCKET}
 
     queues = {}
     for name, pattern in rules.items():
@@ -99,7 +121,7 @@ def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
         queues[name] = url
 
     routed: dict[str, list[str]] = {}
-    for sample_name, sample in _samples().items():
+    for sample_name, sample in {**_samples(), **OWN_EVENTS}.items():
         result = events.put_events(Entries=[{
             "Source": sample["source"],
             "DetailType": sample["detail-type"],
@@ -118,7 +140,7 @@ def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
                 routed[sample_name].append(rule)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
-    wanted = {name: [rule] if rule else [] for name, rule in expected.items()}
+    wanted = {name: [rule] if rule else [] for name, rule in {**expected, **{n: None for n in OWN_EVENTS}}.items()}
     assert routed == wanted
 
 

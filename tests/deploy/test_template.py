@@ -27,6 +27,7 @@ FUNCTION_ENV = {
     "GUARD_REQUIRE_CMK",
     "GUARD_OPT_OUT_SERVICES",
     "GUARD_SCAN_CONCURRENCY",
+    "GUARD_SECURITY_HUB",
 }
 
 
@@ -123,7 +124,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
     r = cfn.Resolver(template, {
         "Mode": "audit", "BucketPrefixes": "acme-,ml-", "MinTlsVersion": "1.3", "ExemptTagKey": "guard:skip",
         "OptOutCacheSeconds": "60", "RequireCustomerManagedKey": "false", "OptOutServices": "rekognition,textract",
-        "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-",
+        "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-", "SecurityHubFindings": "false",
     })
     resolved = r.resources()[FUNCTION]["Properties"]["Environment"]["Variables"]
     assert resolved == {
@@ -138,6 +139,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_REQUIRE_CMK": "false",
         "GUARD_OPT_OUT_SERVICES": "rekognition,textract",
         "GUARD_SCAN_CONCURRENCY": "4",
+        "GUARD_SECURITY_HUB": "off",
     }
 
 
@@ -150,6 +152,8 @@ def test_defaults_match_design(template: dict[str, Any]) -> None:
     assert env["GUARD_REQUIRE_CMK"] == "true"
     assert env["GUARD_OPT_OUT_SERVICES"] == "rekognition"
     assert env["GUARD_SCAN_CONCURRENCY"] == "16"
+    # The template imports Security Hub findings unless told not to (the CLI's default is off).
+    assert env["GUARD_SECURITY_HUB"] == "on"
     # Optional settings are left unset rather than set to "".
     assert "GUARD_BUCKET_PREFIXES" not in env
     assert "GUARD_MIN_TLS_VERSION" not in env
@@ -202,6 +206,7 @@ def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, 
     assert set(rules) == {
         "RemediationFunctionCreateBucket", "RemediationFunctionCreateProjectVersion",
         "RemediationFunctionCreateStreamProcessor", "RemediationFunctionSweep",
+        "RemediationFunctionDeleteBucket",
     }
     permissions = _of_type(resources, "AWS::Lambda::Permission")
     allowed_sources = {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()}

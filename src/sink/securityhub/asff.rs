@@ -325,12 +325,14 @@ pub fn build(
         MAX_TITLE,
     );
     let mut description = format!("{}: {}", control.status.as_str(), control.detail);
-    if control.before.is_some() || control.after.is_some() {
-        description.push_str(&format!(
+    match (&control.before, &control.after) {
+        (before, Some(after)) => description.push_str(&format!(
             " (before: {}; after: {})",
-            brief(control.before.as_ref()),
-            brief(control.after.as_ref())
-        ));
+            brief(before.as_ref()),
+            brief(Some(after))
+        )),
+        (Some(found), None) => description.push_str(&format!(" (found: {})", brief(Some(found)))),
+        (None, None) => {}
     }
     let severity = SeverityField {
         label: severity_label(control.severity),
