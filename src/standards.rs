@@ -146,6 +146,31 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_control_table_cites_the_same_standards() {
+        let readme = include_str!("../README.md");
+        for c in CONTROLS {
+            let row = readme
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!("| `{}` |", c.id))
+                        && (l.contains("Benchmark")
+                            || l.contains("Practices")
+                            || l.contains("none published"))
+                })
+                .unwrap_or_else(|| panic!("README has no standards row for {}", c.id));
+            let cited: Vec<&str> = row
+                .split('|')
+                .nth(2)
+                .unwrap()
+                .split(',')
+                .map(str::trim)
+                .filter(|r| r.contains('/'))
+                .collect();
+            assert_eq!(cited, c.requirements, "README row for {}", c.id);
+        }
+    }
+
+    #[test]
     fn the_security_hub_controls_named_in_the_issue_are_cited() {
         let cited = |id: &str, item: &str| {
             info(id)

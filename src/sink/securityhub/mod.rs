@@ -254,6 +254,13 @@ async fn import_region(
         return;
     }
 
+    tracing::debug!(
+        account,
+        region,
+        stored = stored.len(),
+        planned,
+        "stored findings read"
+    );
     let now = now_millis();
     let now_text = hub::timestamp(now);
     let mut outgoing: Vec<Outgoing> = Vec::new();
