@@ -209,6 +209,32 @@ def bucket_state(endpoint, name):
     return read_bucket(client(endpoint, "s3"), name)
 
 
+def security_hub(endpoint):
+    """Security Hub enabled in the emulator's account, as a security team would have it."""
+    hub = client(endpoint, "securityhub")
+    hub.enable_security_hub()
+    return hub
+
+
+def our_findings(hub):
+    """Our findings as Security Hub stores them (GetFindings; the emulator ignores filters)."""
+    out, token = [], None
+    while True:
+        page = hub.get_findings(MaxResults=100, **({"NextToken": token} if token else {}))
+        out += [f for f in page["Findings"] if f["Id"].startswith("rekognition-guard/")]
+        token = page.get("NextToken")
+        if not token:
+            return sorted(out, key=lambda f: f["Id"])
+
+
+def show_findings(title, findings):
+    print(f"--- {title} ---")
+    for f in findings:
+        print(f"{f['Compliance']['Status']:<8} {f['Severity']['Label']:<13} {f['GeneratorId']:<40} "
+              f"created {f['CreatedAt']}  updated {f['UpdatedAt']}  {f['RecordState']}")
+    print()
+
+
 def show(title, value):
     print(f"--- {title} ---")
     print(json.dumps(value, indent=2))
@@ -224,7 +250,9 @@ def demo(args):
         key = symmetric_key(endpoint, alias="alias/rekognition-guard")
         opted_out_organization(endpoint)
         topic, queue = alert_queue(endpoint)
-        env = env_for(endpoint, GUARD_KMS_KEY_ID="alias/rekognition-guard", GUARD_ALERT_TOPIC_ARN=topic)
+        hub = security_hub(endpoint)
+        env = env_for(endpoint, GUARD_KMS_KEY_ID="alias/rekognition-guard", GUARD_ALERT_TOPIC_ARN=topic,
+                      GUARD_SECURITY_HUB="on")
         print(f"moto_server at {endpoint}; remediation key alias/rekognition-guard -> {key}\n")
         show(f"bucket {bucket} before (as the Custom Labels console leaves it)", bucket_state(endpoint, bucket))
         first = run(args.binary, env, sample)
@@ -241,8 +269,15 @@ def demo(args):
             summary, _, report = body.partition("\n--- report (JSON) ---\n")
             print(summary.rstrip())
             print(f"--- report (JSON) --- ({len(report)} bytes, elided here)\n")
+        findings = our_findings(hub)
+        sse = [f for f in findings if f["GeneratorId"] == "rekognition-guard/sse-kms"]
+        if sse:
+            show("the sse-kms finding, as Security Hub stores it (GetFindings)", sse[0])
+        show_findings("every finding of this invocation, one per resource and control", findings)
         print("Rerun on the same event: nothing left to do, nothing written, no alert.")
         second = run(args.binary, env, sample)
+        show_findings("the same findings after the rerun: same ids, CreatedAt kept, UpdatedAt newer",
+                      our_findings(hub))
         if first != 0 or second != 0:
             sys.exit(f"local.py: demo expected exit codes 0 and 0, got {first} and {second}")
 

@@ -416,6 +416,7 @@ mod tests {
                 })
                 .collect(),
             alert: AlertOutcome::default(),
+            security_hub: None,
             unfinished: vec![],
         }
     }

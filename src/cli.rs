@@ -3,11 +3,12 @@
 //! any AWS call.
 
 use crate::aws::clients::Clients;
-use crate::config::{Config, Mode, Scope, is_account_id};
+use crate::config::{Config, Mode, ReportFormat, Scope, is_account_id};
 use crate::event::{self, TriggerKind};
 use crate::handler::{self, App, HandleError};
 use crate::org::{self, OrgProgress, OrgSweep, Router, work::WorkItem};
 use crate::report::{Report, Status, exit};
+use crate::{metrics, ocsf};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ pub struct Cli {
     /// Audit mode: write nothing, report `would-remediate` (same as GUARD_MODE=audit).
     #[arg(long, global = true)]
     pub dry_run: bool,
-    /// Output format [default: table on a terminal, json otherwise].
+    /// Output format [default: GUARD_REPORT_FORMAT, else table on a terminal, json otherwise].
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
     /// Stop starting new work this many seconds after the start, as a Lambda timeout
@@ -71,6 +72,8 @@ pub enum Command {
 pub enum Format {
     Json,
     Table,
+    /// One OCSF 1.5.0 Compliance Finding (class_uid 2003) per control result, as a JSON array.
+    Ocsf,
 }
 
 /// How long a CLI run may take before it stops starting new work, by default.
@@ -179,10 +182,16 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Command::OptOut => None,
     };
-    let app = App::new(config, Clients::from_env().await);
+    let format = cli.format.or(match config.report_format {
+        Some(ReportFormat::Json) => Some(Format::Json),
+        Some(ReportFormat::Ocsf) => Some(Format::Ocsf),
+        None => None,
+    });
+    let router = Router::new(App::new(config, Clients::from_env().await));
+    let app = &*router.app;
+    let home = app.clients.home_region();
     let deadline = Instant::now() + Duration::from_secs(cli.deadline_seconds);
     if let Some(batch) = batch {
-        let router = Router::new(app);
         let outcome = router.handle_batch(batch, deadline).await;
         print_json(&outcome.to_json());
         return outcome.exit_code();
@@ -193,12 +202,11 @@ pub async fn run(cli: Cli) -> u8 {
         ..
     } = &cli.command
     {
-        let router = Router::new(app);
         let bars = OrgBars::new();
         let result = router.sweep_organization(accounts, deadline, &bars).await;
         bars.finish();
         return match result {
-            Ok(sweep) => print_org_sweep(&sweep, cli.format),
+            Ok(sweep) => print_org_sweep(&sweep, format, home.as_deref()),
             Err(e) => {
                 eprintln!("rekognition-guard: cannot read the organization's accounts: {e}");
                 exit::FAILED
@@ -207,22 +215,19 @@ pub async fn run(cli: Cli) -> u8 {
     }
     let result = match (&cli.command, event) {
         (Command::Invoke { .. }, Some((value, parsed))) => {
-            Router::new(app)
-                .handle_event(&value, parsed, deadline)
-                .await
+            router.handle_event(&value, parsed, deadline).await
         }
         (Command::Scan { buckets, .. }, _) => {
             let bar = ProgressBar::new();
-            let report =
-                handler::scan(&app, buckets, deadline, TriggerKind::ManualScan, &bar).await;
+            let report = handler::scan(app, buckets, deadline, TriggerKind::ManualScan, &bar).await;
             bar.finish();
             report
         }
-        _ => handler::opt_out_check(&app, deadline).await,
+        _ => handler::opt_out_check(app, deadline).await,
     };
     match result {
         Ok(report) => {
-            print_report(&report, cli.format);
+            print_report(&report, format, home.as_deref());
             report.exit_code()
         }
         Err(HandleError::BadEvent(e)) => bad_input(e),
@@ -267,12 +272,12 @@ async fn invoke_records(
         }
     }
     if what.starts_with("a bare") {
-        reports.iter().for_each(|r| print_report(r, format));
+        reports.iter().for_each(|r| print_report(r, format, None));
     } else if format == Some(Format::Table) || (format.is_none() && std::io::stdout().is_terminal())
     {
         reports
             .iter()
-            .for_each(|r| print_report(r, Some(Format::Table)));
+            .for_each(|r| print_report(r, Some(Format::Table), None));
     } else {
         match serde_json::to_string_pretty(&reports) {
             Ok(json) => println!("{json}"),
@@ -325,7 +330,7 @@ impl handler::Progress for ProgressBar {
     }
 }
 
-fn print_report(report: &Report, format: Option<Format>) {
+fn print_report(report: &Report, format: Option<Format>, home: Option<&str>) {
     let format = format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -337,6 +342,17 @@ fn print_report(report: &Report, format: Option<Format>) {
             Err(e) => eprintln!("rekognition-guard: cannot render the report: {e}"),
         },
         Format::Table => print!("{}", report.to_table()),
+        Format::Ocsf => {
+            let findings = ocsf::findings(
+                report,
+                home.unwrap_or("us-east-1"),
+                metrics::now_millis() as i64,
+            );
+            match serde_json::to_string_pretty(&findings) {
+                Ok(json) => println!("{json}"),
+                Err(e) => eprintln!("rekognition-guard: cannot render the findings: {e}"),
+            }
+        }
     }
 }
 
@@ -439,7 +455,7 @@ pub fn org_table(sweep: &OrgSweep) -> String {
     out
 }
 
-fn print_org_sweep(sweep: &OrgSweep, format: Option<Format>) -> u8 {
+fn print_org_sweep(sweep: &OrgSweep, format: Option<Format>, home: Option<&str>) -> u8 {
     let format = format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -447,6 +463,18 @@ fn print_org_sweep(sweep: &OrgSweep, format: Option<Format>) -> u8 {
     });
     match format {
         Format::Table => print!("{}", org_table(sweep)),
+        Format::Ocsf => {
+            let findings: Vec<serde_json::Value> = sweep
+                .items
+                .iter()
+                .map(|(_, r)| r)
+                .chain(&sweep.refused)
+                .flat_map(|r| {
+                    ocsf::findings(r, home.unwrap_or("us-east-1"), metrics::now_millis() as i64)
+                })
+                .collect();
+            print_json(&serde_json::Value::Array(findings));
+        }
         Format::Json => {
             let reports: Vec<serde_json::Value> = sweep
                 .items

@@ -34,6 +34,15 @@ pub enum KeyPolicy {
     ConfiguredOnly,
 }
 
+/// What the Lambda's report log line is (`GUARD_REPORT_FORMAT`); the CLI's `--format` wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// The report JSON (DESIGN.md, "Report").
+    Json,
+    /// One OCSF Compliance Finding per control result.
+    Ocsf,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mode: Mode,
@@ -50,6 +59,10 @@ pub struct Config {
     /// Whether a Rekognition resource without a customer managed key is a medium finding.
     pub require_cmk: bool,
     pub scan_concurrency: usize,
+    /// `GUARD_SECURITY_HUB=on`: import one ASFF finding per resource and control.
+    pub security_hub: bool,
+    /// `GUARD_REPORT_FORMAT`: `None` when unset (the CLI then picks by terminal).
+    pub report_format: Option<ReportFormat>,
     /// Wildcard names (`*`, `?`) of Rekognition output buckets that drift events guard
     /// beyond the prefixes: the same list scopes the role's S3 permissions and the rules.
     pub output_bucket_patterns: Vec<String>,
@@ -110,6 +123,8 @@ impl Default for Config {
             org_concurrency: 8,
             kms_key_policy: KeyPolicy::CustomerManaged,
             recheck: Duration::from_secs(300),
+            security_hub: false,
+            report_format: None,
         }
     }
 }
@@ -368,6 +383,25 @@ impl Config {
                 "expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .) or ARN",
             ));
         }
+        let security_hub = match get("GUARD_SECURITY_HUB").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(invalid("GUARD_SECURITY_HUB", other, "expected on or off"));
+            }
+        };
+        let report_format = match get("GUARD_REPORT_FORMAT").as_deref() {
+            None => None,
+            Some("json") => Some(ReportFormat::Json),
+            Some("ocsf") => Some(ReportFormat::Ocsf),
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_REPORT_FORMAT",
+                    other,
+                    "expected json or ocsf",
+                ));
+            }
+        };
         Ok(Self {
             mode,
             kms_key_id,
@@ -392,6 +426,8 @@ impl Config {
             recheck,
             output_bucket_patterns,
             state_table,
+            security_hub,
+            report_format,
         })
     }
 
@@ -554,6 +590,8 @@ mod tests {
             ("GUARD_OUTPUT_BUCKET_PATTERNS", "acme-*-output, ml-??-out"),
             ("GUARD_STATE_TABLE", "rekognition-guard-state"),
             ("GUARD_MEMBER_ROLE_NAME", "GuardMember"),
+            ("GUARD_SECURITY_HUB", "on"),
+            ("GUARD_REPORT_FORMAT", "ocsf"),
         ]))
         .unwrap();
         assert_eq!(c.mode, Mode::Audit);
@@ -566,6 +604,8 @@ mod tests {
         assert_eq!(c.scan_concurrency, 4);
         assert_eq!(c.kms_key_policy, KeyPolicy::ConfiguredOnly);
         assert_eq!(c.recheck, Duration::from_secs(30));
+        assert!(c.security_hub);
+        assert_eq!(c.report_format, Some(ReportFormat::Ocsf));
         assert_eq!(c.bucket_role("ml-data-x"), Some("guarded-prefix"));
         assert_eq!(c.bucket_role("custom-labels-console-x"), Some("console"));
         assert_eq!(c.bucket_role("other"), None);
@@ -650,6 +690,8 @@ mod tests {
             ("GUARD_RECHECK_SECONDS", "5m"),
             ("GUARD_OUTPUT_BUCKET_PATTERNS", "acme-*,Bad_Name"),
             ("GUARD_STATE_TABLE", "a b"),
+            ("GUARD_SECURITY_HUB", "true"),
+            ("GUARD_REPORT_FORMAT", "asff"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

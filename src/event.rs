@@ -27,6 +27,8 @@ pub use drift::{
     Actor, Change, Drift, DriftTarget, IgnoredPrincipal, KMS_EVENTS, OPT_OUT_POLICY_TYPE,
     ORGANIZATIONS_EVENTS, REKOGNITION_EVENTS, S3_EVENTS, own_change,
 };
+mod deleted;
+pub use deleted::ROLE as DELETED_ROLE;
 
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
@@ -47,6 +49,7 @@ pub enum TriggerKind {
     Ignored,
     /// Drift: a guarded resource's configuration was changed after the fact.
     ConfigurationChanged,
+    BucketDeleted,
 }
 
 impl TriggerKind {
@@ -65,6 +68,7 @@ impl TriggerKind {
             TriggerKind::MediaAnalysisJobStarted => "media-analysis-job-started",
             TriggerKind::FaceLivenessSessionCreated => "face-liveness-session-created",
             TriggerKind::ConfigurationChanged => "configuration-changed",
+            TriggerKind::BucketDeleted => "bucket-deleted",
         }
     }
 }
@@ -121,6 +125,8 @@ pub enum Plan {
     Scan,
     /// A guarded resource's configuration changed (drift).
     Drift(Box<Drift>),
+    /// A bucket was deleted: nothing to evaluate; its findings are archived.
+    BucketDeleted(BucketTarget),
 }
 
 /// What a Rekognition call created or started.
@@ -397,6 +403,10 @@ fn cloudtrail_plan(
         (name, _, _) if drift::handles(name) => {
             drift::plan(name, source, &event_source, detail, params, region, config)
         }
+        (deleted::EVENT_NAME, "aws.s3", "s3.amazonaws.com") => deleted::plan(
+            params.ok_or("DeleteBucket without requestParameters")?,
+            region,
+        ),
         _ => Err(format!(
             "eventName {event_name:?} is not one rekognition-guard handles"
         )),

@@ -7,11 +7,11 @@ use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::cli::{self, Cli};
-use rekognition_guard::config::Config;
+use rekognition_guard::config::{Config, ReportFormat};
 use rekognition_guard::handler::App;
-use rekognition_guard::metrics;
 use rekognition_guard::org::{Handled, Router};
 use rekognition_guard::report::{Report, Status, exit};
+use rekognition_guard::{metrics, ocsf};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -98,7 +98,7 @@ async fn invoke(router: &Router, event: LambdaEvent<Value>) -> Result<Value, Err
         Handled::Report(report) => *report,
         Handled::Batch(batch) => {
             for record in &batch.records {
-                emit_metrics(&record.report, started);
+                emit_metrics(&router.app, &record.report, started);
                 if record.code == exit::FAILED {
                     tracing::error!(message_id = %record.message_id, report = %serde_json::to_string(&record.report)?, "record failed; SQS will retry it");
                 }
@@ -106,7 +106,7 @@ async fn invoke(router: &Router, event: LambdaEvent<Value>) -> Result<Value, Err
             return Ok(serde_json::to_value(batch.response())?);
         }
     };
-    emit_metrics(&report, started);
+    emit_metrics(&router.app, &report, started);
     if report.exit_code() == exit::FAILED {
         tracing::error!(report = %serde_json::to_string(&report)?, "invocation failed");
         let failed = report
@@ -120,13 +120,22 @@ async fn invoke(router: &Router, event: LambdaEvent<Value>) -> Result<Value, Err
         if let Some(e) = &report.alert.error {
             message.push_str(&format!(", alert failed: {e}"));
         }
+        if let Some(f) = report.security_hub.as_ref().filter(|f| f.failed()) {
+            message.push_str(&format!(
+                ", Security Hub import failed ({} findings): {}",
+                f.failed,
+                f.errors.first().map_or("-", String::as_str)
+            ));
+        }
         message.push_str("; see the report in the log");
         return Err(message.into());
     }
     Ok(serde_json::to_value(report)?)
 }
 
-fn emit_metrics(report: &Report, started: Instant) {
+/// The EMF metrics line, and with `GUARD_REPORT_FORMAT=ocsf` one OCSF Compliance Finding
+/// line per control result.
+fn emit_metrics(app: &App, report: &Report, started: Instant) {
     println!(
         "{}",
         metrics::emf_line(
@@ -135,4 +144,10 @@ fn emit_metrics(report: &Report, started: Instant) {
             metrics::now_millis()
         )
     );
+    if app.config.report_format == Some(ReportFormat::Ocsf) {
+        let home = app.clients.home_region().unwrap_or_default();
+        for finding in ocsf::findings(report, &home, metrics::now_millis() as i64) {
+            println!("{finding}");
+        }
+    }
 }

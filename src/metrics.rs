@@ -76,6 +76,7 @@ mod tests {
                 ],
             }],
             alert: AlertOutcome::default(),
+            security_hub: None,
             unfinished: vec![],
         };
         let v: Value = serde_json::from_str(&emf_line(&report, 42, 1_700_000_000_000)).unwrap();

@@ -122,6 +122,9 @@ pub struct ControlResult {
         deserialize_with = "present"
     )]
     pub after: Option<Value>,
+    /// The published requirements this control corresponds to (`crate::standards`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub standards: Vec<String>,
 }
 
 /// A present field is `Some`, even when it is `null`.
@@ -138,6 +141,7 @@ impl ControlResult {
             detail: detail.into(),
             before: None,
             after: None,
+            standards: Vec::new(),
         }
     }
 
@@ -189,6 +193,31 @@ pub struct AlertOutcome {
     pub error: Option<String>,
 }
 
+/// What the Security Hub sink did (absent when `GUARD_SECURITY_HUB` is off).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FindingsOutcome {
+    /// Findings Security Hub accepted (archived ones included).
+    pub imported: usize,
+    /// Of those, re-imported with `RecordState` `ARCHIVED` (the resource is gone).
+    pub archived: usize,
+    /// Findings Security Hub rejected (`FailedFindings`), or that were never sent.
+    pub failed: usize,
+    /// `BatchImportFindings` calls made.
+    pub batches: usize,
+    /// Account/Region pairs left out, with the reason (Security Hub not enabled there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+    /// The first errors (rejections with their codes, failed calls); any fails the invocation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl FindingsOutcome {
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty() || self.failed > 0
+    }
+}
+
 /// Everything one invocation did (DESIGN.md, "Report").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -196,6 +225,9 @@ pub struct Report {
     pub mode: Mode,
     pub resources: Vec<Resource>,
     pub alert: AlertOutcome,
+    /// Security Hub findings, when that sink is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<FindingsOutcome>,
     /// Work not started because the invocation's deadline was near.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unfinished: Vec<String>,
@@ -225,11 +257,20 @@ impl Report {
             .collect()
     }
 
-    /// `1` if a control failed, the alert failed or work was left unfinished; `3` if
+    /// `1` if a control failed, the alert or the findings import failed, or work was left
+    /// unfinished; `3` if
     /// non-compliance remains; `0` otherwise.
     pub fn exit_code(&self) -> u8 {
         let any = |s: Status| self.results().any(|(_, c)| c.status == s);
-        if any(Status::Failed) || self.alert.error.is_some() || !self.unfinished.is_empty() {
+        let findings_failed = self
+            .security_hub
+            .as_ref()
+            .is_some_and(FindingsOutcome::failed);
+        if any(Status::Failed)
+            || self.alert.error.is_some()
+            || findings_failed
+            || !self.unfinished.is_empty()
+        {
             exit::FAILED
         } else if any(Status::WouldRemediate) || any(Status::NonCompliant) {
             exit::NON_COMPLIANT
@@ -321,6 +362,24 @@ impl Report {
                 reason.as_deref().unwrap_or("-")
             ),
         };
+        if let Some(f) = &self.security_hub {
+            let _ = writeln!(
+                out,
+                "security hub: {} imported ({} archived), {} failed in {} calls{}{}",
+                f.imported,
+                f.archived,
+                f.failed,
+                f.batches,
+                f.skipped
+                    .iter()
+                    .map(|s| format!("; skipped {s}"))
+                    .collect::<String>(),
+                f.errors
+                    .iter()
+                    .map(|e| format!("; error: {e}"))
+                    .collect::<String>(),
+            );
+        }
         out
     }
 }
@@ -347,6 +406,7 @@ mod tests {
                     .collect(),
             }],
             alert: AlertOutcome::default(),
+            security_hub: None,
             unfinished: Vec::new(),
         }
     }
@@ -365,6 +425,21 @@ mod tests {
         let mut r = report(&[Remediated]);
         r.alert.error = Some("Publish: NotFound".into());
         assert_eq!(r.exit_code(), 1);
+        let mut r = report(&[Remediated]);
+        r.security_hub = Some(FindingsOutcome {
+            skipped: vec!["123456789012/us-east-1: not enabled".into()],
+            ..FindingsOutcome::default()
+        });
+        assert_eq!(
+            r.exit_code(),
+            0,
+            "Security Hub not enabled is not a failure"
+        );
+        r.security_hub = Some(FindingsOutcome {
+            failed: 1,
+            ..FindingsOutcome::default()
+        });
+        assert_eq!(r.exit_code(), 1, "a rejected finding fails the invocation");
     }
 
     #[test]

@@ -17,12 +17,14 @@ Control endpoints (never forwarded):
 
 A rule: {"operation": "PutBucketPolicy" | "*", "service": "s3" (optional),
          "fault": "slowdown-503" | "internal-500" | "operation-aborted-409"
-                  | "throttle-429" | "access-denied-403" | "reset" | "delay",
+                  | "throttle-429" | "access-denied-403" | "reset" | "delay" | "failed-findings",
          "times": N (the first N matching requests, then pass; omitted: always),
          "body_contains": "text" (optional: only requests whose body contains it),
          "delay_seconds": x (for "delay"), "status": code (optional override),
          "after_upstream": true (optional: forward first, so the write lands,
-                                 then answer with the fault: a lost response)}
+                                 then answer with the fault: a lost response),
+         "count": N (for "failed-findings": Security Hub's BatchImportFindings answers 200
+                     with the first N findings of the request in FailedFindings)}
 The first rule that matches and has times left applies.
 
 Bounded: binds 127.0.0.1 only, answers only loopback clients, forwards only to a
@@ -106,6 +108,7 @@ JSON_FAULTS = {
     "access-denied-403": (400, "AccessDeniedException", "User is not authorized to perform this action"),
 }
 JSON_THROTTLE = {
+    "securityhub": (429, "TooManyRequestsException", "Rate exceeded"),
     "kms": (400, "ThrottlingException", "Rate exceeded"),
     "organizations": (400, "TooManyRequestsException", "You have sent too many requests in too short a period of time."),
 }
@@ -121,7 +124,25 @@ QUERY_XMLNS = {
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
     "sqs": "http://queue.amazonaws.com/doc/2012-11-05/",
 }
-FAULTS = {"slowdown-503", "internal-500", "operation-aborted-409", "throttle-429", "access-denied-403", "reset", "delay"}
+FAULTS = {
+    "slowdown-503",
+    "internal-500",
+    "operation-aborted-409",
+    "throttle-429",
+    "access-denied-403",
+    "reset",
+    "delay",
+    "failed-findings",
+}
+# Security Hub is REST-JSON: the operation is the method and path.
+SECURITYHUB_PATHS = {
+    ("POST", "/findings/import"): "BatchImportFindings",
+    ("POST", "/findings"): "GetFindings",
+    ("PATCH", "/findings/batchupdate"): "BatchUpdateFindings",
+    ("GET", "/accounts"): "DescribeHub",
+    ("POST", "/accounts"): "EnableSecurityHub",
+    ("DELETE", "/accounts"): "DisableSecurityHub",
+}
 
 
 class State:
@@ -205,6 +226,8 @@ def service_of(headers):
 def operation_of(method, path, query, headers, body):
     """(service, operation) of a request, as AWS names the operation."""
     service = service_of(headers)
+    if service == "securityhub":
+        return service, SECURITYHUB_PATHS.get((method, path.rstrip("/") or "/"), f"{method} {path}")
     target = headers.get("X-Amz-Target")
     if target:
         return service, target.rsplit(".", 1)[-1]
@@ -257,9 +280,27 @@ def s3_operation(method, path, query, headers):
 
 
 def is_write(service, operation, method):
-    return (service == "s3" and method in ("PUT", "POST", "DELETE")) or (
-        service == "sns" and operation == "Publish"
+    return (
+        (service == "s3" and method in ("PUT", "POST", "DELETE"))
+        or (service == "sns" and operation == "Publish")
+        or (service == "securityhub" and operation in ("BatchImportFindings", "BatchUpdateFindings"))
     )
+
+
+def failed_findings(request_body, response_body, count):
+    """Security Hub's partial failure: HTTP 200, the first `count` findings rejected."""
+    sent = json.loads(request_body or b"{}").get("Findings", [])
+    answer = json.loads(response_body or b"{}")
+    rejected = [
+        {"Id": f.get("Id", ""), "ErrorCode": "InvalidInput", "ErrorMessage": "Finding rejected (injected by fault proxy)"}
+        for f in sent[:count]
+    ]
+    answer["FailedFindings"] = rejected + [
+        f for f in answer.get("FailedFindings", []) if f.get("Id") not in {r["Id"] for r in rejected}
+    ]
+    answer["FailedCount"] = len(answer["FailedFindings"])
+    answer["SuccessCount"] = max(0, len(sent) - answer["FailedCount"])
+    return json.dumps(answer).encode()
 
 
 def fault_response(service, operation, fault, status_override):
@@ -273,7 +314,7 @@ def fault_response(service, operation, fault, status_override):
             f"<RequestId>{request_id}</RequestId><HostId>fault-proxy</HostId></Error>"
         )
         headers = {"Content-Type": "application/xml", "x-amz-request-id": request_id}
-    elif service in ("kms", "organizations"):
+    elif service in ("kms", "organizations", "securityhub"):
         if fault == "throttle-429":
             status, code, message = JSON_THROTTLE[service]
         else:
@@ -426,6 +467,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if rule.get("after_upstream"):
                     state.update(entry, upstream_status=self.forward(self.command, body)[0])
                 self.reset_connection()
+                return
+            if fault == "failed-findings":
+                status, rheaders, data = self.forward(self.command, body)
+                if status == 200:
+                    data = failed_findings(body, data, int(rule.get("count", 1)))
+                state.update(entry, status=status)
+                self.send(status, rheaders, data, head)
                 return
             if fault == "delay":
                 time.sleep(rule["delay_seconds"])

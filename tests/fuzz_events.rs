@@ -330,6 +330,7 @@ fn check(
             }
             prop_assert!(!d.change.by.is_empty() && !d.change.by.chars().any(char::is_control));
         }
+        Plan::BucketDeleted(b) => prop_assert!(valid(&b.name, &b.region) && b.audit_only),
     }
     Ok(())
 }

@@ -182,3 +182,41 @@ async fn a_failed_control_is_an_invocation_error_so_lambda_retries() {
     );
     assert!(logs.contains("invocation failed"), "the report is logged");
 }
+
+#[tokio::test]
+async fn ocsf_log_lines_and_a_rejected_finding_is_an_invocation_error() {
+    let hub = aws_sdk_securityhub::Client::new(&common::sdk_config().await);
+    // Idempotent: moto answers a second EnableSecurityHub with success.
+    hub.enable_security_hub().send().await.unwrap();
+    let proxy = common::proxy::Proxy::start(&common::moto().endpoint);
+    proxy.set_rules(serde_json::json!([
+        {"operation": "BatchImportFindings", "fault": "failed-findings", "count": 1}
+    ]));
+    let bucket = common::console_bucket("lambda-sh").await;
+    let ((path, error), logs) = invoke_lambda(
+        common::console_event(&bucket),
+        &[
+            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
+            ("GUARD_SECURITY_HUB", "on"),
+            ("GUARD_REPORT_FORMAT", "ocsf"),
+        ],
+    );
+    assert!(path.ends_with("/invocation/req-1/error"), "{path}: {error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Security Hub import failed (1 findings)"),
+        "{error}"
+    );
+    let ocsf: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["class_uid"] == 2003)
+        .collect();
+    assert_eq!(ocsf.len(), 4, "one OCSF line per result: {logs}");
+    assert!(
+        ocsf.iter()
+            .all(|e| e["cloud"]["account"]["uid"] == common::ACCOUNT)
+    );
+}

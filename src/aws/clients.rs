@@ -204,6 +204,20 @@ impl Clients {
         aws_sdk_dynamodb::Client::from_conf(conf)
     }
 
+    /// Security Hub in `region`. Throttling (10 `BatchImportFindings` calls per second per
+    /// account and Region) gets more attempts than the default three; the sink also paces.
+    pub fn securityhub(&self, region: &str) -> aws_sdk_securityhub::Client {
+        let retry = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(6)
+            .with_initial_backoff(Duration::from_millis(200));
+        let conf = aws_sdk_securityhub::config::Builder::from(&self.base)
+            .region(aws_sdk_securityhub::config::Region::new(region.to_owned()))
+            .retry_config(retry)
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_securityhub::Client::from_conf(conf)
+    }
+
     /// Organizations is a global service; one client.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.base)

@@ -12,6 +12,7 @@ pub mod organizations;
 pub mod permissions;
 pub mod rekognition;
 pub mod s3;
+pub mod securityhub;
 pub mod sns;
 pub mod sqs;
 pub mod sts;

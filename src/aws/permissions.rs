@@ -70,6 +70,37 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "rekognition:GetMediaAnalysisJob",
         "output, input and key a StartMediaAnalysisJob record hid",
     ),
+    // The Security Hub sink (the same three as SECURITY_HUB_ACTIONS, below).
+    (
+        "securityhub:BatchImportFindings",
+        "import the findings (GUARD_SECURITY_HUB=on)",
+    ),
+    (
+        "securityhub:GetFindings",
+        "keep CreatedAt; find the findings to archive",
+    ),
+    (
+        "securityhub:DescribeHub",
+        "is Security Hub enabled in this account and Region",
+    ),
+];
+
+/// What the Security Hub sink calls, in the account a report is about. Security Hub only
+/// accepts findings whose `AwsAccountId` is the caller's, so in organization scope these
+/// belong in the member role (`deploy/` member template), not only in the function's role.
+pub const SECURITY_HUB_ACTIONS: &[(&str, &str)] = &[
+    (
+        "securityhub:BatchImportFindings",
+        "import the findings (GUARD_SECURITY_HUB=on)",
+    ),
+    (
+        "securityhub:GetFindings",
+        "keep CreatedAt; find the findings to archive",
+    ),
+    (
+        "securityhub:DescribeHub",
+        "is Security Hub enabled in this account and Region",
+    ),
 ];
 
 /// Organization scope, in the guard account (`OrganizationPolicy` in template.yaml): the
@@ -112,6 +143,19 @@ pub const MEMBER_ACTIONS: &[(&str, &str)] = &[
         "rekognition:GetMediaAnalysisJob",
         "what a StartMediaAnalysisJob record hid",
     ),
+    // The Security Hub sink imports in the member account (SECURITY_HUB_ACTIONS).
+    (
+        "securityhub:BatchImportFindings",
+        "import the findings (GUARD_SECURITY_HUB=on)",
+    ),
+    (
+        "securityhub:GetFindings",
+        "keep CreatedAt; find the findings to archive",
+    ),
+    (
+        "securityhub:DescribeHub",
+        "is Security Hub enabled in this account and Region",
+    ),
 ];
 
 #[cfg(test)]
@@ -138,5 +182,18 @@ mod tests {
                 "{action}"
             );
         }
+    }
+
+    #[test]
+    fn the_function_role_has_every_security_hub_action() {
+        for entry in SECURITY_HUB_ACTIONS {
+            assert!(IAM_ACTIONS.contains(entry), "{entry:?}");
+        }
+        assert!(
+            SECURITY_HUB_ACTIONS
+                .iter()
+                .all(|(a, _)| a.starts_with("securityhub:")
+                    && *a != "securityhub:BatchUpdateFindings")
+        );
     }
 }

@@ -142,9 +142,9 @@ fn not_eventbridge_is_an_error() {
 #[test]
 fn unknown_event_names_are_ignored() {
     let mut e = create_bucket(json!({"bucketName": "custom-labels-console-x"}));
-    e["detail"]["eventName"] = json!("DeleteBucket");
+    e["detail"]["eventName"] = json!("PutBucketAcl");
     let p = parse(&e, &cfg()).unwrap();
-    assert!(p.trigger.ignored_reason.unwrap().contains("DeleteBucket"));
+    assert!(p.trigger.ignored_reason.unwrap().contains("PutBucketAcl"));
 }
 
 #[test]
@@ -293,6 +293,7 @@ fn kind_names_match_the_report() {
         TriggerKind::OptOutCheck,
         TriggerKind::Ignored,
         TriggerKind::ConfigurationChanged,
+        TriggerKind::BucketDeleted,
         TriggerKind::ProjectVersionCopied,
         TriggerKind::DatasetCreated,
         TriggerKind::MediaAnalysisJobStarted,

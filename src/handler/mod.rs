@@ -7,7 +7,7 @@
 
 use crate::alert;
 use crate::aws::clients::Clients;
-use crate::aws::{AwsError, kms, organizations, sns, sts};
+use crate::aws::{AwsError, kms, organizations, sts};
 use crate::config::Config;
 use crate::controls::Outcome;
 use crate::controls::kms_key_spec::{self, KeyInfo};
@@ -16,6 +16,7 @@ use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
 use crate::opt_out;
 use crate::region;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
+use crate::{sink, standards};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -295,9 +296,15 @@ pub async fn scan(
     let started = Instant::now();
     let account = app.account().await?.to_owned();
     let mut unfinished = Vec::new();
+    // A sweep of chosen buckets says so: a bucket it did not see is not gone.
+    let event_name = if only.is_empty() {
+        "Scan"
+    } else {
+        sink::SCAN_SELECTED
+    };
     let trigger = TriggerInfo {
         account: Some(account.clone()),
-        event_name: Some("Scan".to_owned()),
+        event_name: Some(event_name.to_owned()),
         ..TriggerInfo::manual(kind, app.clients.home_region())
     };
     let (mut resources, org) = tokio::join!(
@@ -371,6 +378,24 @@ async fn run_plan(
         }
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
         Plan::Drift(change) => drift::run(app, *change, account, deadline).await,
+        Plan::BucketDeleted(target) => vec![deleted_bucket(&target)],
+    }
+}
+
+/// A deleted bucket: reported with role `deleted` and nothing evaluated (no AWS call).
+fn deleted_bucket(target: &event::BucketTarget) -> Resource {
+    Resource {
+        kind: ResourceType::S3Bucket,
+        id: target.name.clone(),
+        name: None,
+        role: Some(target.role.to_owned()),
+        region: Some(target.region.clone()),
+        account: None,
+        controls: vec![ControlResult::new(
+            "bucket-deleted",
+            Status::Skipped,
+            "the bucket was deleted: nothing to evaluate; its Security Hub findings are archived",
+        )],
     }
 }
 
@@ -435,7 +460,7 @@ pub async fn conclude(
     finish(app, trigger, resources, unfinished, started, deadline).await
 }
 
-/// Severities, the alert, and the summary log line.
+/// Severities, standards, every configured sink, and the summary log line.
 async fn finish(
     app: &App,
     trigger: TriggerInfo,
@@ -449,6 +474,7 @@ async fn finish(
         mode: app.config.mode,
         resources,
         alert: AlertOutcome::default(),
+        security_hub: None,
         unfinished,
     };
     // Every resource names its account: the event's (the member's in organization scope).
@@ -459,59 +485,27 @@ async fn finish(
         }
     }
     alert::classify_all(&mut report);
-    report.alert = match tokio::time::timeout_at(
-        hard_stop(deadline) + HARD_STOP_MARGIN / 2,
-        publish_alert(app, &report),
-    )
-    .await
-    {
-        Ok(outcome) => outcome,
-        Err(_) => AlertOutcome {
-            error: Some(format!("alert {NOT_FINISHED}")),
-            ..AlertOutcome::default()
+    standards::cite_all(&mut report);
+    let mut sinks = sink::configured(&app.config);
+    // Security Hub takes a finding only in the account it is about: a report on another
+    // account than this `App`'s (a record the organization gate refused) has no finding.
+    if report.trigger.account.as_deref() != app.account.get().map(String::as_str) {
+        sinks.retain(|s| s.name() != "security-hub");
+    }
+    sink::deliver_all(
+        &sinks,
+        &mut report,
+        // Alerts from the function's own account; findings in the account guarded.
+        sink::Accounts {
+            function: &app.central,
+            subject: &app.clients,
         },
-    };
+        hard_stop(deadline) + HARD_STOP_MARGIN / 2,
+        NOT_FINISHED,
+    )
+    .await;
     log_summary(app, &report, started);
     report
-}
-
-async fn publish_alert(app: &App, report: &Report) -> AlertOutcome {
-    if !report.needs_attention() {
-        return AlertOutcome {
-            reason: Some("nothing needs attention".to_owned()),
-            ..AlertOutcome::default()
-        };
-    }
-    let Some(topic) = app.config.alert_topic_arn.as_deref() else {
-        return AlertOutcome {
-            reason: Some("GUARD_ALERT_TOPIC_ARN is not set; logged only".to_owned()),
-            ..AlertOutcome::default()
-        };
-    };
-    let region = sns::topic_region(topic).unwrap_or_default();
-    let attributes = alert::attributes(report);
-    match sns::publish(
-        &app.central.sns(&region),
-        topic,
-        &alert::subject(report),
-        &alert::body(report),
-        &attributes,
-    )
-    .await
-    {
-        Ok(message_id) => AlertOutcome {
-            published: true,
-            message_id: Some(message_id),
-            ..AlertOutcome::default()
-        },
-        Err(e) => {
-            tracing::error!(topic, error = %e, "alert publish failed");
-            AlertOutcome {
-                error: Some(e.to_string()),
-                ..AlertOutcome::default()
-            }
-        }
-    }
 }
 
 fn log_summary(app: &App, report: &Report, started: Instant) {
@@ -529,6 +523,7 @@ fn log_summary(app: &App, report: &Report, started: Instant) {
         counts = %counts,
         ignored_reason = report.trigger.ignored_reason.as_deref().unwrap_or(""),
         alert_published = report.alert.published,
+        findings_imported = report.security_hub.as_ref().map_or(0, |f| f.imported),
         aws_requests = app.clients.counter().requests(),
         s3_writes = app.clients.counter().s3_writes(),
         elapsed_ms,

@@ -32,9 +32,10 @@ BUCKET_DRIFT = "RemediationFunctionBucketDrift"
 KEY_DRIFT = "RemediationFunctionKeyDrift"
 OPT_OUT_DRIFT = "RemediationFunctionOptOutPolicyDrift"
 STREAM_PROCESSOR_DRIFT = "RemediationFunctionStreamProcessorDrift"
+DELETE_BUCKET = "RemediationFunctionDeleteBucket"
 ALL_RULES = {CREATE_BUCKET, CREATE_PROJECT_VERSION, CREATE_STREAM_PROCESSOR, COPY_PROJECT_VERSION,
              CREATE_DATASET, START_MEDIA_ANALYSIS_JOB, CREATE_FACE_LIVENESS_SESSION, BUCKET_DRIFT, KEY_DRIFT,
-             OPT_OUT_DRIFT, STREAM_PROCESSOR_DRIFT}
+             OPT_OUT_DRIFT, STREAM_PROCESSOR_DRIFT, DELETE_BUCKET}
 
 # The function's role as deployed: the session issuer of events/drift-own-role.json.
 OWN_ROLE_ARN = json.loads((cfn.EVENTS / "drift-own-role.json").read_text())[
@@ -70,6 +71,27 @@ EXPECTED = {
     "drift-schedule-key-deletion.json": KEY_DRIFT,
     "drift-detach-opt-out-policy.json": OPT_OUT_DRIFT,
     "drift-update-stream-processor-data-sharing.json": STREAM_PROCESSOR_DRIFT,
+    "delete-bucket.json": DELETE_BUCKET,           # archives the bucket's Security Hub findings
+}
+
+# What the function's own Security Hub imports cause: the CloudTrail record of the call and
+# Security Hub's "Findings - Imported" event. Neither may invoke the function (no loop).
+OWN_EVENTS = {
+    "own BatchImportFindings call": {
+        "source": "aws.securityhub",
+        "detail-type": "AWS API Call via CloudTrail",
+        "resources": [],
+        "detail": {"eventSource": "securityhub.amazonaws.com", "eventName": "BatchImportFindings",
+                   "awsRegion": "us-east-1", "requestParameters": {"findings": []}},
+    },
+    "Security Hub Findings - Imported": {
+        "source": "aws.securityhub",
+        "detail-type": "Security Hub Findings - Imported",
+        "resources": ["arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"],
+        "detail": {"findings": [{"GeneratorId": "rekognition-guard/sse-kms",
+                                 "Resources": [{"Type": "AwsS3Bucket",
+                                                "Id": "arn:aws:s3:::custom-labels-console-us-east-1-3f9a1c2b7d"}]}]},
+    },
 }
 
 # Other parameter values, and how the expectation changes with them.
@@ -86,7 +108,7 @@ CASES = {
     # The drift samples' bucket is outside these prefixes: no drift rule for them then.
     "drift-elsewhere": (
         {"ConsoleBucketPrefix": "custom-labels-console-eu-"},
-        {"create-bucket-console.json": None,
+        {"create-bucket-console.json": None, "delete-bucket.json": None,
          **{f"drift-{n}.json": None for n in (
              "put-bucket-policy", "delete-bucket-policy", "put-bucket-encryption", "delete-bucket-encryption",
              "put-public-access-block", "delete-public-access-block", "put-bucket-tagging",
@@ -145,7 +167,7 @@ def _route(aws: dict[str, Any], parameters: dict[str, str], samples: dict[str, d
         queues[name] = url
 
     routed: dict[str, list[str]] = {}
-    for sample_name, sample in samples.items():
+    for sample_name, sample in {**samples, **OWN_EVENTS}.items():
         result = events.put_events(Entries=[{
             "Source": sample["source"],
             "DetailType": sample["detail-type"],
@@ -173,7 +195,7 @@ def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
     expected = {**EXPECTED, **changes}
     assert set(_pattern_rules(parameters)) == ALL_RULES
     routed = _route(aws, parameters, _samples())
-    wanted = {name: [rule] if rule else [] for name, rule in expected.items()}
+    wanted = {name: [rule] if rule else [] for name, rule in {**expected, **{n: None for n in OWN_EVENTS}}.items()}
     assert routed == wanted
 
 

@@ -47,7 +47,15 @@ PARAMETER_SETS = {
     "prefixes": {"BucketPrefixes": "acme-rekognition-,ml-data-"},
     "patterns": {"BucketPrefixes": "acme-rekognition-", "RekognitionOutputBucketPatterns": "acme-*-output,ml-??-out"},
     "given-key": {"KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+    "no-security-hub": {"SecurityHubFindings": "false"},
 }
+
+
+def _expected_actions(code_actions: list[str], parameters: dict[str, str]) -> set[str]:
+    """With SecurityHubFindings=false the function never calls Security Hub: not granted."""
+    if parameters.get("SecurityHubFindings") == "false":
+        return {a for a in code_actions if not a.startswith("securityhub:")}
+    return set(code_actions)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -99,8 +107,9 @@ def test_role_grants_exactly_the_actions_the_code_calls(template: dict[str, Any]
                                                         parameters: dict[str, str]) -> None:
     resources = cfn.Resolver(template, parameters).resources()
     granted = set(_granted(_statements(resources, "RemediationPolicy")))
-    missing = sorted(set(code_actions) - granted)
-    extra = sorted(granted - set(code_actions))
+    expected = _expected_actions(code_actions, parameters)
+    missing = sorted(expected - granted)
+    extra = sorted(granted - expected)
     assert not missing, f"src/aws/permissions.rs calls {missing}, which template.yaml (RemediationPolicy) does not grant"
     assert not extra, f"template.yaml (RemediationPolicy) grants {extra}, which src/aws/permissions.rs does not list"
 
@@ -201,3 +210,8 @@ def test_other_resources_are_scoped(template: dict[str, Any]) -> None:
             assert on == [f"arn:aws:rekognition:*:{cfn.ACCOUNT_ID}:streamprocessor/*"], action
         if action.startswith("dynamodb:"):
             assert on == ["<StateTable.Arn>"], action
+        if action == "securityhub:BatchImportFindings":
+            assert on == [f"arn:aws:securityhub:*:{cfn.ACCOUNT_ID}:product/{cfn.ACCOUNT_ID}/default"], action
+        elif action.startswith("securityhub:"):
+            assert on == [f"arn:aws:securityhub:*:{cfn.ACCOUNT_ID}:hub/default"], action
+    assert "securityhub:BatchUpdateFindings" not in granted

@@ -33,6 +33,7 @@ FUNCTION_ENV = {
     "GUARD_RECHECK_SECONDS",
     "GUARD_OUTPUT_BUCKET_PATTERNS",
     "GUARD_STATE_TABLE",
+    "GUARD_SECURITY_HUB",
 }
 
 
@@ -133,6 +134,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-",
         "KmsKeyPolicy": "configured-only", "RecheckSeconds": "30",
         "RekognitionOutputBucketPatterns": "acme-*-output",
+        "ScanConcurrency": "4", "ConsoleBucketPrefix": "custom-labels-console-", "SecurityHubFindings": "false",
     })
     resolved = r.resources()[FUNCTION]["Properties"]["Environment"]["Variables"]
     assert resolved == {
@@ -152,6 +154,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_RECHECK_SECONDS": "30",
         "GUARD_OUTPUT_BUCKET_PATTERNS": "acme-*-output",
         "GUARD_STATE_TABLE": "<ref:StateTable>",
+        "GUARD_SECURITY_HUB": "off",
     }
 
 
@@ -166,6 +169,8 @@ def test_defaults_match_design(template: dict[str, Any]) -> None:
     assert env["GUARD_SCAN_CONCURRENCY"] == "16"
     assert env["GUARD_KMS_KEY_POLICY"] == "customer-managed"
     assert env["GUARD_RECHECK_SECONDS"] == "300"
+    # The template imports Security Hub findings unless told not to (the CLI's default is off).
+    assert env["GUARD_SECURITY_HUB"] == "on"
     # Optional settings are left unset rather than set to "".
     assert "GUARD_BUCKET_PREFIXES" not in env
     assert "GUARD_MIN_TLS_VERSION" not in env
@@ -236,6 +241,7 @@ def test_every_rule_invokes_the_function_and_dead_letters(translated: dict[str, 
         "RemediationFunctionStartMediaAnalysisJob", "RemediationFunctionCreateFaceLivenessSession",
         "RemediationFunctionBucketDrift", "RemediationFunctionKeyDrift",
         "RemediationFunctionOptOutPolicyDrift", "RemediationFunctionStreamProcessorDrift",
+        "RemediationFunctionDeleteBucket",
     }
     permissions = _of_type(resources, "AWS::Lambda::Permission")
     allowed_sources = {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()}
