@@ -83,8 +83,9 @@ def console_bucket(endpoint, name, region=REGION):
 
 def plain_bucket(endpoint, name, region=REGION):
     s3 = client(endpoint, "s3", region)
+    kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=name)
+        s3.create_bucket(Bucket=name, **kw)
 
 
 def symmetric_key(endpoint, alias=None):
@@ -122,41 +123,110 @@ def alert_queue(endpoint):
     return topic, url
 
 
+# What a sample event needs, derived from its shape: the one data-driven place that `make invoke`,
+# `make sam-local` and the SAM local test (tests/sam_local) all read. A new sample in events/ is
+# covered when its shape matches a row here; add a row for a new shape rather than a special case
+# in a caller.
+
+def _is_sqs_batch(event):
+    return any(r.get("eventSource") == "aws:sqs" for r in event.get("Records") or [])
+
+
+# (predicate, GUARD_* settings the function needs for such an event beyond the template's defaults)
+EVENT_SETTINGS = [
+    # SQS batches are organization scope's work queue: the function reads them only in that scope.
+    (_is_sqs_batch, {"GUARD_SCOPE": "organization"}),
+]
+
+
+def settings_for_event(event):
+    """The GUARD_* settings `event` needs (see EVENT_SETTINGS)."""
+    settings = {}
+    for applies, values in EVENT_SETTINGS:
+        if applies(event):
+            settings.update(values)
+    return settings
+
+
+def _record_event(record):
+    """The EventBridge event an SQS record's body carries, or None."""
+    with contextlib.suppress(TypeError, ValueError):
+        body = json.loads(record.get("body") or "")
+        return body if isinstance(body, dict) else None
+    return None
+
+
+def inner_events(event):
+    """The EventBridge events an event carries: itself, or each record body of an SQS batch."""
+    if not _is_sqs_batch(event):
+        return [event]
+    return [e for e in map(_record_event, event["Records"]) if e is not None]
+
+
+def buckets_for_event(event):
+    """(seeder, bucket, region) for every bucket an event names, with the state it gets before the
+    run: guarded buckets as the Custom Labels console leaves them, output buckets plain."""
+    found = []
+    for e in inner_events(event):
+        detail = e.get("detail") or {}
+        params = detail.get("requestParameters") or {}
+        name = detail.get("eventName")
+        region = detail.get("awsRegion", REGION)
+        if detail.get("eventSource") == "s3.amazonaws.com" and params.get("bucketName"):
+            lc = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+            # CreateBucket without a location constraint makes the bucket in us-east-1
+            found.append((console_bucket, params["bucketName"], lc or ("us-east-1" if name == "CreateBucket" else region)))
+        elif name == "CreateProjectVersion":
+            out = (params.get("outputConfig") or params.get("OutputConfig") or {})
+            if out.get("s3Bucket"):
+                found.append((plain_bucket, out["s3Bucket"], region))
+            for data in ("trainingData", "testingData"):
+                for asset in (params.get(data) or {}).get("assets", []):
+                    bucket = asset.get("groundTruthManifest", {}).get("s3Object", {}).get("bucket")
+                    if bucket:
+                        found.append((console_bucket, bucket, region))
+        elif name == "CreateStreamProcessor":
+            bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
+            if bucket:
+                found.append((plain_bucket, bucket, region))
+        elif e.get("detail-type") == "Scheduled Event":
+            for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
+                found.append((plain_bucket, f"custom-labels-console-us-east-1-{suffix}", REGION))
+    return found
+
+
 def seed_for_event(endpoint, event):
     """Creates what an event names, so that the run shows real work. Returns the event
     (with a sample key id replaced by the emulator's key: moto cannot choose key ids)."""
-    detail = event.get("detail") or {}
-    params = detail.get("requestParameters") or {}
-    name = detail.get("eventName")
-    region = detail.get("awsRegion", REGION)
-    if name == "CreateBucket" and params.get("bucketName"):
-        lc = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint") or "us-east-1"
-        console_bucket(endpoint, params["bucketName"], lc)
-    elif name == "CreateProjectVersion":
-        out = (params.get("outputConfig") or params.get("OutputConfig") or {})
-        if out.get("s3Bucket"):
-            plain_bucket(endpoint, out["s3Bucket"], region)
-        for data in ("trainingData", "testingData"):
-            for asset in (params.get(data) or {}).get("assets", []):
-                bucket = asset.get("groundTruthManifest", {}).get("s3Object", {}).get("bucket")
-                if bucket:
-                    console_bucket(endpoint, bucket, region)
-    elif name == "CreateStreamProcessor":
-        bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
-        if bucket:
-            plain_bucket(endpoint, bucket, region)
-    elif event.get("detail-type") == "Scheduled Event":
-        for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
-            plain_bucket(endpoint, f"custom-labels-console-us-east-1-{suffix}")
+    if _is_sqs_batch(event):
+        for record in event["Records"]:
+            body = _record_event(record)
+            if body is not None:
+                record["body"] = json.dumps(seed_for_event(endpoint, body))
+        return event
+    for seed, bucket, region in buckets_for_event(event):
+        seed(endpoint, bucket, region)
+    params = (event.get("detail") or {}).get("requestParameters") or {}
     key = params.get("kmsKeyId")
     if isinstance(key, str):
         if key.startswith("alias/"):
-            symmetric_key(endpoint, alias=key)
+            aliases = client(endpoint, "kms").list_aliases()["Aliases"]
+            if all(a["AliasName"] != key for a in aliases):  # a batch may name it twice
+                symmetric_key(endpoint, alias=key)
         else:
             arn = symmetric_key(endpoint)
             print(f"local.py: the emulator cannot create key {key}; using {arn} in its place", file=sys.stderr)
             params["kmsKeyId"] = arn
     return event
+
+
+def stack_stand_ins(endpoint):
+    """What template.yaml's own resources give the function in AWS, made in the emulator: the alert
+    topic (with a queue subscribed, to read the alert back) and the remediation key. Returns the
+    GUARD_* settings that point at them, and the queue URL."""
+    topic, queue = alert_queue(endpoint)
+    key = symmetric_key(endpoint)
+    return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key}, queue
 
 
 def run(binary, env, event_path, *extra):
@@ -267,7 +337,8 @@ def invoke(args):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(event, f)
         try:
-            code = run(args.binary, env_for(endpoint, **{k: os.environ.get(k) for k in os.environ if k.startswith("GUARD_")}), f.name)
+            guard = {**settings_for_event(event), **{k: v for k, v in os.environ.items() if k.startswith("GUARD_")}}
+            code = run(args.binary, env_for(endpoint, **guard), f.name)
         finally:
             os.unlink(f.name)
         sys.exit(code)
