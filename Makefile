@@ -24,7 +24,7 @@ lint:
 test-rust: deps
 	MOTO_PYTHON=$(PYTHON) $(CARGO) test
 
-test: deps lint test-rust test-deploy
+test: deps lint test-rust test-deploy test-sam-local
 
 $(BIN): $(wildcard src/*.rs src/*/*.rs) Cargo.toml
 	$(CARGO) build --quiet
@@ -53,3 +53,4 @@ clean:
 
 -include deploy.mk
 -include bench.mk
+-include sam.mk

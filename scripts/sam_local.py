@@ -425,6 +425,7 @@ class Sam:
     template: LocalTemplate
     endpoint: str
     inside: str
+    timings: list = field(default_factory=list)  # (label, seconds) of each invocation
 
     def env(self):
         """SAM's own environment: the engine, test credentials (SAM hands them to the function),
@@ -441,7 +442,7 @@ class Sam:
         """What --env-vars gives the function: moto, as the container reaches it, and `settings`."""
         return {"AWS_ENDPOINT_URL": self.inside, **settings}
 
-    def invoke(self, event, settings):
+    def invoke(self, event, settings, label="event"):
         """`sam local invoke` of `event` (a dict), the function's variables from `settings`."""
         WORK.mkdir(parents=True, exist_ok=True)
         event_file = WORK / "event.json"
@@ -454,6 +455,7 @@ class Sam:
         started = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=900)
         seconds = time.monotonic() - started
+        self.timings.append((label, seconds))
         response = None
         lines = [line for line in proc.stdout.splitlines() if line.strip()]
         with contextlib.suppress(ValueError, IndexError):
