@@ -60,9 +60,9 @@ def client(endpoint, service, region=REGION):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def env_for(endpoint, **guard):
+def env_for(endpoint, region=REGION, **guard):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_"))}
-    env.update(CREDS, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
+    env.update(CREDS, AWS_ENDPOINT_URL=endpoint, AWS_REGION=region, AWS_CONFIG_FILE="/dev/null",
                AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
     env.update({k: v for k, v in guard.items() if v is not None})
     return env
@@ -88,8 +88,8 @@ def plain_bucket(endpoint, name, region=REGION):
         s3.create_bucket(Bucket=name, **kw)
 
 
-def symmetric_key(endpoint, alias=None):
-    kms = client(endpoint, "kms")
+def symmetric_key(endpoint, alias=None, region=REGION):
+    kms = client(endpoint, "kms", region)
     arn = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                          Description="rekognition-guard local key")["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=arn)
@@ -113,9 +113,9 @@ def opted_out_organization(endpoint):
     org.attach_policy(PolicyId=policy["Policy"]["PolicySummary"]["Id"], TargetId=root)
 
 
-def alert_queue(endpoint):
+def alert_queue(endpoint, region=REGION):
     """An SNS topic with an SQS queue subscribed (raw delivery off, as e-mail gets it)."""
-    sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
+    sns, sqs = client(endpoint, "sns", region), client(endpoint, "sqs", region)
     topic = sns.create_topic(Name="rekognition-guard-alerts")["TopicArn"]
     url = sqs.create_queue(QueueName="security-team")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -220,12 +220,20 @@ def seed_for_event(endpoint, event):
     return event
 
 
-def stack_stand_ins(endpoint):
-    """What template.yaml's own resources give the function in AWS, made in the emulator: the alert
-    topic (with a queue subscribed, to read the alert back) and the remediation key. Returns the
-    GUARD_* settings that point at them, and the queue URL."""
-    topic, queue = alert_queue(endpoint)
-    key = symmetric_key(endpoint)
+def stack_region(event):
+    """The region of the stack that receives `event`: there is one stack per region, and a
+    CloudTrail event reaches the stack of the region where the call was made."""
+    if _is_sqs_batch(event):
+        return event["Records"][0].get("awsRegion") or REGION
+    return event.get("region") or REGION
+
+
+def stack_stand_ins(endpoint, region=REGION):
+    """What template.yaml's own resources give the function in AWS, made in the emulator in the
+    stack's region: the alert topic (with a queue subscribed, to read the alert back) and the
+    remediation key. Returns the GUARD_* settings that point at them, and the queue URL."""
+    topic, queue = alert_queue(endpoint, region)
+    key = symmetric_key(endpoint, region=region)
     return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key}, queue
 
 

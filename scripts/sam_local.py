@@ -427,13 +427,13 @@ class Sam:
     inside: str
     timings: list = field(default_factory=list)  # (label, seconds) of each invocation
 
-    def env(self):
+    def env(self, region):
         """SAM's own environment: the engine, test credentials (SAM hands them to the function),
         STS on moto (SAM asks it for the account id, and waits 9 s for AWS when it cannot reach
         it), no telemetry, none of the developer's AWS configuration or GUARD_* settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_"))}
         env.update(self.eng.env, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_DEFAULT_REGION=local.REGION, AWS_REGION=local.REGION, AWS_CONFIG_FILE="/dev/null",
+                   AWS_DEFAULT_REGION=region, AWS_REGION=region, AWS_CONFIG_FILE="/dev/null",
                    AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_ENDPOINT_URL_STS=self.endpoint,
                    SAM_CLI_TELEMETRY="0")
         return env
@@ -442,18 +442,19 @@ class Sam:
         """What --env-vars gives the function: moto, as the container reaches it, and `settings`."""
         return {"AWS_ENDPOINT_URL": self.inside, **settings}
 
-    def invoke(self, event, settings, label="event"):
-        """`sam local invoke` of `event` (a dict), the function's variables from `settings`."""
+    def invoke(self, event, settings, region=local.REGION, label="event"):
+        """`sam local invoke` of `event` (a dict) by the stack of `region`, the function's
+        variables from `settings`."""
         WORK.mkdir(parents=True, exist_ok=True)
         event_file = WORK / "event.json"
         event_file.write_text(json.dumps(event))
         env_file = WORK / "env-vars.json"
         env_file.write_text(json.dumps({self.template.function: self.variables(settings)}, indent=1))
         cmd = [str(SAM), "local", "invoke", self.template.function, "--template", str(self.template.path),
-               "--event", str(event_file), "--env-vars", str(env_file), "--skip-pull-image",
+               "--event", str(event_file), "--env-vars", str(env_file), "--skip-pull-image", "--region", region,
                "--config-file", str(ROOT / "samconfig.toml"), *os.environ.get("SAM_LOCAL_FLAGS", "").split()]
         started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=900)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(region), timeout=900)
         seconds = time.monotonic() - started
         self.timings.append((label, seconds))
         response = None
@@ -496,7 +497,8 @@ def cmd_invoke(args):
     sample = json.loads(Path(args.event).read_text())
     with local.emulator() as endpoint:
         event = local.seed_for_event(endpoint, sample)
-        stand_ins, _queue = local.stack_stand_ins(endpoint)
+        region = local.stack_region(event)
+        stand_ins, _queue = local.stack_stand_ins(endpoint, region)
         settings = {**stand_ins, **local.settings_for_event(event),
                     **{k: v for k, v in os.environ.items() if k.startswith("GUARD_")}}
         buckets = [b for _, b, _ in local.buckets_for_event(event)]
@@ -506,7 +508,7 @@ def cmd_invoke(args):
                   f"-e {args.event} --env-vars {os.path.relpath(WORK / 'env-vars.json')} --skip-pull-image")
             print(f"  (engine {sam.eng.kind}; moto at {endpoint}, reached from the container at {sam.inside})")
             print(json.dumps(sam.variables(settings), indent=2))
-            invocation = sam.invoke(event, settings)
+            invocation = sam.invoke(event, settings, region)
         print(invocation.logs, end="", file=sys.stderr)
         print("--- response ---")
         print(json.dumps(invocation.response, indent=2))

@@ -54,16 +54,16 @@ def resource_variables() -> set[str]:
 class Run:
     """One run of a sample: the report, whether it failed, the buckets and the alert read back."""
 
-    def __init__(self, endpoint: str, report: Any, failed: bool) -> None:
+    def __init__(self, endpoint: str, region: str, report: Any, failed: bool) -> None:
         self.report = report
         self.failed = failed
         s3 = local.client(endpoint, "s3")
-        kms = local.client(endpoint, "kms")
+        kms = local.client(endpoint, "kms", region)
         # Keys get new ids in each run; name them by creation order instead.
         self.keys = [k["KeyArn"] for k in kms.list_keys()["Keys"]]
         self.buckets = {b["Name"]: local.read_bucket(s3, b["Name"]) for b in s3.list_buckets()["Buckets"]}
         self.alerts = []  # (subject, the report the alert carries)
-        sqs = local.client(endpoint, "sqs")
+        sqs = local.client(endpoint, "sqs", region)
         for url in sqs.list_queues().get("QueueUrls", []):
             for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
                 envelope = json.loads(m["Body"])
@@ -90,32 +90,34 @@ def reset(endpoint: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
 
 
-def prepare(endpoint: str, sample: Path) -> tuple[dict, dict[str, str], dict[str, dict]]:
+def prepare(endpoint: str, sample: Path) -> tuple[dict, str, dict[str, str], dict[str, dict]]:
     """Empties and seeds the emulator for `sample`: the event (keys replaced by the emulator's),
-    the settings the run gets beyond the template's, and every bucket's state before the run."""
+    the region of the stack that gets it, the settings the run gets beyond the template's, and
+    every bucket's state before the run."""
     reset(endpoint)
     event = local.seed_for_event(endpoint, json.loads(sample.read_text()))
-    stand_ins, _queue = local.stack_stand_ins(endpoint)
+    region = local.stack_region(event)
+    stand_ins, _queue = local.stack_stand_ins(endpoint, region)
     s3 = local.client(endpoint, "s3")
     before = {b["Name"]: local.read_bucket(s3, b["Name"]) for b in s3.list_buckets()["Buckets"]}
-    return event, {**stand_ins, **local.settings_for_event(event)}, before
+    return event, region, {**stand_ins, **local.settings_for_event(event)}, before
 
 
 def run_cli(binary: Path, endpoint: str, sample: Path, tmp_path: Path) -> Run:
-    event, settings, _ = prepare(endpoint, sample)
+    event, region, settings, _ = prepare(endpoint, sample)
     path = tmp_path / sample.name
     path.write_text(json.dumps(event))
-    env = local.env_for(endpoint, **template_settings(), **settings)
+    env = local.env_for(endpoint, region, **template_settings(), **settings)
     proc = subprocess.run([str(binary), "invoke", "--event", str(path), "--format", "json"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1, 3), f"rekognition-guard invoke exited {proc.returncode}: {proc.stderr}"
-    return Run(endpoint, json.loads(proc.stdout), proc.returncode == 1)
+    return Run(endpoint, region, json.loads(proc.stdout), proc.returncode == 1)
 
 
 def run_sam(sam: sam_local.Sam, sample: Path) -> tuple[Run, dict[str, dict]]:
-    event, settings, before = prepare(sam.endpoint, sample)
-    invocation = sam.invoke(event, settings, label=sample.name)
-    run = Run(sam.endpoint, invocation.report(), invocation.error is not None)
+    event, region, settings, before = prepare(sam.endpoint, sample)
+    invocation = sam.invoke(event, settings, region, label=sample.name)
+    run = Run(sam.endpoint, region, invocation.report(), invocation.error is not None)
     assert run.report is not None, f"SAM returned no report:\n{invocation.logs[-4000:]}\nresponse: {invocation.response}"
     return run, before
 
