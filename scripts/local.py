@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 
 import boto3
 
@@ -55,9 +56,17 @@ def emulator():
         proc.wait(10)
 
 
-def client(endpoint, service, region=REGION):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+def client(endpoint, service, region=REGION, account=ACCOUNT):
+    """A client of the emulator acting in `account` (another account: through STS AssumeRole,
+    which moto answers with credentials that act in the role's account; not cached, since a
+    reset of the emulator forgets them)."""
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if account != ACCOUNT:
+        c = client(endpoint, "sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/local-seed",
+                                                RoleSessionName="local-seed")["Credentials"]
+        creds = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+                 "aws_session_token": c["SessionToken"]}
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **creds)
 
 
 def env_for(endpoint, region=REGION, **guard):
@@ -68,9 +77,9 @@ def env_for(endpoint, region=REGION, **guard):
     return env
 
 
-def console_bucket(endpoint, name, region=REGION):
+def console_bucket(endpoint, name, region=REGION, account=ACCOUNT):
     """A bucket as the Custom Labels console leaves it: SSE-S3 and public access blocked."""
-    s3 = client(endpoint, "s3", region)
+    s3 = client(endpoint, "s3", region, account)
     kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=name, **kw)
@@ -81,15 +90,15 @@ def console_bucket(endpoint, name, region=REGION):
         "RestrictPublicBuckets": True})
 
 
-def plain_bucket(endpoint, name, region=REGION):
-    s3 = client(endpoint, "s3", region)
+def plain_bucket(endpoint, name, region=REGION, account=ACCOUNT):
+    s3 = client(endpoint, "s3", region, account)
     kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=name, **kw)
 
 
-def symmetric_key(endpoint, alias=None, region=REGION):
-    kms = client(endpoint, "kms", region)
+def symmetric_key(endpoint, alias=None, region=REGION, account=ACCOUNT):
+    kms = client(endpoint, "kms", region, account)
     arn = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                          Description="rekognition-guard local key")["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=arn)
@@ -163,35 +172,45 @@ def inner_events(event):
     return [e for e in map(_record_event, event["Records"]) if e is not None]
 
 
+class Seed(typing.NamedTuple):
+    seed: typing.Callable  # console_bucket or plain_bucket
+    bucket: str
+    region: str
+    account: str
+
+
 def buckets_for_event(event):
-    """(seeder, bucket, region) for every bucket an event names, with the state it gets before the
-    run: guarded buckets as the Custom Labels console leaves them, output buckets plain."""
+    """A Seed for every bucket an event names, with the state it gets before the run: guarded
+    buckets as the Custom Labels console leaves them, output buckets plain; each in the account
+    and region the event names."""
     found = []
     for e in inner_events(event):
         detail = e.get("detail") or {}
         params = detail.get("requestParameters") or {}
         name = detail.get("eventName")
         region = detail.get("awsRegion", REGION)
+        account = e.get("account") or ACCOUNT
         if detail.get("eventSource") == "s3.amazonaws.com" and params.get("bucketName"):
             lc = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
             # CreateBucket without a location constraint makes the bucket in us-east-1
-            found.append((console_bucket, params["bucketName"], lc or ("us-east-1" if name == "CreateBucket" else region)))
+            where = lc or ("us-east-1" if name == "CreateBucket" else region)
+            found.append(Seed(console_bucket, params["bucketName"], where, account))
         elif name == "CreateProjectVersion":
             out = (params.get("outputConfig") or params.get("OutputConfig") or {})
             if out.get("s3Bucket"):
-                found.append((plain_bucket, out["s3Bucket"], region))
+                found.append(Seed(plain_bucket, out["s3Bucket"], region, account))
             for data in ("trainingData", "testingData"):
                 for asset in (params.get(data) or {}).get("assets", []):
                     bucket = asset.get("groundTruthManifest", {}).get("s3Object", {}).get("bucket")
                     if bucket:
-                        found.append((console_bucket, bucket, region))
+                        found.append(Seed(console_bucket, bucket, region, account))
         elif name == "CreateStreamProcessor":
             bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
             if bucket:
-                found.append((plain_bucket, bucket, region))
+                found.append(Seed(plain_bucket, bucket, region, account))
         elif e.get("detail-type") == "Scheduled Event":
             for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
-                found.append((plain_bucket, f"custom-labels-console-us-east-1-{suffix}", REGION))
+                found.append(Seed(plain_bucket, f"custom-labels-console-us-east-1-{suffix}", REGION, account))
     return found
 
 
@@ -204,17 +223,19 @@ def seed_for_event(endpoint, event):
             if body is not None:
                 record["body"] = json.dumps(seed_for_event(endpoint, body))
         return event
-    for seed, bucket, region in buckets_for_event(event):
-        seed(endpoint, bucket, region)
-    params = (event.get("detail") or {}).get("requestParameters") or {}
+    for s in buckets_for_event(event):
+        s.seed(endpoint, s.bucket, s.region, s.account)
+    detail = event.get("detail") or {}
+    params = detail.get("requestParameters") or {}
+    where = {"region": detail.get("awsRegion", REGION), "account": event.get("account") or ACCOUNT}
     key = params.get("kmsKeyId")
     if isinstance(key, str):
         if key.startswith("alias/"):
-            aliases = client(endpoint, "kms").list_aliases()["Aliases"]
+            aliases = client(endpoint, "kms", **where).list_aliases()["Aliases"]
             if all(a["AliasName"] != key for a in aliases):  # a batch may name it twice
-                symmetric_key(endpoint, alias=key)
+                symmetric_key(endpoint, alias=key, **where)
         else:
-            arn = symmetric_key(endpoint)
+            arn = symmetric_key(endpoint, **where)
             print(f"local.py: the emulator cannot create key {key}; using {arn} in its place", file=sys.stderr)
             params["kmsKeyId"] = arn
     return event
@@ -269,8 +290,8 @@ def read_bucket(s3, name):
     return state
 
 
-def bucket_state(endpoint, name):
-    return read_bucket(client(endpoint, "s3"), name)
+def bucket_state(endpoint, name, account=ACCOUNT):
+    return read_bucket(client(endpoint, "s3", account=account), name)
 
 
 def show(title, value):

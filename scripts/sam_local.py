@@ -207,7 +207,8 @@ def engine():
     env = podman_config()
     sockdir = Path(tempfile.mkdtemp(prefix="rekognition-guard-podman-"))
     sock = sockdir / "podman.sock"
-    log = open(sockdir / "service.log", "w")
+    WORK.mkdir(parents=True, exist_ok=True)
+    log = open(WORK / "podman-service.log", "w")  # kept after the run, for a failure's cause
     service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
                                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -215,7 +216,7 @@ def engine():
         while not sock.exists():
             if service.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                raise SamLocalError(f"podman system service did not start: {last_line((sockdir / 'service.log').read_text())}")
+                raise SamLocalError(f"podman system service did not start: {last_line((WORK / 'podman-service.log').read_text())}")
             time.sleep(0.05)
         yield Engine("podman", ["podman"], {**env, "DOCKER_HOST": f"unix://{sock}"})
     finally:
@@ -501,8 +502,8 @@ def cmd_invoke(args):
         stand_ins, _queue = local.stack_stand_ins(endpoint, region)
         settings = {**stand_ins, **local.settings_for_event(event),
                     **{k: v for k, v in os.environ.items() if k.startswith("GUARD_")}}
-        buckets = [b for _, b, _ in local.buckets_for_event(event)]
-        before = {b: local.bucket_state(endpoint, b) for b in buckets}
+        buckets = [(s.bucket, s.account) for s in local.buckets_for_event(event)]
+        before = {b: local.bucket_state(endpoint, *b) for b in buckets}
         with session(args.binary, endpoint, settings) as sam:
             print(f"$ sam local invoke {sam.template.function} -t {os.path.relpath(sam.template.path)} "
                   f"-e {args.event} --env-vars {os.path.relpath(WORK / 'env-vars.json')} --skip-pull-image")
@@ -512,9 +513,9 @@ def cmd_invoke(args):
         print(invocation.logs, end="", file=sys.stderr)
         print("--- response ---")
         print(json.dumps(invocation.response, indent=2))
-        for bucket in buckets:
-            local.show(f"bucket {bucket} before", before[bucket])
-            local.show(f"bucket {bucket} after (read back from the emulator)", local.bucket_state(endpoint, bucket))
+        for bucket, account in buckets:
+            local.show(f"bucket {bucket} before", before[bucket, account])
+            local.show(f"bucket {bucket} after (read back from the emulator)", local.bucket_state(endpoint, bucket, account))
         print(f"sam local invoke took {invocation.seconds:.1f} s")
         if invocation.report() is None:
             sys.exit("sam-local: the function returned no report (see SAM's output above)")

@@ -54,14 +54,16 @@ def resource_variables() -> set[str]:
 class Run:
     """One run of a sample: the report, whether it failed, the buckets and the alert read back."""
 
-    def __init__(self, endpoint: str, region: str, report: Any, failed: bool) -> None:
+    def __init__(self, endpoint: str, event: dict, region: str, report: Any, failed: bool) -> None:
         self.report = report
         self.failed = failed
-        s3 = local.client(endpoint, "s3")
-        kms = local.client(endpoint, "kms", region)
         # Keys get new ids in each run; name them by creation order instead.
-        self.keys = [k["KeyArn"] for k in kms.list_keys()["Keys"]]
-        self.buckets = {b["Name"]: local.read_bucket(s3, b["Name"]) for b in s3.list_buckets()["Buckets"]}
+        self.keys = []
+        self.buckets = buckets(endpoint, event)
+        for account in accounts(event):
+            for r in sorted({region, local.REGION, *(s.region for s in local.buckets_for_event(event))}):
+                kms = local.client(endpoint, "kms", r, account)
+                self.keys += [k["KeyArn"] for k in kms.list_keys()["Keys"]]
         self.alerts = []  # (subject, the report the alert carries)
         sqs = local.client(endpoint, "sqs", region)
         for url in sqs.list_queues().get("QueueUrls", []):
@@ -85,6 +87,20 @@ class Run:
                             for r in self.report["resources"] for c in r["controls"]})
 
 
+def accounts(event: dict) -> list[str]:
+    """The stack's account and every account the event names a bucket in."""
+    return sorted({local.ACCOUNT, *(s.account for s in local.buckets_for_event(event))})
+
+
+def buckets(endpoint: str, event: dict) -> dict[str, dict]:
+    """Every bucket in the accounts `event` concerns, by name, as the emulator has it."""
+    found = {}
+    for account in accounts(event):
+        s3 = local.client(endpoint, "s3", account=account)
+        found |= {b["Name"]: local.read_bucket(s3, b["Name"]) for b in s3.list_buckets()["Buckets"]}
+    return found
+
+
 def reset(endpoint: str) -> None:
     """Empties the emulator, so that each run starts from the state its seeding makes."""
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
@@ -98,9 +114,7 @@ def prepare(endpoint: str, sample: Path) -> tuple[dict, str, dict[str, str], dic
     event = local.seed_for_event(endpoint, json.loads(sample.read_text()))
     region = local.stack_region(event)
     stand_ins, _queue = local.stack_stand_ins(endpoint, region)
-    s3 = local.client(endpoint, "s3")
-    before = {b["Name"]: local.read_bucket(s3, b["Name"]) for b in s3.list_buckets()["Buckets"]}
-    return event, region, {**stand_ins, **local.settings_for_event(event)}, before
+    return event, region, {**stand_ins, **local.settings_for_event(event)}, buckets(endpoint, event)
 
 
 def run_cli(binary: Path, endpoint: str, sample: Path, tmp_path: Path) -> Run:
@@ -111,13 +125,13 @@ def run_cli(binary: Path, endpoint: str, sample: Path, tmp_path: Path) -> Run:
     proc = subprocess.run([str(binary), "invoke", "--event", str(path), "--format", "json"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1, 3), f"rekognition-guard invoke exited {proc.returncode}: {proc.stderr}"
-    return Run(endpoint, region, json.loads(proc.stdout), proc.returncode == 1)
+    return Run(endpoint, event, region, json.loads(proc.stdout), proc.returncode == 1)
 
 
 def run_sam(sam: sam_local.Sam, sample: Path) -> tuple[Run, dict[str, dict]]:
     event, region, settings, before = prepare(sam.endpoint, sample)
     invocation = sam.invoke(event, settings, region, label=sample.name)
-    run = Run(sam.endpoint, region, invocation.report(), invocation.error is not None)
+    run = Run(sam.endpoint, event, region, invocation.report(), invocation.error is not None)
     assert run.report is not None, f"SAM returned no report:\n{invocation.logs[-4000:]}\nresponse: {invocation.response}"
     return run, before
 
