@@ -437,6 +437,8 @@ class Sam:
                    AWS_DEFAULT_REGION=region, AWS_REGION=region, AWS_CONFIG_FILE="/dev/null",
                    AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_ENDPOINT_URL_STS=self.endpoint,
                    SAM_CLI_TELEMETRY="0")
+        # SAM gives the container 20 s to listen; a loaded 2-core machine can need more.
+        env.setdefault("SAM_CLI_CONTAINER_CONNECTION_TIMEOUT", "60")
         return env
 
     def variables(self, settings):
