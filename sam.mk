@@ -28,3 +28,12 @@ test-sam-local: deps $(BIN)
 	@$(PYTHON) scripts/sam_local.py check
 	$(PYTHON) -m pytest -q tests/sam_local
 endif
+
+# Removes SAM_LOCAL_HOME (the venv, podman's storage with the stand-in image). podman's overlay
+# driver leaves its storage folder bind-mounted on itself, so that mount goes first.
+SAM_LOCAL_HOME ?= $(HOME)/.cache/rekognition-guard/sam-local
+
+.PHONY: sam-clean
+sam-clean:
+	-umount "$(SAM_LOCAL_HOME)/podman/storage/overlay" 2>/dev/null
+	rm -rf "$(SAM_LOCAL_HOME)"
