@@ -24,7 +24,7 @@ lint:
 test-rust: deps
 	MOTO_PYTHON=$(PYTHON) $(CARGO) test
 
-test: deps lint test-rust test-deploy
+test: deps lint test-rust test-deploy test-sam-local
 
 # Every source file, however deep (src/sink/securityhub/*.rs is three levels down).
 $(BIN): $(shell find src -name "*.rs") Cargo.toml
@@ -64,3 +64,4 @@ clean:
 
 -include deploy.mk
 -include bench.mk
+-include sam.mk

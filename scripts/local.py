@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 
 import boto3
 
@@ -55,22 +56,30 @@ def emulator():
         proc.wait(10)
 
 
-def client(endpoint, service, region=REGION):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+def client(endpoint, service, region=REGION, account=ACCOUNT):
+    """A client of the emulator acting in `account` (another account: through STS AssumeRole,
+    which moto answers with credentials that act in the role's account; not cached, since a
+    reset of the emulator forgets them)."""
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if account != ACCOUNT:
+        c = client(endpoint, "sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/local-seed",
+                                                RoleSessionName="local-seed")["Credentials"]
+        creds = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+                 "aws_session_token": c["SessionToken"]}
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **creds)
 
 
-def env_for(endpoint, **guard):
+def env_for(endpoint, region=REGION, **guard):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_"))}
-    env.update(CREDS, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
+    env.update(CREDS, AWS_ENDPOINT_URL=endpoint, AWS_REGION=region, AWS_CONFIG_FILE="/dev/null",
                AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
     env.update({k: v for k, v in guard.items() if v is not None})
     return env
 
 
-def console_bucket(endpoint, name, region=REGION):
+def console_bucket(endpoint, name, region=REGION, account=ACCOUNT):
     """A bucket as the Custom Labels console leaves it: SSE-S3 and public access blocked."""
-    s3 = client(endpoint, "s3", region)
+    s3 = client(endpoint, "s3", region, account)
     kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=name, **kw)
@@ -81,14 +90,15 @@ def console_bucket(endpoint, name, region=REGION):
         "RestrictPublicBuckets": True})
 
 
-def plain_bucket(endpoint, name, region=REGION):
-    s3 = client(endpoint, "s3", region)
+def plain_bucket(endpoint, name, region=REGION, account=ACCOUNT):
+    s3 = client(endpoint, "s3", region, account)
+    kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=name)
+        s3.create_bucket(Bucket=name, **kw)
 
 
-def symmetric_key(endpoint, alias=None):
-    kms = client(endpoint, "kms")
+def symmetric_key(endpoint, alias=None, region=REGION, account=ACCOUNT):
+    kms = client(endpoint, "kms", region, account)
     arn = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                          Description="rekognition-guard local key")["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=arn)
@@ -112,9 +122,9 @@ def opted_out_organization(endpoint):
     org.attach_policy(PolicyId=policy["Policy"]["PolicySummary"]["Id"], TargetId=root)
 
 
-def alert_queue(endpoint):
+def alert_queue(endpoint, region=REGION):
     """An SNS topic with an SQS queue subscribed (raw delivery off, as e-mail gets it)."""
-    sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
+    sns, sqs = client(endpoint, "sns", region), client(endpoint, "sqs", region)
     topic = sns.create_topic(Name="rekognition-guard-alerts")["TopicArn"]
     url = sqs.create_queue(QueueName="security-team")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -122,55 +132,144 @@ def alert_queue(endpoint):
     return topic, url
 
 
+# What a sample event needs, derived from its shape: the one data-driven place that `make invoke`,
+# `make sam-local` and the SAM local test (tests/sam_local) all read. A new sample in events/ is
+# covered when its shape matches a row here; add a row for a new shape rather than a special case
+# in a caller.
+
+def _is_sqs_batch(event):
+    return any(r.get("eventSource") == "aws:sqs" for r in event.get("Records") or [])
+
+
+# (predicate, GUARD_* settings the function needs for such an event beyond the template's defaults)
+EVENT_SETTINGS = [
+    # SQS batches are organization scope's work queue: the function reads them only in that scope.
+    (_is_sqs_batch, {"GUARD_SCOPE": "organization"}),
+]
+
+
+def settings_for_event(event):
+    """The GUARD_* settings `event` needs (see EVENT_SETTINGS)."""
+    settings = {}
+    for applies, values in EVENT_SETTINGS:
+        if applies(event):
+            settings.update(values)
+    return settings
+
+
+def _record_event(record):
+    """The EventBridge event an SQS record's body carries, or None."""
+    with contextlib.suppress(TypeError, ValueError):
+        body = json.loads(record.get("body") or "")
+        return body if isinstance(body, dict) else None
+    return None
+
+
+def inner_events(event):
+    """The EventBridge events an event carries: itself, or each record body of an SQS batch."""
+    if not _is_sqs_batch(event):
+        return [event]
+    return [e for e in map(_record_event, event["Records"]) if e is not None]
+
+
+class Seed(typing.NamedTuple):
+    seed: typing.Callable  # console_bucket or plain_bucket
+    bucket: str
+    region: str
+    account: str
+
+
+def buckets_for_event(event):
+    """A Seed for every bucket an event names, with the state it gets before the run: guarded
+    buckets as the Custom Labels console leaves them, output buckets plain; each in the account
+    and region the event names."""
+    found = []
+    for e in inner_events(event):
+        detail = e.get("detail") or {}
+        params = detail.get("requestParameters") or {}
+        name = detail.get("eventName")
+        region = detail.get("awsRegion", REGION)
+        account = e.get("account") or ACCOUNT
+        if detail.get("eventSource") == "s3.amazonaws.com" and params.get("bucketName"):
+            lc = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+            # CreateBucket without a location constraint makes the bucket in us-east-1
+            where = lc or ("us-east-1" if name == "CreateBucket" else region)
+            found.append(Seed(console_bucket, params["bucketName"], where, account))
+        elif name == "CreateProjectVersion":
+            out = (params.get("outputConfig") or params.get("OutputConfig") or {})
+            if out.get("s3Bucket"):
+                found.append(Seed(plain_bucket, out["s3Bucket"], region, account))
+            for data in ("trainingData", "testingData"):
+                for asset in (params.get(data) or {}).get("assets", []):
+                    bucket = asset.get("groundTruthManifest", {}).get("s3Object", {}).get("bucket")
+                    if bucket:
+                        found.append(Seed(console_bucket, bucket, region, account))
+        elif name == "CreateStreamProcessor":
+            bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
+            if bucket:
+                found.append(Seed(plain_bucket, bucket, region, account))
+        elif name in ("CopyProjectVersion", "StartMediaAnalysisJob", "CreateFaceLivenessSession", "CreateDataset"):
+            def at(*path):
+                here = params
+                for key in path:
+                    here = here.get(key) if isinstance(here, dict) else None
+                return here if isinstance(here, str) else None
+            # Where Rekognition writes: a new bucket as S3 makes it; what it reads: SSE-S3 source data.
+            for out in (at("outputConfig", "s3Bucket"), at("settings", "outputConfig", "s3Bucket")):
+                if out:
+                    found.append(Seed(plain_bucket, out, region, account))
+            for src in (at("input", "s3Object", "bucket"),
+                        at("datasetSource", "groundTruthManifest", "s3Object", "bucket")):
+                if src:
+                    found.append(Seed(console_bucket, src, region, account))
+        elif e.get("detail-type") == "Scheduled Event":
+            for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
+                found.append(Seed(plain_bucket, f"custom-labels-console-us-east-1-{suffix}", REGION, account))
+    return found
+
+
 def seed_for_event(endpoint, event):
     """Creates what an event names, so that the run shows real work. Returns the event
     (with a sample key id replaced by the emulator's key: moto cannot choose key ids)."""
+    if _is_sqs_batch(event):
+        for record in event["Records"]:
+            body = _record_event(record)
+            if body is not None:
+                record["body"] = json.dumps(seed_for_event(endpoint, body))
+        return event
+    for s in buckets_for_event(event):
+        s.seed(endpoint, s.bucket, s.region, s.account)
     detail = event.get("detail") or {}
     params = detail.get("requestParameters") or {}
-    name = detail.get("eventName")
-    region = detail.get("awsRegion", REGION)
-    if name == "CreateBucket" and params.get("bucketName"):
-        lc = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint") or "us-east-1"
-        console_bucket(endpoint, params["bucketName"], lc)
-    elif name == "CreateProjectVersion":
-        out = (params.get("outputConfig") or params.get("OutputConfig") or {})
-        if out.get("s3Bucket"):
-            plain_bucket(endpoint, out["s3Bucket"], region)
-        for data in ("trainingData", "testingData"):
-            for asset in (params.get(data) or {}).get("assets", []):
-                bucket = asset.get("groundTruthManifest", {}).get("s3Object", {}).get("bucket")
-                if bucket:
-                    console_bucket(endpoint, bucket, region)
-    elif name == "CreateStreamProcessor":
-        bucket = ((params.get("output") or {}).get("s3Destination") or {}).get("bucket")
-        if bucket:
-            plain_bucket(endpoint, bucket, region)
-    elif name in ("CopyProjectVersion", "StartMediaAnalysisJob", "CreateFaceLivenessSession", "CreateDataset"):
-        def at(*path):
-            here = params
-            for key in path:
-                here = here.get(key) if isinstance(here, dict) else None
-            return here if isinstance(here, str) else None
-        # Where Rekognition writes: a new bucket as S3 makes it; what it reads: SSE-S3 source data.
-        for out in (at("outputConfig", "s3Bucket"), at("settings", "outputConfig", "s3Bucket")):
-            if out:
-                plain_bucket(endpoint, out, region)
-        for src in (at("input", "s3Object", "bucket"),
-                    at("datasetSource", "groundTruthManifest", "s3Object", "bucket")):
-            if src:
-                console_bucket(endpoint, src, region)
-    elif event.get("detail-type") == "Scheduled Event":
-        for suffix in ("sweep-a1", "sweep-b2", "sweep-c3"):
-            plain_bucket(endpoint, f"custom-labels-console-us-east-1-{suffix}")
+    where = {"region": detail.get("awsRegion", REGION), "account": event.get("account") or ACCOUNT}
     key = params.get("kmsKeyId")
     if isinstance(key, str):
         if key.startswith("alias/"):
-            symmetric_key(endpoint, alias=key)
+            aliases = client(endpoint, "kms", **where).list_aliases()["Aliases"]
+            if all(a["AliasName"] != key for a in aliases):  # a batch may name it twice
+                symmetric_key(endpoint, alias=key, **where)
         else:
-            arn = symmetric_key(endpoint)
+            arn = symmetric_key(endpoint, **where)
             print(f"local.py: the emulator cannot create key {key}; using {arn} in its place", file=sys.stderr)
             params["kmsKeyId"] = arn
     return event
+
+
+def stack_region(event):
+    """The region of the stack that receives `event`: there is one stack per region, and a
+    CloudTrail event reaches the stack of the region where the call was made."""
+    if _is_sqs_batch(event):
+        return event["Records"][0].get("awsRegion") or REGION
+    return event.get("region") or REGION
+
+
+def stack_stand_ins(endpoint, region=REGION):
+    """What template.yaml's own resources give the function in AWS, made in the emulator in the
+    stack's region: the alert topic (with a queue subscribed, to read the alert back) and the
+    remediation key. Returns the GUARD_* settings that point at them, and the queue URL."""
+    topic, queue = alert_queue(endpoint, region)
+    key = symmetric_key(endpoint, region=region)
+    return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key}, queue
 
 
 def run(binary, env, event_path, *extra):
@@ -205,8 +304,8 @@ def read_bucket(s3, name):
     return state
 
 
-def bucket_state(endpoint, name):
-    return read_bucket(client(endpoint, "s3"), name)
+def bucket_state(endpoint, name, account=ACCOUNT):
+    return read_bucket(client(endpoint, "s3", account=account), name)
 
 
 def security_hub(endpoint):
@@ -395,7 +494,8 @@ def invoke(args):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(event, f)
         try:
-            code = run(args.binary, env_for(endpoint, **{k: os.environ.get(k) for k in os.environ if k.startswith("GUARD_")}), f.name)
+            guard = {**settings_for_event(event), **{k: v for k, v in os.environ.items() if k.startswith("GUARD_")}}
+            code = run(args.binary, env_for(endpoint, **guard), f.name)
         finally:
             os.unlink(f.name)
         sys.exit(code)
