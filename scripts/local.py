@@ -232,6 +232,8 @@ def seed_for_event(endpoint, event):
     """Creates what an event names, so that the run shows real work. Returns the event
     (with a sample key id replaced by the emulator's key: moto cannot choose key ids)."""
     if _is_sqs_batch(event):
+        # Organization scope reads the organization first (the gate): the emulator's one.
+        opted_out_organization(endpoint)
         for record in event["Records"]:
             body = _record_event(record)
             if body is not None:
@@ -266,10 +268,12 @@ def stack_region(event):
 def stack_stand_ins(endpoint, region=REGION):
     """What template.yaml's own resources give the function in AWS, made in the emulator in the
     stack's region: the alert topic (with a queue subscribed, to read the alert back) and the
-    remediation key. Returns the GUARD_* settings that point at them, and the queue URL."""
+    remediation key, the drift state table. Returns the GUARD_* settings that point at them, and
+    the queue URL."""
     topic, queue = alert_queue(endpoint, region)
     key = symmetric_key(endpoint, region=region)
-    return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key}, queue
+    table = state_table(endpoint, region=region)
+    return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key, "GUARD_STATE_TABLE": table}, queue
 
 
 def run(binary, env, event_path, *extra):
@@ -409,10 +413,10 @@ def demo_project(args):
             sys.exit(f"local.py: expected exit code 3 and untouched training data, got {code}")
 
 
-def state_table(endpoint, name="rekognition-guard-state"):
+def state_table(endpoint, name="rekognition-guard-state", region=REGION):
     """GUARD_STATE_TABLE as the template creates it: key pk (string), on demand, encrypted,
     TTL expires_at. The function never creates it."""
-    ddb = client(endpoint, "dynamodb")
+    ddb = client(endpoint, "dynamodb", region)
     ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],

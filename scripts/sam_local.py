@@ -406,8 +406,10 @@ class Invocation:
         return None
 
     def report(self):
-        """The function's report: its response, or for a failed invocation the report it logged."""
-        if isinstance(self.response, dict) and "trigger" in self.response:
+        """The function's report: its response, or for a failed invocation the report it logged.
+        An SQS batch's response is its `batchItemFailures`; its records' reports are in the log
+        (failed records) and in their alerts, as the CLI's `reports` are."""
+        if isinstance(self.response, dict) and ("trigger" in self.response or "batchItemFailures" in self.response):
             return self.response
         for line in self.logs.splitlines():
             with contextlib.suppress(ValueError):

@@ -820,3 +820,112 @@ async fn scan_org_reaches_the_same_end_state_in_one_process() {
     let (code, _, stderr) = w.run(&["scan", "--org", "--account", "12"], None, &env);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn findings_go_to_the_member_account_and_drift_there_is_restored_through_its_role() {
+    let w = World::new().await;
+    let bucket = "custom-labels-console-us-east-1-member-hub";
+    w.bucket(&w.a, REGION, bucket).await;
+    // Security Hub enabled in member A and in the guard account, as an organization has it.
+    let member = w.member_conf(&w.a).await;
+    for conf in [&member, &w.conf] {
+        aws_sdk_securityhub::Client::new(conf)
+            .enable_security_hub()
+            .send()
+            .await
+            .unwrap();
+    }
+    let env = [("GUARD_SECURITY_HUB", "on")];
+    let batch = sqs_batch(&[("m-1", create_bucket(&w.a, &w.a, bucket, REGION).to_string())]);
+    let (code, out, stderr) = w.run(&[], Some(&batch), &env);
+    assert_eq!(code, 0, "{stderr}\n{out:#}");
+    let report = report_of(&out, "m-1");
+    all_remediated(report, bucket);
+    assert!(
+        report["security_hub"]["imported"].as_u64().unwrap_or(0) >= 3,
+        "{report:#}"
+    );
+    let findings = |conf: &aws_config::SdkConfig| {
+        let hub = aws_sdk_securityhub::Client::new(conf);
+        async move {
+            hub.get_findings()
+                .max_results(100)
+                .send()
+                .await
+                .unwrap()
+                .findings()
+                .iter()
+                .filter(|f| f.id().unwrap_or_default().starts_with("rekognition-guard/"))
+                .map(|f| {
+                    (
+                        f.aws_account_id().unwrap_or_default().to_owned(),
+                        f.compliance()
+                            .and_then(|c| c.status())
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let in_member = findings(&member).await;
+    assert!(
+        !in_member.is_empty(),
+        "the member's own Security Hub has the findings"
+    );
+    assert!(
+        in_member.iter().all(|(account, _)| *account == w.a),
+        "{in_member:?}"
+    );
+    assert!(
+        in_member.iter().filter(|(_, s)| s == "PASSED").count() >= 3,
+        "remediated controls are PASSED: {in_member:?}"
+    );
+    assert!(
+        findings(&w.conf).await.is_empty(),
+        "nothing about the member lands in the guard account's Security Hub"
+    );
+
+    // Drift in the member: someone else deletes the policy; the forwarded event restores it.
+    let s3 = w.s3(&w.a, REGION).await;
+    s3.delete_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(!w.state(&w.a, REGION, bucket).await.2);
+    let mut drift = common::sample("drift-delete-bucket-policy.json");
+    let text = drift
+        .to_string()
+        .replace(common::ACCOUNT, &w.a)
+        .replace("custom-labels-console-us-east-1-3f9a1c2b7d", bucket);
+    drift = serde_json::from_str(&text).unwrap();
+    let batch = sqs_batch(&[("m-2", drift.to_string())]);
+    let (code, out, stderr) = w.run(&[], Some(&batch), &[]);
+    assert_eq!(code, 0, "{stderr}\n{out:#}");
+    let report = report_of(&out, "m-2");
+    assert_eq!(
+        report["trigger"]["kind"], "configuration-changed",
+        "{report:#}"
+    );
+    assert!(
+        report["trigger"]["change"]["by"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&w.a),
+        "{report:#}"
+    );
+    assert!(statuses(report, bucket).contains(&("tls-only".to_owned(), "remediated".to_owned())));
+    assert!(
+        w.state(&w.a, REGION, bucket).await.2,
+        "restored in the member account"
+    );
+    let alerts = w.alerts().await;
+    assert!(
+        alerts.iter().any(|m| {
+            let subject = m["Subject"].as_str().unwrap_or_default();
+            subject.contains("tls-only restored") && subject.contains(&w.a)
+        }),
+        "{alerts:#?}"
+    );
+}
