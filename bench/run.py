@@ -43,6 +43,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import emulator  # noqa: E402
+import org  # noqa: E402
 import seed  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -60,6 +61,10 @@ SIZES = [100] if QUICK else [100, 1000]
 # bucket's policy and lose its statements): c7n's best case.
 TOOLS = ("rekognition-guard", "cloud-custodian", "cloud-custodian-tuned", "boto3-script")
 FIRST_REQUEST_TOOLS = ("rekognition-guard", "cloud-custodian", "boto3-script")
+# The organization sweep (issue 12): runs per tool (c7n-org takes minutes, so once).
+ORG_TOOLS = ("rekognition-guard", "planner+workers", "c7n-org", "boto3-script")
+ORG_REPEAT = {"rekognition-guard": 1 if QUICK else 3, "planner+workers": 1, "c7n-org": 1, "boto3-script": 1}
+TARGET_VS_C7N_ORG = 5
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 TARGET_EVENT_MS = 60
@@ -468,11 +473,100 @@ def render(res):
         + ", ".join(f"{c} client{'s' if c > 1 else ''} {rps:,.0f}/s" for c, rps in em["ceiling"].items())
         + f"), so a run's ideal is its requests ÷ {ceiling:,.0f}/s.")
     add("")
-    add("| target (issue 8) | measured | |")
+    if res.get("org"):
+        lines.extend(render_org(res, ceiling))
+    add("| target (issues 8, 12) | measured | |")
     add("|---|---|---|")
     for t in res["targets"]:
         add(f"| {t['target']} | {t['measured']} | {mark(t['met'])} |")
     return "\n".join(lines)
+
+
+def render_org(res, ceiling):
+    o = res["org"]
+    n = o["accounts"] * len(o["regions"]) * o["per"]
+    lines = []
+    add = lines.append
+    add(f"**Organization sweep** (issue 12): one moto, an organization of {o['accounts']} member accounts × "
+        f"{len(o['regions'])} Regions ({', '.join(o['regions'])}) × {o['per']} guarded buckets in the same mixed states "
+        f"({n} buckets), plus one unguarded bucket per account × Region that must stay untouched, every bucket "
+        "created with its member's own credentials and its own member key per Region (one alias, "
+        f"`{org.KEY_ALIAS}`, given to every tool); reset and seeded identically before each tool, every bucket "
+        "read back with its member's credentials afterwards. *rekognition-guard*: `scan --org` "
+        "(`GUARD_ORG_CONCURRENCY` 8, `GUARD_SCAN_CONCURRENCY` 16), one process; *planner+workers*: the scheduled "
+        "event through the binary (`invoke --event events/scheduled-scan.json`, GUARD_SCOPE=organization) queues one "
+        f"item per account × Region on an SQS queue in moto, then the queue is drained by up to {o['workers']} "
+        f"concurrent `invoke --event <SQS batch of ≤ {o['batch']}>` processes, as the event source mapping would "
+        "(wall is planner start to queue empty; requests include the harness's receive and delete calls; RSS is the "
+        "largest single process); *c7n-org*: `c7n-org run` with an accounts.yml giving each member its role and the "
+        "sweep's Custodian policy (documented form), one Region per account (Custodian's `aws.s3` finds every "
+        "Region's buckets from one, so listing both Regions would do each bucket twice), its default "
+        "process pool; *boto3-script*: `bench/fix_boto3.py --org-role`, the accounts one after another "
+        "(ListAccounts, AssumeRole, GetBucketLocation and a key look-up per Region, then read → fix).")
+    add("")
+    add("| tool | accounts × Regions | buckets | wall s, median | peak RSS MB | requests | per guarded bucket | S3 writes | remediated (read back per member) | c7n-org ÷ this | ÷ emulator ceiling |")
+    add("|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|")
+    c7n = o["tools"].get("c7n-org", {})
+    for tool in ORG_TOOLS:
+        t = o["tools"].get(tool)
+        if not t:
+            continue
+        if t.get("timed_out"):
+            add(f"| {tool} | {o['accounts']} × {len(o['regions'])} | {n} | > {TIMEOUT:.0f} (timeout) | | | | | timeout | | |")
+            continue
+        vs = "—" if tool == "c7n-org" or c7n.get("timed_out") or not c7n else f"{c7n['wall'] / t['wall']:.1f}×"
+        ce = t["wall"] / (t["requests"] / ceiling)
+        add(f"| {tool} | {o['accounts']} × {len(o['regions'])} | {n} | {secs(t['wall'])} | {t['rss_mb']:.1f} | {t['requests']:,} "
+            f"| {t['requests'] / n:.1f} | {t['writes']:,} | {remediated(t)} | {vs} | {ce:.2f} |")
+    add("")
+    pw = o["tools"].get("planner+workers")
+    if pw and not pw.get("timed_out") and pw.get("planner_wall") is not None:
+        add(f"planner+workers: the planner took {secs(pw['planner_wall'])} s and queued {pw['records']} items; "
+            f"{pw['worker_runs']} worker invocations (median {secs(pw['worker_wall_median'] or 0)} s each), "
+            f"{pw['record_failures']} records returned in `batchItemFailures`.")
+        add("")
+    for tool in ORG_TOOLS:
+        t = o["tools"].get(tool)
+        if t and not t.get("timed_out"):
+            ops = sorted(t["operations"].items(), key=lambda kv: -kv[1])
+            add(f"{tool}, organization sweep, requests by operation: " + ", ".join(f"{k} {v:,}" for k, v in ops) + ".")
+            add("")
+    return lines
+
+
+def org_targets(res, ceiling):
+    o = res.get("org")
+    if not o:
+        return []
+    out = []
+    n = o["accounts"] * len(o["regions"]) * o["per"]
+    ours, c7n = o["tools"]["rekognition-guard"], o["tools"].get("c7n-org", {})
+    label = f"organization sweep ({o['accounts']} accounts × {len(o['regions'])} Regions, {n} buckets)"
+    if ours.get("timed_out"):
+        return [{"target": f"{label}: finishes", "measured": "timed out", "met": False}]
+    if c7n.get("timed_out"):
+        out.append({"target": f"{label} ≥ {TARGET_VS_C7N_ORG}× faster than c7n-org",
+                    "measured": f"c7n-org timed out after {TIMEOUT:.0f} s; ours {secs(ours['wall'])} s",
+                    "met": TIMEOUT / ours["wall"] >= TARGET_VS_C7N_ORG})
+    elif c7n:
+        r = c7n["wall"] / ours["wall"]
+        note = "" if fully_remediated(c7n) else " (c7n-org did not remediate every bucket)"
+        out.append({"target": f"{label} ≥ {TARGET_VS_C7N_ORG}× faster than c7n-org",
+                    "measured": f"{r:.1f}× ({secs(c7n['wall'])} s vs {secs(ours['wall'])} s){note}",
+                    "met": r >= TARGET_VS_C7N_ORG and fully_remediated(ours)})
+    ce = ours["wall"] / (ours["requests"] / ceiling)
+    out.append({"target": f"{label} within {TARGET_CEILING_RATIO}× of the emulator's request ceiling",
+                "measured": f"{ce:.2f}× ({secs(ours['wall'])} s vs {ours['requests']:,} ÷ {ceiling:,.0f}/s)",
+                "met": ce <= TARGET_CEILING_RATIO and fully_remediated(ours)})
+    pw = o["tools"].get("planner+workers")
+    for name, t in (("scan --org", ours), ("planner → workers", pw)):
+        if t and not t.get("timed_out"):
+            out.append({"target": f"{label}, {name}: every member bucket verified (read back), unguarded untouched",
+                        "measured": remediated(t), "met": fully_remediated(t)})
+    if res["quick"]:
+        out.append({"target": "organization of 20 accounts (not run: BENCH_QUICK=1 uses "
+                              f"{o['accounts']})", "measured": "—", "met": False})
+    return out
 
 
 def targets(res):
@@ -527,6 +621,7 @@ def targets(res):
                     "measured": remediated(sw), "met": fully_remediated(sw)})
     if res["quick"]:
         out.append({"target": "1000 buckets (not run: BENCH_QUICK=1)", "measured": "—", "met": False})
+    out.extend(org_targets(res, ceiling))
     out.append({"target": f"stripped release binary ≤ {TARGET_BINARY_MB} MB",
                 "measured": f"{res['binary']['mb']:.1f} MB" + ("" if res["binary"]["stripped"] else " (not stripped)"),
                 "met": res["binary"]["mb"] <= TARGET_BINARY_MB and res["binary"]["stripped"] is not False})
@@ -620,6 +715,19 @@ def main():
                     log(f"sweep of {n} buckets: {tool}")
                     runs = measure(moto, tool, binary, buckets, workdir, SWEEP_REPEAT[n][tool])
                     res["sweep"][str(n)][tool] = summarize(runs)
+
+            shape = org.shape(QUICK)
+            res["org"] = {"accounts": shape[0], "per": shape[1], "regions": list(org.REGIONS),
+                          "workers": org.WORKERS, "batch": org.BATCH_SIZE, "tools": {}}
+            for tool in ORG_TOOLS:
+                log(f"organization sweep, {shape[0]} accounts x {len(org.REGIONS)} Regions x {shape[1]}: {tool}")
+                runs = org.measure_org(moto, tool, binary, shape, workdir, ORG_REPEAT[tool], run_process,
+                                       tool_env, custodian_policy, log)
+                s = summarize(runs)
+                for k in ("planner_wall", "worker_runs", "records", "record_failures", "worker_wall_median"):
+                    if runs and k in runs[0]:
+                        s[k] = runs[0][k]
+                res["org"]["tools"][tool] = s
 
             after = emulator_limits()
             res["emulator"] = {
