@@ -411,31 +411,43 @@ async fn read_hierarchy(client: &Client, account_id: &str) -> Result<Hierarchy, 
     }
     path.reverse();
 
-    let mut contents: HashMap<String, String> = HashMap::new();
-    let mut levels = Vec::with_capacity(path.len());
-    for (target_id, kind) in path {
-        let mut policies = Vec::new();
-        for policy_id in attached_policies(client, &target_id).await? {
-            let content = match contents.get(&policy_id) {
-                Some(content) => content.clone(),
-                None => {
-                    let content = policy_content(client, &policy_id).await?;
-                    contents.insert(policy_id.clone(), content.clone());
-                    content
-                }
-            };
-            policies.push(AttachedPolicy {
-                id: policy_id,
-                content,
-            });
-        }
-        debug!(target = %target_id, policies = policies.len(), "read opt-out policies");
-        levels.push(Level {
-            target_id,
-            kind,
-            policies,
-        });
-    }
+    // Every level's attachments at once, then every distinct policy at once: two round
+    // trips after the walk up, whatever the depth.
+    let attached = futures::future::try_join_all(
+        path.iter()
+            .map(|(target_id, _)| attached_policies(client, target_id)),
+    )
+    .await?;
+    let mut distinct: Vec<&String> = attached.iter().flatten().collect();
+    distinct.sort();
+    distinct.dedup();
+    let contents: HashMap<&String, String> = distinct
+        .iter()
+        .copied()
+        .zip(
+            futures::future::try_join_all(distinct.iter().map(|id| policy_content(client, id)))
+                .await?,
+        )
+        .collect();
+    let levels = path
+        .into_iter()
+        .zip(&attached)
+        .map(|((target_id, kind), ids)| {
+            let policies: Vec<AttachedPolicy> = ids
+                .iter()
+                .map(|id| AttachedPolicy {
+                    id: id.clone(),
+                    content: contents.get(id).cloned().unwrap_or_default(),
+                })
+                .collect();
+            debug!(target = %target_id, policies = policies.len(), "read opt-out policies");
+            Level {
+                target_id,
+                kind,
+                policies,
+            }
+        })
+        .collect();
     Ok(Hierarchy { levels })
 }
 

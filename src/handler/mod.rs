@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 mod bucket;
+mod early;
 mod sweep;
 
 pub use bucket::guard_bucket;
@@ -223,19 +224,46 @@ pub async fn handle_parsed(
         trigger.kind = TriggerKind::Ignored;
         trigger.ignored_reason = Some(reason);
     } else if parsed.plan != Plan::Ignore {
-        // The remediation key is described while STS answers: one round trip, not two.
-        let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &parsed.plan));
-        let account = account?.to_owned();
-        if let Some(reason) = foreign_account(&parsed.accounts, &account) {
-            trigger.kind = TriggerKind::Ignored;
-            trigger.ignored_reason = Some(reason);
-        } else {
-            let (mut planned, org) = tokio::join!(
-                run_plan(app, parsed.plan, &account, deadline, &mut unfinished),
-                app.opt_out_until(&account, deadline)
+        let (plan, accounts) = (parsed.plan, parsed.accounts);
+        // While STS answers: the bucket's reads and the opt-out evaluation, for the account
+        // the event names (see `early`); nothing is written before STS confirms it.
+        let named = early::named_account(&accounts);
+        let _reads = named.and_then(|a| early::bucket_reads(app, &plan, a));
+        let early_org = async {
+            match named {
+                Some(a) => Some(app.opt_out_until(a, deadline).await),
+                None => None,
+            }
+        };
+        let guarded = async {
+            // The remediation key is described while STS answers: one round trip, not two.
+            let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &plan));
+            let account = account?.to_owned();
+            if let Some(reason) = foreign_account(&accounts, &account) {
+                return Ok::<_, HandleError>(Err(reason));
+            }
+            let late_org = async {
+                match named == Some(account.as_str()) {
+                    true => None,
+                    false => Some(app.opt_out_until(&account, deadline).await),
+                }
+            };
+            let (planned, org) = tokio::join!(
+                run_plan(app, plan, &account, deadline, &mut unfinished),
+                late_org
             );
-            resources.append(&mut planned);
-            resources.push(org);
+            Ok(Ok((planned, org)))
+        };
+        let (guarded, early_org) = tokio::join!(guarded, early_org);
+        match guarded? {
+            Err(reason) => {
+                trigger.kind = TriggerKind::Ignored;
+                trigger.ignored_reason = Some(reason);
+            }
+            Ok((mut planned, org)) => {
+                resources.append(&mut planned);
+                resources.extend(org.or(early_org));
+            }
         }
     }
     Ok(finish(app, trigger, resources, unfinished, started, deadline).await)
