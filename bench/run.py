@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE))
 import coldstart  # noqa: E402
 import emulator  # noqa: E402
 import latency  # noqa: E402
-import org  # noqa: E402
+import org_sweep as org  # noqa: E402
 import seed  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
