@@ -2,10 +2,15 @@
 """`make bench`: rekognition-guard against Cloud Custodian and a plain boto3 script, and
 against the emulator's own floor, on one local moto_server.
 
-  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme]
+  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme] [--only org|latency]
 
-BENCH_QUICK=1       the 100-bucket sweep only (no 1000); prints the tables, leaves README.md alone
+BENCH_QUICK=1       the 100-bucket sweep only (no 1000), a 4-account organization, the latency
+                    pass at 100 buckets; prints the tables, leaves README.md alone
 BENCH_TIMEOUT=900   seconds one tool run may take before it is killed and reported as a timeout
+BENCH_LATENCY_MS=25 the second pass: every tool's requests held this long by tests/fault_proxy.py
+                    (--latency-ms; 0 skips the pass); BENCH_JITTER_MS adds a uniform 0..that
+--only org          the organization sweep alone (issue 12; bench/org_sweep.py)
+--only latency      the latency pass, critical path, Lambda cold start and cost alone (issue 16)
 
 Method (also written next to the table):
 - One moto_server on a free 127.0.0.1 port, started here and stopped at the end. Before every
@@ -503,7 +508,7 @@ def render(res):
     if res.get("latency") or res.get("cold_start"):
         lines.extend(render_latency(res))
     lines.extend(render_cost(res))
-    add("| target (issues 8, 12) | measured | |")
+    add("| target (issues 8, 12, 16) | measured | |")
     add("|---|---|---|")
     for t in res["targets"]:
         add(f"| {t['target']} | {t['measured']} | {mark(t['met'])} |")
