@@ -2,7 +2,12 @@
 """The script users write themselves: the three controls, one bucket after another, with
 boto3. Read, fix what is wrong, no verification, no exemption tag, no region lookup.
 
-  fix_boto3.py --key-arn ARN (--prefix P | --bucket NAME...)
+  fix_boto3.py --key-arn ARN (--prefix P | --bucket NAME...) [--org-role ROLE]
+
+With --org-role, the same loop in every other ACTIVE account of the organization, one account
+after another, through that account's role (sts:AssumeRole), as such scripts are looped; there
+each bucket's Region is looked up (GetBucketLocation) and --key-arn may be an alias, resolved
+in the account and the bucket's Region (SSE-KMS keys are regional).
 
 Endpoint, region and credentials come from boto3's standard chain (AWS_ENDPOINT_URL).
 """
@@ -64,15 +69,41 @@ def main():
     parser.add_argument("--key-arn", required=True)
     parser.add_argument("--prefix")
     parser.add_argument("--bucket", action="append", default=[])
+    parser.add_argument("--org-role", help="loop over the organization's other accounts through this role")
     args = parser.parse_args()
-    s3 = boto3.client("s3")
+    if not args.org_role:
+        print(f"fixed {sweep(boto3.client('s3'), args)} buckets")
+        return
+    me = boto3.client("sts").get_caller_identity()["Account"]
+    accounts = [a["Id"] for page in boto3.client("organizations").get_paginator("list_accounts").paginate()
+                for a in page["Accounts"] if a["Status"] == "ACTIVE" and a["Id"] != me]
+    total = 0
+    for account in accounts:
+        creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{args.org_role}",
+                                                RoleSessionName="fix-boto3")["Credentials"]
+        session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                aws_session_token=creds["SessionToken"])
+        total += sweep(session.client("s3"), args, session)
+    print(f"fixed {total} buckets in {len(accounts)} accounts")
+
+
+def sweep(s3, args, session=None):
     buckets = list(args.bucket)
     if args.prefix:
         for page in s3.get_paginator("list_buckets").paginate(Prefix=args.prefix):
             buckets += [b["Name"] for b in page.get("Buckets", [])]
+    keys, clients = {}, {}
     for bucket in buckets:
-        fix(s3, bucket, args.key_arn)
-    print(f"fixed {len(buckets)} buckets")
+        if session is None:
+            fix(s3, bucket, args.key_arn)
+            continue
+        region = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if region not in clients:
+            clients[region] = session.client("s3", region_name=region)
+            keys[region] = session.client("kms", region_name=region).describe_key(
+                KeyId=args.key_arn)["KeyMetadata"]["Arn"]
+        fix(clients[region], bucket, keys[region])
+    return len(buckets)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,15 @@
 """`make bench`: rekognition-guard against Cloud Custodian and a plain boto3 script, and
 against the emulator's own floor, on one local moto_server.
 
-  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme]
+  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme] [--only org|latency]
 
-BENCH_QUICK=1       the 100-bucket sweep only (no 1000); prints the tables, leaves README.md alone
+BENCH_QUICK=1       the 100-bucket sweep only (no 1000), a 4-account organization, the latency
+                    pass at 100 buckets; prints the tables, leaves README.md alone
 BENCH_TIMEOUT=900   seconds one tool run may take before it is killed and reported as a timeout
+BENCH_LATENCY_MS=25 the second pass: every tool's requests held this long by tests/fault_proxy.py
+                    (--latency-ms; 0 skips the pass); BENCH_JITTER_MS adds a uniform 0..that
+--only org          the organization sweep alone (issue 12; bench/org_sweep.py)
+--only latency      the latency pass, critical path, Lambda cold start and cost alone (issue 16)
 
 Method (also written next to the table):
 - One moto_server on a free 127.0.0.1 port, started here and stopped at the end. Before every
@@ -42,7 +47,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import coldstart  # noqa: E402
 import emulator  # noqa: E402
+import latency  # noqa: E402
+import org_sweep as org  # noqa: E402
 import seed  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -60,6 +68,23 @@ SIZES = [100] if QUICK else [100, 1000]
 # bucket's policy and lose its statements): c7n's best case.
 TOOLS = ("rekognition-guard", "cloud-custodian", "cloud-custodian-tuned", "boto3-script")
 FIRST_REQUEST_TOOLS = ("rekognition-guard", "cloud-custodian", "boto3-script")
+# The organization sweep (issue 12): runs per tool (c7n-org takes minutes, so once).
+ORG_TOOLS = ("rekognition-guard", "planner+workers", "c7n-org", "boto3-script")
+ORG_REPEAT = {"rekognition-guard": 1 if QUICK else 3, "planner+workers": 1, "c7n-org": 1, "boto3-script": 1}
+TARGET_VS_C7N_ORG = 5
+# AWS-like latency (issue 16): every request held this long by tests/fault_proxy.py (0: skip).
+LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "25"))
+JITTER_MS = float(os.environ.get("BENCH_JITTER_MS", "0"))
+LATENCY_SIZES = [100] if QUICK else [1000]
+LATENCY_SWEEP_REPEAT = {"rekognition-guard": 3, "cloud-custodian": 1, "cloud-custodian-tuned": 1, "boto3-script": 1}
+COLD_REPEAT = 20
+SCAN_CONCURRENCY = 16
+TARGET_DEPTH_CONSOLE = 4
+TARGET_DEPTH_COMPLIANT = 2
+TARGET_LATENCY_VS_CUSTODIAN = 10
+TARGET_LATENCY_VS_BOTO3 = 5
+TARGET_IN_FLIGHT = 0.8
+TARGET_INIT_MS = 10
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 TARGET_EVENT_MS = 60
@@ -190,17 +215,21 @@ def command(tool, binary, world, workdir, bucket=None, event=None):
     raise ValueError(tool)
 
 
-def measure(moto, tool, binary, buckets, workdir, reps, bucket=None, event=None):
-    """reps runs of one tool on freshly seeded identical worlds; one dict per run."""
+def measure(moto, tool, binary, buckets, workdir, reps, bucket=None, event=None, proxy=None):
+    """reps runs of one tool on freshly seeded identical worlds; one dict per run. With a
+    latency proxy, the tool talks to the emulator through it (seeding and read-back do not)."""
     runs = []
     for i in range(reps):
         moto.reset()
         world = seed.seed_world(moto.endpoint, buckets)
         argv, extra = command(tool, binary, world, workdir, bucket, event)
+        if proxy:
+            proxy.clear()
         start = moto.mark()
-        res = run_process(argv, tool_env(moto.endpoint, **extra))
+        res = run_process(argv, tool_env(proxy.endpoint if proxy else moto.endpoint, **extra))
         end = moto.mark()
         window = moto.window(start, end)
+        seen = proxy.log() if proxy else []
         check = seed.check_all(moto.endpoint, buckets, world["key_arn"])
         per_bucket = window.per_bucket()
         by_state = {}
@@ -214,6 +243,10 @@ def measure(moto, tool, binary, buckets, workdir, reps, bucket=None, event=None)
                "by_state": by_state, "operations": dict(ops), "check": {k: v for k, v in check.items() if k != "problems"},
                "problems": check["problems"][:5], "n_problems": len(check["problems"]),
                "stderr_tail": res["stderr"][-1500:] if res["rc"] not in (0,) else ""}
+        if proxy:
+            run["in_flight"] = latency.in_flight(seen)
+            if bucket:
+                run["depth"], run["chain"] = latency.critical_path(seen)
         runs.append(run)
         status = "TIMEOUT" if res["timed_out"] else f"rc={res['rc']}"
         log(f"  {tool} run {i + 1}/{reps}: {res['wall'] * 1000:.0f} ms, {res['rss_mb']:.1f} MB, "
@@ -246,6 +279,8 @@ def summarize(runs):
         "bucket_requests": mid["bucket_requests"], "by_state": mid["by_state"], "operations": mid["operations"],
         "rc": sorted(r["rc"] for r in ok), "check": worst["check"], "problems": worst["problems"],
         "n_problems": worst["n_problems"],
+        "in_flight": statistics.median(r["in_flight"] for r in ok) if "in_flight" in ok[0] else None,
+        "depth": mid.get("depth"), "chain": mid.get("chain"),
     }
 
 
@@ -468,11 +503,256 @@ def render(res):
         + ", ".join(f"{c} client{'s' if c > 1 else ''} {rps:,.0f}/s" for c, rps in em["ceiling"].items())
         + f"), so a run's ideal is its requests ÷ {ceiling:,.0f}/s.")
     add("")
-    add("| target (issue 8) | measured | |")
+    if res.get("org"):
+        lines.extend(render_org(res, ceiling))
+    if res.get("latency") or res.get("cold_start"):
+        lines.extend(render_latency(res))
+    lines.extend(render_cost(res))
+    add("| target (issues 8, 12, 16) | measured | |")
     add("|---|---|---|")
     for t in res["targets"]:
         add(f"| {t['target']} | {t['measured']} | {mark(t['met'])} |")
     return "\n".join(lines)
+
+
+def render_org(res, ceiling):
+    o = res["org"]
+    n = o["accounts"] * len(o["regions"]) * o["per"]
+    lines = []
+    add = lines.append
+    add(f"**Organization sweep** (issue 12): one moto, an organization of {o['accounts']} member accounts × "
+        f"{len(o['regions'])} Regions ({', '.join(o['regions'])}) × {o['per']} guarded buckets in the same mixed states "
+        f"({n} buckets), plus one unguarded bucket per account × Region that must stay untouched, every bucket "
+        "created with its member's own credentials and its own member key per Region (one alias, "
+        f"`{org.KEY_ALIAS}`, given to every tool); reset and seeded identically before each tool, every bucket "
+        "read back with its member's credentials afterwards. *rekognition-guard*: `scan --org` "
+        "(`GUARD_ORG_CONCURRENCY` 8, `GUARD_SCAN_CONCURRENCY` 16), one process; *planner+workers*: the scheduled "
+        "event through the binary (`invoke --event events/scheduled-scan.json`, GUARD_SCOPE=organization) queues one "
+        f"item per account × Region on an SQS queue in moto, then the queue is drained by up to {o['workers']} "
+        f"concurrent `invoke --event <SQS batch of ≤ {o['batch']}>` processes, as the event source mapping would "
+        "(wall is planner start to queue empty; requests include the harness's receive and delete calls; RSS is the "
+        "largest single process); *c7n-org*: `c7n-org run` with an accounts.yml giving each member its role and the "
+        "sweep's Custodian policy (documented form), one Region per account (Custodian's `aws.s3` finds every "
+        "Region's buckets from one, so listing both Regions would do each bucket twice), its default "
+        "process pool; *boto3-script*: `bench/fix_boto3.py --org-role`, the accounts one after another "
+        "(ListAccounts, AssumeRole, GetBucketLocation and a key look-up per Region, then read → fix).")
+    add("")
+    add("| tool | accounts × Regions | buckets | wall s, median | peak RSS MB | requests | per guarded bucket | S3 writes | remediated (read back per member) | c7n-org ÷ this | ÷ emulator ceiling |")
+    add("|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|")
+    c7n = o["tools"].get("c7n-org", {})
+    for tool in ORG_TOOLS:
+        t = o["tools"].get(tool)
+        if not t:
+            continue
+        if t.get("timed_out"):
+            add(f"| {tool} | {o['accounts']} × {len(o['regions'])} | {n} | > {TIMEOUT:.0f} (timeout) | | | | | timeout | | |")
+            continue
+        vs = "—" if tool == "c7n-org" or c7n.get("timed_out") or not c7n else f"{c7n['wall'] / t['wall']:.1f}×"
+        ce = t["wall"] / (t["requests"] / ceiling)
+        add(f"| {tool} | {o['accounts']} × {len(o['regions'])} | {n} | {secs(t['wall'])} | {t['rss_mb']:.1f} | {t['requests']:,} "
+            f"| {t['requests'] / n:.1f} | {t['writes']:,} | {remediated(t)} | {vs} | {ce:.2f} |")
+    add("")
+    pw = o["tools"].get("planner+workers")
+    if pw and not pw.get("timed_out") and pw.get("planner_wall") is not None:
+        add(f"planner+workers: the planner took {secs(pw['planner_wall'])} s and queued {pw['records']} items; "
+            f"{pw['worker_runs']} worker invocations (median {secs(pw['worker_wall_median'] or 0)} s each), "
+            f"{pw['record_failures']} records returned in `batchItemFailures`.")
+        add("")
+    for tool in ORG_TOOLS:
+        t = o["tools"].get(tool)
+        if t and not t.get("timed_out"):
+            ops = sorted(t["operations"].items(), key=lambda kv: -kv[1])
+            add(f"{tool}, organization sweep, requests by operation: " + ", ".join(f"{k} {v:,}" for k, v in ops) + ".")
+            add("")
+    return lines
+
+
+def render_latency(res):
+    lat = res["latency"]
+    lines = []
+    add = lines.append
+    jitter = f" plus 0–{lat['jitter_ms']:g} ms jitter" if lat["jitter_ms"] else ""
+    add(f"**At AWS-like latency** (issue 16): the same runs with every tool's requests held {lat['ms']:g} ms{jitter} "
+        "by `tests/fault_proxy.py --latency-ms` in front of the same moto (many requests in flight at once; seeding "
+        "and read-back go around it). *in flight*: the average number of requests outstanding while any was "
+        "(from the proxy's receive and answer timestamps).")
+    add("")
+    add(f"| tool | work | wall raw | wall at {lat['ms']:g} ms | requests | in flight, avg | remediated | peer ÷ ours at {lat['ms']:g} ms |")
+    add("|---|---|--:|--:|--:|--:|---|--:|")
+    rows = [(f"event, {sc} bucket", lat["event"][sc], res.get("event", {}).get(sc, {}), True) for sc in lat["event"]]
+    rows += [(f"sweep, {n} buckets", lat["sweep"][n], res.get("sweep", {}).get(n, {}), False) for n in lat["sweep"]]
+    for label, group, raw, is_event in rows:
+        ours = group["rekognition-guard"]
+        for tool in TOOLS:
+            t = group.get(tool)
+            if not t:
+                continue
+            if t.get("timed_out"):
+                add(f"| {tool} | {label} | | > {TIMEOUT:.0f} s (timeout) | | | timeout | |")
+                continue
+            r = raw.get(tool)
+            fmt = (lambda x: f"{ms(x)} ms") if is_event else (lambda x: f"{secs(x)} s")
+            add(f"| {tool} | {label} | {fmt(r['wall']) if r and not r.get('timed_out') else '—'} | {fmt(t['wall'])} "
+                f"| {t['requests']:,} | {t['in_flight']:.1f} | {remediated(t)} | {'—' if tool == 'rekognition-guard' else ratio(t, ours)} |")
+    add("")
+    add(f"**Critical path** of one event at {lat['ms']:g} ms: the depth of its request graph (the longest chain of "
+        "requests each sent only after the one before it was answered), from the proxy's timestamps; the ideal "
+        f"wall for that depth is depth × {lat['ms']:g} ms.")
+    add("")
+    add("| tool | bucket | requests | sequential round trips | wall at latency, median | depth × latency |")
+    add("|---|---|--:|--:|--:|--:|")
+    for sc in lat["event"]:
+        for tool in TOOLS:
+            t = lat["event"][sc].get(tool)
+            if t and not t.get("timed_out") and t.get("depth") is not None:
+                add(f"| {tool} | {sc} | {t['requests']} | {t['depth']} | {ms(t['wall'])} ms | {t['depth'] * lat['ms']:.0f} ms |")
+    add("")
+    for sc in lat["event"]:
+        t = lat["event"][sc]["rekognition-guard"]
+        if t.get("chain"):
+            add(f"rekognition-guard's critical path, {sc} bucket: " + " → ".join(t["chain"]) + ".")
+            add("")
+    cs = res.get("cold_start")
+    if cs and cs.get("runs"):
+        add(f"**Cold start** in Lambda mode (the binary against a loopback Runtime API, `bench/coldstart.py`; median of "
+            f"{cs['runs']}): process spawn to the first `GET /runtime/invocation/next` (Lambda's *Init Duration*) "
+            f"{cs['init_median'] * 1000:.1f} ms (range {cs['init_min'] * 1000:.1f}–{cs['init_max'] * 1000:.1f}); the first "
+            f"invocation, the console bucket event against the raw emulator, {cs['invocation_median'] * 1000:.1f} ms "
+            f"(range {cs['invocation_min'] * 1000:.1f}–{cs['invocation_max'] * 1000:.1f}).")
+        add("")
+    return lines
+
+
+# Published list prices (us-east-1), free tiers left out.
+LAMBDA_ARM_GB_S = 0.0000133334
+LAMBDA_PER_REQUEST = 0.20 / 1_000_000
+CONFIG_ITEM = 0.003
+CONFIG_EVALUATION = 0.001
+SSM_AUTOMATION_STEP = 0.002
+MEMORY_MB = 128  # template.yaml's MemorySize
+
+
+def render_cost(res):
+    lat = res.get("latency") or {}
+    ev = (lat.get("event") or {}).get("console", {}).get("rekognition-guard") or res["event"]["console"]["rekognition-guard"]
+    sizes = lat.get("sweep") or res["sweep"]
+    n = max(sizes, key=int)
+    sw = sizes[n]["rekognition-guard"]
+    if ev.get("timed_out") or sw.get("timed_out"):
+        return []
+    gb = MEMORY_MB / 1024
+    where = f"at {lat['ms']:g} ms latency" if lat else "against the raw emulator"
+    ev_s, sw_s = ev["wall"], sw["wall"] * 10_000 / int(n)
+    events = 1_000_000 * (LAMBDA_PER_REQUEST + gb * ev_s * LAMBDA_ARM_GB_S)
+    sweeps = 30 * (LAMBDA_PER_REQUEST + gb * sw_s * LAMBDA_ARM_GB_S)
+    writes = ev["writes"]
+    config_events = 1_000_000 * (CONFIG_ITEM * (1 + writes) + 3 * CONFIG_EVALUATION + writes * SSM_AUTOMATION_STEP)
+    fixed_share = 0.8  # four of the five seeded states need a fix
+    config_sweeps = 30 * 10_000 * (3 * CONFIG_EVALUATION + fixed_share * 0)  # a daily re-evaluation changes nothing
+    lines = [
+        f"**Cost, on paper** (issue 16), from the figures above {where}: a console-bucket event lasts "
+        f"{ms(ev_s)} ms whole-process with {ev['rss_mb']:.1f} MB peak RSS; a {n}-bucket sweep {secs(sw['wall'])} s with "
+        f"{sw['rss_mb']:.1f} MB, so 10,000 buckets ≈ {sw_s:.0f} s (inside one 900 s invocation). Both fit Lambda's "
+        f"smallest size, which `template.yaml` sets (`MemorySize: {MEMORY_MB}`). Whole-process time stands in for billed "
+        "duration (it includes process start, which Lambda bills only on a cold start, so it overstates). arm64 list "
+        f"prices: ${LAMBDA_ARM_GB_S:.10f} per GB-s, $0.20 per million requests; free tiers left out.",
+        "",
+        "    monthly Lambda cost = invocations × ($0.20 / 1e6 + 128/1024 GB × duration s × $0.0000133334)",
+        "    AWS Config + SSM, per event = $0.003 × (1 + writes) configuration items + 3 rules × $0.001 evaluations",
+        "                                  + writes × $0.002 (one Automation step per remediation)",
+        "    AWS Config, daily sweep     = 30 × buckets × 3 rules × $0.001 periodic evaluations",
+        "",
+        "| work (per month) | rekognition-guard on Lambda (arm64, 128 MB) | AWS Config rules + SSM Automation remediation |",
+        "|---|--:|--:|",
+        f"| 1,000,000 console-bucket events ({writes} writes each) | ${events:,.2f} | ${config_events:,.0f} |",
+        f"| a daily sweep of 10,000 buckets (30 a month) | ${sweeps:,.4f} | ${config_sweeps:,.0f} |",
+        "",
+        "The AWS Config side uses its published first-tier prices ($0.003 per configuration item recorded, "
+        "continuous recording; $0.001 per rule evaluation, lower tiers above 100,000 a month) and Systems Manager "
+        "Automation's $0.002 per step; it leaves out the free tiers, Config's lower evaluation tiers and any "
+        "CloudTrail or EventBridge cost, which both designs share.",
+        "",
+    ]
+    return lines
+
+
+def latency_targets(res):
+    lat = res.get("latency")
+    if not lat:
+        return []
+    out = []
+    budget = TARGET_DEPTH_CONSOLE * lat["ms"] + 15
+    c = lat["event"]["console"]["rekognition-guard"]
+    k = lat["event"]["compliant"]["rekognition-guard"]
+    if not c.get("timed_out"):
+        out.append({"target": f"console bucket at {lat['ms']:g} ms: ≤ {TARGET_DEPTH_CONSOLE} sequential round trips",
+                    "measured": f"{c['depth']}", "met": c["depth"] <= TARGET_DEPTH_CONSOLE})
+        out.append({"target": f"console bucket at {lat['ms']:g} ms: ≤ {budget:.0f} ms whole-process",
+                    "measured": f"{ms(c['wall'])} ms", "met": c["wall"] * 1000 <= budget and fully_remediated(c)})
+    if not k.get("timed_out"):
+        out.append({"target": f"compliant bucket at {lat['ms']:g} ms: ≤ {TARGET_DEPTH_COMPLIANT} sequential round trips",
+                    "measured": f"{k['depth']}", "met": k["depth"] <= TARGET_DEPTH_COMPLIANT})
+    n = max(lat["sweep"], key=int)
+    g = lat["sweep"][n]
+    ours = g["rekognition-guard"]
+    if not ours.get("timed_out"):
+        for peer, want in (("cloud-custodian", TARGET_LATENCY_VS_CUSTODIAN), ("boto3-script", TARGET_LATENCY_VS_BOTO3)):
+            p = g.get(peer, {})
+            if p.get("timed_out"):
+                out.append({"target": f"{n} buckets at {lat['ms']:g} ms ≥ {want}× faster than {peer}",
+                            "measured": f"{peer} timed out after {TIMEOUT:.0f} s; ours {secs(ours['wall'])} s",
+                            "met": TIMEOUT / ours["wall"] >= want})
+            elif p:
+                r = p["wall"] / ours["wall"]
+                out.append({"target": f"{n} buckets at {lat['ms']:g} ms ≥ {want}× faster than {peer}",
+                            "measured": f"{r:.1f}× ({secs(p['wall'])} s vs {secs(ours['wall'])} s)",
+                            "met": r >= want and fully_remediated(ours) and fully_remediated(p)})
+        want = TARGET_IN_FLIGHT * SCAN_CONCURRENCY
+        out.append({"target": f"{n} buckets at {lat['ms']:g} ms: ≥ {want:.1f} requests in flight on average "
+                              f"({TARGET_IN_FLIGHT} × GUARD_SCAN_CONCURRENCY {SCAN_CONCURRENCY})",
+                    "measured": f"{ours['in_flight']:.1f}", "met": ours["in_flight"] >= want})
+        out.append({"target": f"{n} buckets at {lat['ms']:g} ms: same verified end state",
+                    "measured": remediated(ours), "met": fully_remediated(ours)})
+    cs = res.get("cold_start")
+    if cs and cs.get("runs"):
+        out.append({"target": f"cold start: init ≤ {TARGET_INIT_MS} ms (median of {cs['runs']})",
+                    "measured": f"{cs['init_median'] * 1000:.1f} ms", "met": cs["init_median"] * 1000 <= TARGET_INIT_MS})
+    return out
+
+
+def org_targets(res, ceiling):
+    o = res.get("org")
+    if not o:
+        return []
+    out = []
+    n = o["accounts"] * len(o["regions"]) * o["per"]
+    ours, c7n = o["tools"]["rekognition-guard"], o["tools"].get("c7n-org", {})
+    label = f"organization sweep ({o['accounts']} accounts × {len(o['regions'])} Regions, {n} buckets)"
+    if ours.get("timed_out"):
+        return [{"target": f"{label}: finishes", "measured": "timed out", "met": False}]
+    if c7n.get("timed_out"):
+        out.append({"target": f"{label} ≥ {TARGET_VS_C7N_ORG}× faster than c7n-org",
+                    "measured": f"c7n-org timed out after {TIMEOUT:.0f} s; ours {secs(ours['wall'])} s",
+                    "met": TIMEOUT / ours["wall"] >= TARGET_VS_C7N_ORG})
+    elif c7n:
+        r = c7n["wall"] / ours["wall"]
+        note = "" if fully_remediated(c7n) else " (c7n-org did not remediate every bucket)"
+        out.append({"target": f"{label} ≥ {TARGET_VS_C7N_ORG}× faster than c7n-org",
+                    "measured": f"{r:.1f}× ({secs(c7n['wall'])} s vs {secs(ours['wall'])} s){note}",
+                    "met": r >= TARGET_VS_C7N_ORG and fully_remediated(ours)})
+    ce = ours["wall"] / (ours["requests"] / ceiling)
+    out.append({"target": f"{label} within {TARGET_CEILING_RATIO}× of the emulator's request ceiling",
+                "measured": f"{ce:.2f}× ({secs(ours['wall'])} s vs {ours['requests']:,} ÷ {ceiling:,.0f}/s)",
+                "met": ce <= TARGET_CEILING_RATIO and fully_remediated(ours)})
+    pw = o["tools"].get("planner+workers")
+    for name, t in (("scan --org", ours), ("planner → workers", pw)):
+        if t and not t.get("timed_out"):
+            out.append({"target": f"{label}, {name}: every member bucket verified (read back), unguarded untouched",
+                        "measured": remediated(t), "met": fully_remediated(t)})
+    if res["quick"]:
+        out.append({"target": "organization of 20 accounts (not run: BENCH_QUICK=1 uses "
+                              f"{o['accounts']})", "measured": "—", "met": False})
+    return out
 
 
 def targets(res):
@@ -527,10 +807,78 @@ def targets(res):
                     "measured": remediated(sw), "met": fully_remediated(sw)})
     if res["quick"]:
         out.append({"target": "1000 buckets (not run: BENCH_QUICK=1)", "measured": "—", "met": False})
+    out.extend(org_targets(res, ceiling))
+    out.extend(latency_targets(res))
     out.append({"target": f"stripped release binary ≤ {TARGET_BINARY_MB} MB",
                 "measured": f"{res['binary']['mb']:.1f} MB" + ("" if res["binary"]["stripped"] else " (not stripped)"),
                 "met": res["binary"]["mb"] <= TARGET_BINARY_MB and res["binary"]["stripped"] is not False})
     return out
+
+
+def org_part(res, moto, binary, workdir):
+    shape = org.shape(QUICK)
+    res["org"] = {"accounts": shape[0], "per": shape[1], "regions": list(org.REGIONS),
+                  "workers": org.WORKERS, "batch": org.BATCH_SIZE, "tools": {}}
+    for tool in ORG_TOOLS:
+        log(f"organization sweep, {shape[0]} accounts x {len(org.REGIONS)} Regions x {shape[1]}: {tool}")
+        runs = org.measure_org(moto, tool, binary, shape, workdir, ORG_REPEAT[tool], run_process,
+                               tool_env, custodian_policy, log)
+        s = summarize(runs)
+        for k in ("planner_wall", "worker_runs", "records", "record_failures", "worker_wall_median"):
+            if runs and k in runs[0]:
+                s[k] = runs[0][k]
+        res["org"]["tools"][tool] = s
+
+
+def latency_part(res, moto, binary, workdir, event_bucket):
+    """The event and sweep tables again, every tool's request held LATENCY_MS by the proxy."""
+    proxy = latency.LatencyProxy(moto.endpoint, LATENCY_MS, JITTER_MS)
+    lat = res["latency"] = {"ms": LATENCY_MS, "jitter_ms": JITTER_MS, "sizes": LATENCY_SIZES, "event": {}, "sweep": {}}
+    try:
+        for scenario, state in (("console", "sse-s3"), ("compliant", "compliant")):
+            lat["event"][scenario] = {}
+            for tool in TOOLS:
+                log(f"at {LATENCY_MS:g} ms: one event, {scenario} bucket: {tool}")
+                runs = measure(moto, tool, binary, [(event_bucket, state)], workdir, EVENT_REPEAT,
+                               bucket=event_bucket, event=EVENT_FILE, proxy=proxy)
+                lat["event"][scenario][tool] = summarize(runs)
+        for n in LATENCY_SIZES:
+            buckets = seed.bucket_names(n)
+            lat["sweep"][str(n)] = {}
+            for tool in TOOLS:
+                log(f"at {LATENCY_MS:g} ms: sweep of {n} buckets: {tool}")
+                runs = measure(moto, tool, binary, buckets, workdir, LATENCY_SWEEP_REPEAT[tool], proxy=proxy)
+                lat["sweep"][str(n)][tool] = summarize(runs)
+    finally:
+        proxy.close()
+
+
+def cold_start(moto, binary, event, event_bucket):
+    def env_for_run():
+        moto.reset()
+        world = seed.seed_world(moto.endpoint, [(event_bucket, "sse-s3")])
+        return tool_env(moto.endpoint, GUARD_KMS_KEY_ID=world["key_arn"], GUARD_ALERT_TOPIC_ARN=world["topic_arn"])
+    return coldstart.measure(binary, event, env_for_run, COLD_REPEAT)
+
+
+def only_part(args, res, moto, binary, workdir, limits):
+    """`--only org|latency`: the emulator's limits and that part alone, printed (README.md left alone)."""
+    ceiling = max(limits[1].values())
+    if args.only == "org":
+        org_part(res, moto, binary, workdir)
+        lines = render_org(res, ceiling) + ["| target | measured | |", "|---|---|---|"]
+        found = org_targets(res, ceiling)
+    else:
+        event_bucket = json.loads(EVENT_FILE.read_text())["detail"]["requestParameters"]["bucketName"]
+        latency_part(res, moto, binary, workdir, event_bucket)
+        res["cold_start"] = cold_start(moto, binary, json.loads(EVENT_FILE.read_text()), event_bucket)
+        lines = render_latency(res) + render_cost(res) + ["| target | measured | |", "|---|---|---|"]
+        found = latency_targets(res)
+    lines += [f"| {t['target']} | {t['measured']} | {mark(t['met'])} |" for t in found]
+    print("\n".join(lines))
+    res["emulator_limits"] = limits
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).with_name(f"results-{args.only}.json").write_text(json.dumps(res, indent=2, default=str))
 
 
 def write_readme(section):
@@ -552,6 +900,7 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "target" / "bench" / "results.json"))
     parser.add_argument("--render", metavar="RESULTS_JSON",
                         help="only re-render the tables (and README.md) from a results file of an earlier run")
+    parser.add_argument("--only", choices=("org", "latency"), help="only this part (prints its table; README.md left alone)")
     args = parser.parse_args()
     if args.render:
         res = json.loads(Path(args.render).read_text())
@@ -591,6 +940,8 @@ def main():
                 return lat, ceil
 
             before = emulator_limits()
+            if args.only:
+                return only_part(args, res, moto, binary, workdir, before)
 
             for scenario, state in (("console", "sse-s3"), ("compliant", "compliant")):
                 res["event"][scenario] = {}
@@ -620,6 +971,13 @@ def main():
                     log(f"sweep of {n} buckets: {tool}")
                     runs = measure(moto, tool, binary, buckets, workdir, SWEEP_REPEAT[n][tool])
                     res["sweep"][str(n)][tool] = summarize(runs)
+
+            org_part(res, moto, binary, workdir)
+            if LATENCY_MS > 0:
+                latency_part(res, moto, binary, workdir, event_bucket)
+            log(f"cold start in Lambda mode, {COLD_REPEAT} runs")
+            res["cold_start"] = cold_start(moto, binary, event, event_bucket)
+            log(f"  {res['cold_start']}")
 
             after = emulator_limits()
             res["emulator"] = {

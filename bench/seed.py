@@ -70,8 +70,9 @@ def bucket_names(n, suffix=""):
     return guarded + unguarded
 
 
-def seed_bucket(s3, name, state, key_arn):
-    s3.create_bucket(Bucket=name)
+def seed_bucket(s3, name, state, key_arn, create=True):
+    if create:
+        s3.create_bucket(Bucket=name)
     kms_rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
                 "BucketKeyEnabled": True}
     if state == "sse-s3":

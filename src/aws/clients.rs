@@ -5,8 +5,13 @@
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::collections::HashMap;
@@ -57,6 +62,62 @@ impl Intercept for Counting {
     }
 }
 
+/// The SDK's default HTTPS client (hyper; rustls with aws-lc; proxy from the environment),
+/// except that a connector, and with it the system's TLS roots, is built on its first
+/// request instead of while the configuration loads: start-up (Lambda's init) does not pay
+/// for it, and a client of a service the event never calls costs nothing.
+#[derive(Debug, Clone)]
+struct LazyHttps(SharedHttpClient);
+
+impl LazyHttps {
+    fn new() -> Self {
+        use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+        LazyHttps(
+            Builder::new().build_with_connector_fn(|settings, components| {
+                let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ));
+                conn.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    conn.set_sleep_impl(components.sleep_impl());
+                }
+                conn.set_proxy_config(Some(ProxyConfig::from_env()));
+                conn.build()
+            }),
+        )
+    }
+}
+
+impl HttpClient for LazyHttps {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(Deferred {
+            client: self.0.clone(),
+            settings: settings.clone(),
+            components: components.clone(),
+        })
+    }
+}
+
+/// A connector asked for only when a request is sent (the client caches it from then on).
+#[derive(Debug)]
+struct Deferred {
+    client: SharedHttpClient,
+    settings: HttpConnectorSettings,
+    components: RuntimeComponents,
+}
+
+impl HttpConnector for Deferred {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.client
+            .http_connector(&self.settings, &self.components)
+            .call(request)
+    }
+}
+
 /// Every client the function uses, created lazily per region and reused while warm.
 #[derive(Debug)]
 pub struct Clients {
@@ -83,6 +144,7 @@ impl Clients {
     /// The standard chain: environment, profile, container/instance credentials.
     pub async fn from_env() -> Self {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(LazyHttps::new())
             .timeout_config(timeouts())
             .load()
             .await;

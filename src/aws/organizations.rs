@@ -12,7 +12,9 @@
 //! `DescribeEffectivePolicy`, AWS's own merge; where that call is denied or unavailable, the
 //! hierarchy from the root to the account is read and merged by `crate::opt_out`. When the
 //! effective policy says `optOut` but cannot show whether a lower policy could opt back in, the
-//! hierarchy is read too (best effort) for the locks.
+//! hierarchy is read too (best effort) for the locks. The hierarchy read starts alongside the
+//! first calls (and is dropped when not needed), its levels' attachments and policies all at
+//! once, so the whole evaluation is as deep as the walk up from the account plus two.
 
 use super::AwsError;
 use crate::opt_out::report::{
@@ -102,6 +104,9 @@ pub async fn read_opt_out(client: &Client, account_id: &str, services: &[String]
 
 async fn read(client: &Client, account_id: &str, services: &[String]) -> OptOutFacts {
     let mut denied: Vec<&'static str> = Vec::new();
+    // The hierarchy is read alongside: it is needed whenever the effective policy is
+    // unavailable or does not show its locks, and then it costs no round trips of its own.
+    let mut hierarchy = Speculative::start(client, account_id);
 
     let management = match client.describe_organization().send().await {
         Ok(out) => out
@@ -125,7 +130,7 @@ async fn read(client: &Client, account_id: &str, services: &[String]) -> OptOutF
     let fallback_note = match describe_effective(client, account_id, management.as_deref()).await {
         Ok(Some(content)) => {
             let effective = Effective::from_effective_content(&content);
-            let locks = effective_locks(client, account_id, services, &effective).await;
+            let locks = effective_locks(&mut hierarchy, account_id, services, &effective).await;
             return OptOutFacts::Evaluated {
                 path: EvaluationPath::EffectivePolicy,
                 effective: Box::new(effective),
@@ -161,7 +166,7 @@ async fn read(client: &Client, account_id: &str, services: &[String]) -> OptOutF
         }
     };
 
-    match read_hierarchy(client, account_id).await {
+    match hierarchy.take().await {
         Ok(hierarchy) => OptOutFacts::Evaluated {
             path: EvaluationPath::Hierarchy(hierarchy.describe()),
             effective: Box::new(hierarchy.merge()),
@@ -280,7 +285,7 @@ async fn describe_effective_once(
 /// Completes an effective policy that does not show its locks, when that matters: a service is
 /// opted out and the question is whether a lower policy could opt it back in.
 async fn effective_locks(
-    client: &Client,
+    hierarchy: &mut Speculative,
     account_id: &str,
     services: &[String],
     effective: &Effective,
@@ -288,11 +293,47 @@ async fn effective_locks(
     if effective.locks_known || !services.iter().any(|s| effective.verdict(s).is_opted_out()) {
         return Locks::Shown;
     }
-    match read_hierarchy(client, account_id).await {
+    match hierarchy.take().await {
         Ok(hierarchy) => Locks::Read(hierarchy.merge()),
         Err(err) => {
             debug!(account = %account_id, error = %err, "could not read the hierarchy for locks");
             Locks::Unknown(err.to_string())
+        }
+    }
+}
+
+/// A hierarchy read started before it is known to be needed: taken once, aborted when
+/// dropped untaken.
+struct Speculative(Option<tokio::task::JoinHandle<Result<Hierarchy, CallError>>>);
+
+impl Speculative {
+    fn start(client: &Client, account_id: &str) -> Speculative {
+        let (client, account) = (client.clone(), account_id.to_owned());
+        Speculative(Some(tokio::spawn(async move {
+            read_hierarchy(&client, &account).await
+        })))
+    }
+
+    async fn take(&mut self) -> Result<Hierarchy, CallError> {
+        let task = self.0.take().ok_or_else(|| {
+            CallError::Failed(AwsError::new(
+                LIST_PARENTS,
+                "the hierarchy was read already",
+            ))
+        })?;
+        task.await.unwrap_or_else(|e| {
+            Err(CallError::Failed(AwsError::new(
+                LIST_PARENTS,
+                format!("reading the hierarchy stopped: {e}"),
+            )))
+        })
+    }
+}
+
+impl Drop for Speculative {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
         }
     }
 }
@@ -317,31 +358,43 @@ async fn read_hierarchy(client: &Client, account_id: &str) -> Result<Hierarchy, 
     }
     path.reverse();
 
-    let mut contents: HashMap<String, String> = HashMap::new();
-    let mut levels = Vec::with_capacity(path.len());
-    for (target_id, kind) in path {
-        let mut policies = Vec::new();
-        for policy_id in attached_policies(client, &target_id).await? {
-            let content = match contents.get(&policy_id) {
-                Some(content) => content.clone(),
-                None => {
-                    let content = policy_content(client, &policy_id).await?;
-                    contents.insert(policy_id.clone(), content.clone());
-                    content
-                }
-            };
-            policies.push(AttachedPolicy {
-                id: policy_id,
-                content,
-            });
-        }
-        debug!(target = %target_id, policies = policies.len(), "read opt-out policies");
-        levels.push(Level {
-            target_id,
-            kind,
-            policies,
-        });
-    }
+    // Every level's attachments at once, then every distinct policy at once: two round
+    // trips after the walk up, whatever the depth.
+    let attached = futures::future::try_join_all(
+        path.iter()
+            .map(|(target_id, _)| attached_policies(client, target_id)),
+    )
+    .await?;
+    let mut distinct: Vec<&String> = attached.iter().flatten().collect();
+    distinct.sort();
+    distinct.dedup();
+    let contents: HashMap<&String, String> = distinct
+        .iter()
+        .copied()
+        .zip(
+            futures::future::try_join_all(distinct.iter().map(|id| policy_content(client, id)))
+                .await?,
+        )
+        .collect();
+    let levels = path
+        .into_iter()
+        .zip(&attached)
+        .map(|((target_id, kind), ids)| {
+            let policies: Vec<AttachedPolicy> = ids
+                .iter()
+                .map(|id| AttachedPolicy {
+                    id: id.clone(),
+                    content: contents.get(id).cloned().unwrap_or_default(),
+                })
+                .collect();
+            debug!(target = %target_id, policies = policies.len(), "read opt-out policies");
+            Level {
+                target_id,
+                kind,
+                policies,
+            }
+        })
+        .collect();
     Ok(Hierarchy { levels })
 }
 

@@ -13,7 +13,10 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
+use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long, and for which answers, to retry S3's races around a bucket created a
@@ -76,6 +79,17 @@ pub async fn read_tags(
     bucket: &str,
     owner: &str,
 ) -> Result<Vec<(String, String)>, AwsError> {
+    match take_early::<Vec<(String, String)>>(Read::Tags, bucket, owner).await {
+        Some(answer) => answer,
+        None => fetch_tags(client, bucket, owner).await,
+    }
+}
+
+async fn fetch_tags(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
     let out = client
         .get_bucket_tagging()
         .bucket(bucket)
@@ -97,6 +111,17 @@ pub async fn read_tags(
 }
 
 pub async fn read_encryption(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<Encryption>, AwsError> {
+    match take_early::<Option<Encryption>>(Read::Encryption, bucket, owner).await {
+        Some(answer) => answer,
+        None => fetch_encryption(client, bucket, owner).await,
+    }
+}
+
+async fn fetch_encryption(
     client: &Client,
     bucket: &str,
     owner: &str,
@@ -136,6 +161,17 @@ pub async fn read_public_access_block(
     bucket: &str,
     owner: &str,
 ) -> Result<Option<PublicAccessBlock>, AwsError> {
+    match take_early::<Option<PublicAccessBlock>>(Read::PublicAccessBlock, bucket, owner).await {
+        Some(answer) => answer,
+        None => fetch_public_access_block(client, bucket, owner).await,
+    }
+}
+
+async fn fetch_public_access_block(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<PublicAccessBlock>, AwsError> {
     let out = client
         .get_public_access_block()
         .bucket(bucket)
@@ -163,6 +199,17 @@ pub async fn read_policy(
     bucket: &str,
     owner: &str,
 ) -> Result<Option<String>, AwsError> {
+    match take_early::<Option<String>>(Read::Policy, bucket, owner).await {
+        Some(answer) => answer,
+        None => fetch_policy(client, bucket, owner).await,
+    }
+}
+
+async fn fetch_policy(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<String>, AwsError> {
     let out = client
         .get_bucket_policy()
         .bucket(bucket)
@@ -173,6 +220,122 @@ pub async fn read_policy(
         not_configured(out, "GetBucketPolicy", &["NoSuchBucketPolicy"])?
             .and_then(|o| o.policy().map(str::to_owned)),
     )
+}
+
+/// The four reads a bucket's evaluation starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Read {
+    Tags,
+    Encryption,
+    PublicAccessBlock,
+    Policy,
+}
+
+type EarlyKey = (Read, String, String);
+type EarlyAnswer = tokio::task::JoinHandle<Box<dyn Any + Send>>;
+
+/// Reads started early (see [`EarlyReads`]), by operation, bucket and expected owner, and
+/// the buckets (with owner) some live `EarlyReads` holds.
+#[derive(Default)]
+struct Early {
+    answers: HashMap<EarlyKey, EarlyAnswer>,
+    held: std::collections::HashSet<(String, String)>,
+}
+
+static EARLY: LazyLock<Mutex<Early>> = LazyLock::new(Mutex::default);
+
+/// A bucket's first reads, started before the function knows its own account (while STS
+/// answers) with the account the event names as `ExpectedBucketOwner`. Reads only: each
+/// answer is taken once, by the first read of the same operation, bucket and owner (so a
+/// verify read after a write always goes to S3, and a read for another owner never sees
+/// it); whatever was not taken is aborted and forgotten when this is dropped. While one
+/// is alive no other starts for the same bucket and owner, so a concurrent invocation's
+/// early read can never stand in for this one's verify read.
+#[derive(Debug)]
+pub struct EarlyReads {
+    held: Option<(String, String)>,
+    keys: Vec<EarlyKey>,
+}
+
+impl EarlyReads {
+    /// Starts the reads of `bucket`: tags and encryption, and with `all` Block Public
+    /// Access and the policy too (what the bucket's evaluation reads first).
+    pub fn start(client: &Client, bucket: &str, owner: &str, all: bool) -> EarlyReads {
+        let reads: &[Read] = if all {
+            &[
+                Read::Tags,
+                Read::Encryption,
+                Read::PublicAccessBlock,
+                Read::Policy,
+            ]
+        } else {
+            &[Read::Tags, Read::Encryption]
+        };
+        let mut early = EARLY.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = (bucket.to_owned(), owner.to_owned());
+        if !early.held.insert(held.clone()) {
+            return EarlyReads {
+                held: None,
+                keys: Vec::new(),
+            };
+        }
+        let mut keys = Vec::new();
+        for &read in reads {
+            let (client, b, o) = (client.clone(), bucket.to_owned(), owner.to_owned());
+            let task = tokio::spawn(async move {
+                let answer: Box<dyn Any + Send> = match read {
+                    Read::Tags => Box::new(fetch_tags(&client, &b, &o).await),
+                    Read::Encryption => Box::new(fetch_encryption(&client, &b, &o).await),
+                    Read::PublicAccessBlock => {
+                        Box::new(fetch_public_access_block(&client, &b, &o).await)
+                    }
+                    Read::Policy => Box::new(fetch_policy(&client, &b, &o).await),
+                };
+                answer
+            });
+            let key = (read, bucket.to_owned(), owner.to_owned());
+            early.answers.insert(key.clone(), task);
+            keys.push(key);
+        }
+        EarlyReads {
+            held: Some(held),
+            keys,
+        }
+    }
+}
+
+impl Drop for EarlyReads {
+    fn drop(&mut self) {
+        let mut early = EARLY.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in &self.keys {
+            if let Some(task) = early.answers.remove(key) {
+                task.abort();
+            }
+        }
+        if let Some(held) = &self.held {
+            early.held.remove(held);
+        }
+    }
+}
+
+/// The early answer of this read, if one was started and not taken yet.
+async fn take_early<T: 'static>(
+    read: Read,
+    bucket: &str,
+    owner: &str,
+) -> Option<Result<T, AwsError>> {
+    let task = {
+        let mut early = EARLY.lock().unwrap_or_else(PoisonError::into_inner);
+        if early.answers.is_empty() {
+            return None;
+        }
+        early
+            .answers
+            .remove(&(read, bucket.to_owned(), owner.to_owned()))?
+    };
+    // A task that panicked or was aborted gives no answer: the read goes to S3 itself.
+    let answer = task.await.ok()?;
+    answer.downcast::<Result<T, AwsError>>().ok().map(|b| *b)
 }
 
 pub async fn put_encryption(

@@ -25,6 +25,7 @@ use tracing::info;
 
 mod bucket;
 mod drift;
+mod early;
 mod rekognition;
 mod sweep;
 
@@ -263,23 +264,51 @@ pub async fn handle_parsed(
         trigger.kind = TriggerKind::Ignored;
         trigger.ignored_reason = Some(reason);
     } else if parsed.plan != Plan::Ignore {
-        // The remediation key is described while STS answers: one round trip, not two.
-        let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &parsed.plan));
-        let account = account?.to_owned();
-        let ignored = match foreign_account(&parsed.accounts, &account) {
-            Some(reason) => Some(reason),
-            None => drift::prepare(app, &parsed.plan).await?,
+        let (plan, accounts) = (parsed.plan, parsed.accounts);
+        // While STS answers: the bucket's reads and the opt-out evaluation, for the account
+        // the event names (see `early`); nothing is written before STS confirms it. Not for
+        // drift: whether it is our own change is decided first, and then nothing is read.
+        let named = early::named_account(&accounts).filter(|_| !matches!(plan, Plan::Drift(_)));
+        let _reads = named.and_then(|a| early::bucket_reads(app, &plan, a));
+        let early_org = async {
+            match named {
+                Some(a) => Some(app.opt_out_until(a, deadline).await),
+                None => None,
+            }
         };
-        if let Some(reason) = ignored {
-            trigger.kind = TriggerKind::Ignored;
-            trigger.ignored_reason = Some(reason);
-        } else {
-            let (mut planned, org) = tokio::join!(
-                run_plan(app, parsed.plan, &account, deadline, &mut unfinished),
-                app.opt_out_until(&account, deadline)
+        let guarded = async {
+            // The remediation key is described while STS answers: one round trip, not two.
+            let (account, ()) = tokio::join!(app.account(), prefetch_key(app, &plan));
+            let account = account?.to_owned();
+            let ignored = match foreign_account(&accounts, &account) {
+                Some(reason) => Some(reason),
+                None => drift::prepare(app, &plan).await?,
+            };
+            if let Some(reason) = ignored {
+                return Ok::<_, HandleError>(Err(reason));
+            }
+            let late_org = async {
+                match named == Some(account.as_str()) {
+                    true => None,
+                    false => Some(app.opt_out_until(&account, deadline).await),
+                }
+            };
+            let (planned, org) = tokio::join!(
+                run_plan(app, plan, &account, deadline, &mut unfinished),
+                late_org
             );
-            resources.append(&mut planned);
-            resources.push(org);
+            Ok(Ok((planned, org)))
+        };
+        let (guarded, early_org) = tokio::join!(guarded, early_org);
+        match guarded? {
+            Err(reason) => {
+                trigger.kind = TriggerKind::Ignored;
+                trigger.ignored_reason = Some(reason);
+            }
+            Ok((mut planned, org)) => {
+                resources.append(&mut planned);
+                resources.extend(org.or(early_org));
+            }
         }
     }
     Ok(finish(app, trigger, resources, unfinished, started, deadline).await)
