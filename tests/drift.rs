@@ -756,109 +756,25 @@ async fn data_sharing_turned_on_is_high() {
 
 #[tokio::test]
 async fn an_opt_out_policy_detached_from_an_ou_re_evaluates_every_account_below() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
     let moto = common::Moto::start();
     let conf = common::sdk_config_for(&moto).await;
     let org = aws_sdk_organizations::Client::new(&conf);
-    org.create_organization()
-        .feature_set(OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    org.enable_policy_type()
-        .root_id(&root)
-        .policy_type(PolicyType::AiservicesOptOutPolicy)
-        .send()
-        .await
-        .unwrap();
-    let ou = org
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name("ml")
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    let team = org
-        .create_organizational_unit()
-        .parent_id(&ou)
-        .name("ml-team")
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
+    let root = common::org::create(&org).await;
+    common::org::enable_opt_out_policies(&org, &root).await;
+    let ou = common::org::ou(&org, &root, "ml").await;
+    let team = common::org::ou(&org, &ou, "ml-team").await;
     let mut members = Vec::new();
     for (name, parent) in [("ml-prod", &ou), ("ml-dev", &team)] {
-        let id = org
-            .create_account()
-            .email(format!("{name}@example.com"))
-            .account_name(name)
-            .send()
-            .await
-            .unwrap()
-            .create_account_status()
-            .unwrap()
-            .account_id()
-            .unwrap()
-            .to_owned();
-        org.move_account()
-            .account_id(&id)
-            .source_parent_id(&root)
-            .destination_parent_id(parent)
-            .send()
-            .await
-            .unwrap();
-        members.push(id);
+        members.push(common::org::account(&org, name, &root, parent).await);
     }
-    let outside = org
-        .create_account()
-        .email("web@example.com")
-        .account_name("web")
-        .send()
-        .await
-        .unwrap()
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_owned();
-    let policy = org
-        .create_policy()
-        .name("ai-opt-out")
-        .description("opt out of AI services data use")
-        .r#type(PolicyType::AiservicesOptOutPolicy)
-        .content(
-            json!({"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    org.attach_policy()
-        .policy_id(&policy)
-        .target_id(&ou)
-        .send()
-        .await
-        .unwrap();
+    let outside = common::org::account(&org, "web", &root, &root).await;
+    let policy = common::org::attach_opt_out(
+        &org,
+        "ai-opt-out",
+        &json!({"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}}).to_string(),
+        &ou,
+    )
+    .await;
 
     let (topic, queue) = common::topic_with_queue_in(&conf).await;
     let guard = App::new(
@@ -927,19 +843,11 @@ async fn drain_in(conf: &aws_config::SdkConfig, queue: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_scp_change_is_not_an_opt_out_change() {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use aws_sdk_organizations::types::PolicyType;
     let moto = common::Moto::start();
     let conf = common::sdk_config_for(&moto).await;
     let org = aws_sdk_organizations::Client::new(&conf);
-    org.create_organization()
-        .feature_set(OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
+    let root = common::org::create(&org).await;
     let scp = org
         .create_policy()
         .name("deny-leave")

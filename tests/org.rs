@@ -38,86 +38,27 @@ impl World {
         let proxy = Proxy::start(&moto.endpoint);
         let conf = common::sdk_config_for(&moto).await;
         let org = aws_sdk_organizations::Client::new(&conf);
-        org.create_organization()
-            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        let root = org.list_roots().send().await.unwrap().roots()[0]
-            .id()
-            .unwrap()
-            .to_owned();
-        let ou = |parent: String, name: &'static str| {
-            let org = org.clone();
-            async move {
-                org.create_organizational_unit()
-                    .parent_id(parent)
-                    .name(name)
-                    .send()
-                    .await
-                    .unwrap()
-                    .organizational_unit()
-                    .unwrap()
-                    .id()
-                    .unwrap()
-                    .to_owned()
-            }
-        };
+        let root = common::org::create(&org).await;
         // Rekognition opted out at the root, as a well-run organization has it.
-        use aws_sdk_organizations::types::PolicyType;
-        org.enable_policy_type()
-            .root_id(&root)
-            .policy_type(PolicyType::AiservicesOptOutPolicy)
-            .send()
-            .await
-            .unwrap();
-        let policy = org
-            .create_policy()
-            .name("opt-out-all")
-            .description("test")
-            .r#type(PolicyType::AiservicesOptOutPolicy)
-            .content(r#"{"services":{"default":{"opt_out_policy":{"@@assign":"optOut"}}}}"#)
-            .send()
-            .await
-            .unwrap()
-            .policy()
-            .unwrap()
-            .policy_summary()
-            .unwrap()
-            .id()
-            .unwrap()
-            .to_owned();
-        org.attach_policy()
-            .policy_id(policy)
-            .target_id(&root)
-            .send()
-            .await
-            .unwrap();
-        let excluded_ou = ou(root.clone(), "sandbox").await;
-        let nested = ou(excluded_ou.clone(), "experiments").await;
+        common::org::enable_opt_out_policies(&org, &root).await;
+        common::org::attach_opt_out(
+            &org,
+            "opt-out-all",
+            r#"{"services":{"default":{"opt_out_policy":{"@@assign":"optOut"}}}}"#,
+            &root,
+        )
+        .await;
+        let excluded_ou = common::org::ou(&org, &root, "sandbox").await;
+        let nested = common::org::ou(&org, &excluded_ou, "experiments").await;
         let mut ids = Vec::new();
-        for name in ["member-a", "member-b", "member-c", "member-d"] {
-            let id = org
-                .create_account()
-                .email(format!("{name}@example.com"))
-                .account_name(name)
-                .send()
-                .await
-                .unwrap()
-                .create_account_status()
-                .unwrap()
-                .account_id()
-                .unwrap()
-                .to_owned();
-            ids.push(id);
+        for (name, parent) in [
+            ("member-a", &root),
+            ("member-b", &root),
+            ("member-c", &root),
+            ("member-d", &nested),
+        ] {
+            ids.push(common::org::account(&org, name, &root, parent).await);
         }
-        org.move_account()
-            .account_id(&ids[3])
-            .source_parent_id(&root)
-            .destination_parent_id(&nested)
-            .send()
-            .await
-            .unwrap();
         let (alerts_topic, alerts_queue) = common::topic_with_queue_in(&conf).await;
         World {
             moto,
@@ -135,29 +76,7 @@ impl World {
 
     /// Credentials that act in `account` (moto scopes state by the caller's account).
     async fn member_conf(&self, account: &str) -> aws_config::SdkConfig {
-        let sts = aws_sdk_sts::Client::new(&self.conf);
-        let c = sts
-            .assume_role()
-            .role_arn(format!("arn:aws:iam::{account}:role/test-admin"))
-            .role_session_name("test-seeding")
-            .send()
-            .await
-            .unwrap()
-            .credentials()
-            .unwrap()
-            .clone();
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.moto.endpoint)
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_owned()),
-                None,
-                "member",
-            ))
-            .load()
-            .await
+        common::org::member_conf(&self.conf, &self.moto.endpoint, account).await
     }
 
     async fn s3(&self, account: &str, region: &str) -> aws_sdk_s3::Client {
@@ -266,7 +185,7 @@ impl World {
     }
 
     async fn alerts(&self) -> Vec<Value> {
-        drain(&self.conf, &self.alerts_queue).await
+        common::drain_in(&self.conf, &self.alerts_queue).await
     }
 
     /// The role ARNs AssumeRole was asked for, at the proxy.
@@ -281,33 +200,6 @@ impl World {
                 Some(body[start..].split('&').next()?.to_owned())
             })
             .collect()
-    }
-}
-
-async fn drain(conf: &aws_config::SdkConfig, queue_url: &str) -> Vec<Value> {
-    let sqs = aws_sdk_sqs::Client::new(conf);
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        if got.messages().is_empty() {
-            return out;
-        }
-        for m in got.messages() {
-            out.push(serde_json::from_str(m.body().unwrap()).unwrap_or(json!(m.body())));
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
     }
 }
 
@@ -591,7 +483,7 @@ async fn planner_queues_accounts_by_regions_and_workers_sweep_each_through_its_r
             .starts_with("queued 8 of 8 work items: 4 accounts x 2 Regions"),
         "{plan:#}"
     );
-    let items = drain(&w.conf, &work).await;
+    let items = common::drain_in(&w.conf, &work).await;
     let mut labels: Vec<String> = items
         .iter()
         .map(|i| {
@@ -729,7 +621,7 @@ async fn a_worker_out_of_time_requeues_the_rest_and_the_next_pass_finishes() {
         .filter(|n| !statuses(report, n).is_empty())
         .cloned()
         .collect();
-    let queued = drain(&w.conf, &work).await;
+    let queued = common::drain_in(&w.conf, &work).await;
     assert_eq!(queued.len(), 1, "{queued:#?}");
     let rest: Vec<String> = queued[0]["buckets"]
         .as_array()
@@ -767,7 +659,7 @@ async fn a_worker_out_of_time_requeues_the_rest_and_the_next_pass_finishes() {
             "{name}"
         );
     }
-    assert!(drain(&w.conf, &work).await.is_empty());
+    assert!(common::drain_in(&w.conf, &work).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

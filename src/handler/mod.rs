@@ -77,6 +77,9 @@ pub struct App {
     opt_out: Arc<OptOutCache>,
     /// `(region, bucket)` → when this warm process last verified it compliant.
     verified: Mutex<HashMap<(String, String), Instant>>,
+    /// Bucket → its Region, as `GetBucketLocation` said (a bucket never moves): an
+    /// organization sweep's items for one account's Regions look each bucket up once.
+    bucket_regions: Mutex<HashMap<String, String>>,
     /// This function's own principal (STS caller ARN): its changes are not drift.
     principal: tokio::sync::OnceCell<String>,
     /// Drift restorations per bucket: `GUARD_STATE_TABLE` (in the guard account), or this
@@ -98,6 +101,7 @@ impl App {
             keys: Mutex::default(),
             opt_out: Arc::default(),
             verified: Mutex::default(),
+            bucket_regions: Mutex::default(),
         }
     }
 
@@ -112,6 +116,7 @@ impl App {
             keys: Mutex::default(),
             opt_out: Arc::clone(&self.opt_out),
             verified: Mutex::default(),
+            bucket_regions: Mutex::default(),
             // The member role's own ARN in that account, read with its credentials.
             principal: tokio::sync::OnceCell::new(),
             restorations: Arc::clone(&self.restorations),
@@ -124,6 +129,29 @@ impl App {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+    }
+
+    /// A bucket's Region: from this warm process's earlier look-up, or `GetBucketLocation`.
+    async fn bucket_region(
+        &self,
+        home: &str,
+        bucket: &str,
+        owner: &str,
+    ) -> Result<String, AwsError> {
+        if let Some(region) = self
+            .bucket_regions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(bucket)
+        {
+            return Ok(region.clone());
+        }
+        let region = crate::aws::s3::bucket_region(&self.clients.s3(home), bucket, owner).await?;
+        self.bucket_regions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(bucket.to_owned(), region.clone());
+        Ok(region)
     }
 
     /// How long ago this warm process verified the bucket compliant, if it did.

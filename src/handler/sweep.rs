@@ -137,7 +137,7 @@ pub async fn sweep_in(
         found.retain(|c| c.region.as_deref().is_none_or(|r| r == region));
     }
     progress.total(found.len());
-    let s3_home = &app.clients.s3(&home);
+    let home_region = home.as_str();
     // The slowest bucket so far: a bucket is started only if one as slow would still reach
     // its writes before the deadline margin, so the rest is left whole (for a re-queued
     // work item or the next run) instead of read and then cut off before its fixes.
@@ -150,7 +150,7 @@ pub async fn sweep_in(
         let began = Instant::now();
         let region = match c.region {
             Some(region) => region,
-            None => match s3::bucket_region(s3_home, &c.name, account).await {
+            None => match app.bucket_region(home_region, &c.name, account).await {
                 Ok(region) => region,
                 Err(e) => {
                     let status = if e.code.as_deref() == Some("NoSuchBucket") {

@@ -8,6 +8,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod org;
 pub mod proxy;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -207,7 +208,12 @@ pub async fn topic_with_queue_in(conf: &aws_config::SdkConfig) -> (String, Strin
 
 /// Every SNS envelope waiting in the queue (JSON bodies), removing them.
 pub async fn drain(queue_url: &str) -> Vec<serde_json::Value> {
-    let sqs = sqs().await;
+    drain_in(&sdk_config().await, queue_url).await
+}
+
+/// [`drain`] on the emulator `conf` points at.
+pub async fn drain_in(conf: &aws_config::SdkConfig, queue_url: &str) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(conf);
     let mut out = Vec::new();
     loop {
         let got = sqs

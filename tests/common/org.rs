@@ -1,0 +1,127 @@
+//! Building an organization in the emulator, as several test binaries need one: OUs, member
+//! accounts (moto chooses their ids), AI services opt-out policies, and credentials that act
+//! in a member account (moto scopes state by the caller's account).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::types::PolicyType;
+
+/// Creates the organization (all features) and returns its root id.
+pub async fn create(org: &Client) -> String {
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn ou(org: &Client, parent: &str, name: &str) -> String {
+    org.create_organizational_unit()
+        .parent_id(parent)
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned()
+}
+
+/// A member account, moved below `parent` unless that is `root`.
+pub async fn account(org: &Client, name: &str, root: &str, parent: &str) -> String {
+    let id = org
+        .create_account()
+        .email(format!("{name}@example.com"))
+        .account_name(name)
+        .send()
+        .await
+        .unwrap()
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_owned();
+    if parent != root {
+        org.move_account()
+            .account_id(&id)
+            .source_parent_id(root)
+            .destination_parent_id(parent)
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Enables AI services opt-out policies at the root (once per organization).
+pub async fn enable_opt_out_policies(org: &Client, root: &str) {
+    org.enable_policy_type()
+        .root_id(root)
+        .policy_type(PolicyType::AiservicesOptOutPolicy)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Creates an AI services opt-out policy with `content` and attaches it to `target`.
+pub async fn attach_opt_out(org: &Client, name: &str, content: &str, target: &str) -> String {
+    let policy = org
+        .create_policy()
+        .name(name)
+        .description("test")
+        .r#type(PolicyType::AiservicesOptOutPolicy)
+        .content(content)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    org.attach_policy()
+        .policy_id(&policy)
+        .target_id(target)
+        .send()
+        .await
+        .unwrap();
+    policy
+}
+
+/// An SDK configuration acting in `account`, through an AssumeRole the emulator grants.
+pub async fn member_conf(
+    conf: &aws_config::SdkConfig,
+    endpoint: &str,
+    account: &str,
+) -> aws_config::SdkConfig {
+    let c = aws_sdk_sts::Client::new(conf)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/test-admin"))
+        .role_session_name("test-seeding")
+        .send()
+        .await
+        .unwrap()
+        .credentials()
+        .unwrap()
+        .clone();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(super::REGION))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "member",
+        ))
+        .load()
+        .await
+}
