@@ -184,6 +184,19 @@ impl World {
         )
     }
 
+    /// The queue the function consumes (`GUARD_WORK_QUEUE_URL`), in the guard account.
+    async fn work_queue(&self) -> String {
+        aws_sdk_sqs::Client::new(&self.conf)
+            .create_queue()
+            .queue_name("rekognition-guard-work")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn alerts(&self) -> Vec<Value> {
         common::drain_in(&self.conf, &self.alerts_queue).await
     }
@@ -440,16 +453,7 @@ async fn forwarded_batch_is_gated_and_remediated_through_member_roles() {
 #[tokio::test(flavor = "multi_thread")]
 async fn planner_queues_accounts_by_regions_and_workers_sweep_each_through_its_role() {
     let w = World::new().await;
-    let sqs = aws_sdk_sqs::Client::new(&w.conf);
-    let work = sqs
-        .create_queue()
-        .queue_name("rekognition-guard-work")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let work = w.work_queue().await;
     // Guarded buckets in every member × Region, and one unguarded that must stay so.
     let mut guarded = Vec::new();
     for account in [&w.a, &w.b, &w.c, &w.d] {
@@ -581,16 +585,7 @@ async fn planner_queues_accounts_by_regions_and_workers_sweep_each_through_its_r
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_out_of_time_requeues_the_rest_and_the_next_pass_finishes() {
     let w = World::new().await;
-    let sqs = aws_sdk_sqs::Client::new(&w.conf);
-    let work = sqs
-        .create_queue()
-        .queue_name("rekognition-guard-work")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let work = w.work_queue().await;
     let names: Vec<String> = (0..10).map(|i| format!("acme-ml-big-{i:02}")).collect();
     for name in &names {
         w.bucket(&w.a, REGION, name).await;
