@@ -6,8 +6,8 @@
 #   BENCH_QUICK=1 make bench    the 100-bucket sweep only, a 4-account organization, latency tables at
 #                               100 buckets (a few minutes); prints, leaves README.md alone
 #   BENCH_TIMEOUT=900           seconds one tool run may take before it is reported as a timeout
-#   BENCH_LATENCY_MS=25         the "AWS-like latency" pass: every request held this long by
-#                               tests/fault_proxy.py --latency-ms (0: skip the pass)
+#   BENCH_LATENCY_MS=25         the "AWS-like latency" pass: every request a round trip of this
+#                               long through bench/latency_proxy.py (0: skip the pass)
 #   BENCH_JITTER_MS=0           plus a uniform 0..this per request
 #   BENCH_ARGS='--only org'     one part alone: org (issue 12) or latency (issue 16: latency tables,
 #                               critical path, cold start, cost); prints, leaves README.md alone

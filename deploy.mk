@@ -3,7 +3,8 @@
 #   make build-deps   cargo-lambda (PyPI, brings ziglang for the cross link) and the arm64 Rust target
 #   make build        the Lambda artifact for arm64: target/lambda/rekognition-guard/bootstrap.zip
 #   make validate     cfn-lint + SAM translation of template.yaml, offline
-#   make test-deploy  tests/deploy (lint, translation, IAM scope, EventBridge patterns on moto)
+#   make test-deploy  tests/deploy (lint, translation, IAM scope, EventBridge patterns on moto, the
+#                     benchmark's latency proxy)
 
 PYTHON ?= python3
 CARGO_LAMBDA ?= cargo lambda

@@ -1,6 +1,6 @@
-"""AWS-like latency for the benchmark (issue 16): tests/fault_proxy.py in front of moto with
-`--latency-ms` (every request held that long, optionally plus jitter, many in flight), and what
-its timestamps say.
+"""AWS-like latency for the benchmark (issue 16): bench/latency_proxy.py in front of moto (every
+request a round trip of at least `latency_ms`, optionally plus jitter, many in flight; with
+`hold`, held that long before moto serves it), and what its timestamps say.
 
 - critical path: the depth of a run's request graph, i.e. the longest chain of requests each of
   which was sent only after the previous one was answered (the sequential round trips);
@@ -16,15 +16,15 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROXY = ROOT / "tests" / "fault_proxy.py"
+PROXY = ROOT / "bench" / "latency_proxy.py"
 
 
 class LatencyProxy:
-    def __init__(self, upstream, latency_ms=25.0, jitter_ms=0.0):
+    def __init__(self, upstream, latency_ms=25.0, jitter_ms=0.0, hold=False):
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.proc = subprocess.Popen(
             [sys.executable, str(PROXY), "--upstream", upstream, "--latency-ms", str(latency_ms),
-             "--jitter-ms", str(jitter_ms), "--max-seconds", "14400"],
+             "--jitter-ms", str(jitter_ms), "--max-seconds", "14400", *(["--hold"] if hold else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("LISTENING "):

@@ -6,13 +6,10 @@ returns its answer verbatim, unless a rule says to answer with a fault instead. 
 faults are the errors AWS itself sends, in each protocol's own format, so the SDK
 classifies (and retries) them as it would in production.
 
-    python3 tests/fault_proxy.py --upstream http://127.0.0.1:PORT [--latency-ms 25 [--jitter-ms 5]]
+    python3 tests/fault_proxy.py --upstream http://127.0.0.1:PORT
 
---latency-ms holds every forwarded request that long (plus a uniform 0..--jitter-ms) before
-it goes upstream, many in flight at once: an AWS-like round trip in front of the emulator
-(the benchmark's "at latency" tables). Every log entry carries `t_in` and `t_out`
-(monotonic seconds: request received, answer sent), from which the benchmark reads the
-critical path.
+Every log entry carries `t_in` and `t_out` (monotonic seconds: request received, answer
+sent). The benchmark's AWS-like round trips are bench/latency_proxy.py's.
 
 prints `LISTENING <port>` as its first line on stdout, then nothing else on stdout.
 
@@ -43,7 +40,6 @@ import http.client
 import http.server
 import json
 import os
-import random
 import socket
 import struct
 import sys
@@ -470,9 +466,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         head = self.command == "HEAD"
         try:
             if rule is None:
-                latency = self.server.latency
-                if latency:
-                    time.sleep(latency + random.uniform(0, self.server.jitter))
                 status, rheaders, data = self.forward(self.command, body)
                 state.update(entry, status=status, t_out=time.monotonic())
                 self.send(status, rheaders, data, head)
@@ -553,11 +546,7 @@ def main():
     ap.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the emulator")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=3600.0)
-    ap.add_argument("--latency-ms", type=float, default=0.0, help="hold every forwarded request this long")
-    ap.add_argument("--jitter-ms", type=float, default=0.0, help="plus a uniform 0..this")
     args = ap.parse_args()
-    if not (0 <= args.latency_ms <= 10_000 and 0 <= args.jitter_ms <= 10_000):
-        sys.exit("fault_proxy: --latency-ms and --jitter-ms must be within 0..10000")
     upstream = urllib.parse.urlsplit(args.upstream)
     if upstream.scheme != "http" or upstream.hostname not in LOOPBACK or not upstream.port:
         sys.exit("fault_proxy: --upstream must be http://127.0.0.1:PORT (loopback only)")
@@ -565,7 +554,6 @@ def main():
     server = Server(("127.0.0.1", args.port), Handler)
     server.upstream = upstream
     server.state = State()
-    server.latency, server.jitter = args.latency_ms / 1000, args.jitter_ms / 1000
 
     def watch_stdin():
         # Blocks until EOF: the parent closed its end or died.

@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use rekognition_guard::aws::organizations::read_opt_out;
+use rekognition_guard::aws::organizations::{Ask, Learned, read_opt_out};
 use rekognition_guard::opt_out::report;
 
 /// What the handler does: read the facts, then build the `organization` resource.
@@ -28,7 +28,7 @@ async fn evaluate_opt_out(
     services: &[String],
 ) -> Resource {
     report::resource(
-        &read_opt_out(client, account, services).await,
+        &read_opt_out(client, account, services, Ask::default()).await,
         account,
         services,
     )
@@ -537,6 +537,7 @@ fn hierarchy_rules(root_policy: &Value) -> Vec<Rule> {
         "Name": "root", "Description": "", "Type": "AISERVICES_OPT_OUT_POLICY", "AwsManaged": false } ] })
     .to_string();
     let none = json!({ "Policies": [] }).to_string();
+    let catalog = root_policies.clone();
     let policy = json!({ "Policy": {
         "PolicySummary": { "Id": ROOT_POLICY, "Name": "root", "Type": "AISERVICES_OPT_OUT_POLICY",
                            "AwsManaged": false },
@@ -567,11 +568,21 @@ fn hierarchy_rules(root_policy: &Value) -> Vec<Rule> {
             .http_status(200, Some(policy))
             .repeatedly()
             .build(),
+        // The organization's opt-out policies, listed while the walk goes up.
+        mock!(Client::list_policies)
+            .sequence()
+            .http_status(200, Some(catalog))
+            .repeatedly()
+            .build(),
     ]
 }
 
+/// The rules, then `ListPolicies` refused unless a rule answers it: the catalogue read
+/// during the walk is optional, and most tests are about something else.
 fn client(rules: &[&Rule]) -> Client {
-    mock_client!(aws_sdk_organizations, RuleMode::MatchAny, rules, |conf| {
+    let catalog_refused = denied(mock!(Client::list_policies));
+    let rules: Vec<&Rule> = rules.iter().copied().chain([&catalog_refused]).collect();
+    mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &rules, |conf| {
         // Standard retries, fast backoff: a retried throttle costs milliseconds here.
         conf.retry_config(
             aws_sdk_organizations::config::retry::RetryConfig::standard()
@@ -937,4 +948,177 @@ async fn the_cli_prints_the_verdict_and_the_path_for_its_own_account() {
         (c["status"].as_str(), c["severity"].as_str()),
         (Some("non-compliant"), Some("high"))
     );
+}
+
+// ---- asking ahead (issue 16: the opt-out evaluation's round trips) ----------------------
+
+#[tokio::test]
+async fn mock_a_known_caller_asks_for_the_effective_policy_without_waiting() {
+    // DescribeOrganization says "no organization", yet DescribeEffectivePolicy was already
+    // on its way: the caller (this account) was known, so nothing waited for the answer.
+    let org = mock!(Client::describe_organization)
+        .sequence()
+        .http_status(
+            400,
+            error_body(
+                "AWSOrganizationsNotInUseException",
+                "Your account is not a member of an organization.",
+            ),
+        )
+        .build();
+    let effective = mock!(Client::describe_effective_policy)
+        .match_requests(|r| r.target_id().is_none())
+        .sequence()
+        .http_status(
+            400,
+            error_body(
+                "AWSOrganizationsNotInUseException",
+                "Your account is not a member of an organization.",
+            ),
+        )
+        .build();
+    let client = client(&[&org, &effective]);
+    let ask = Ask {
+        caller: Some(ACCOUNT),
+        learned: None,
+    };
+
+    let services = services(&["rekognition"]);
+    let facts = read_opt_out(&client, ACCOUNT, &services, ask).await;
+    let resource = report::resource(&facts, ACCOUNT, &services);
+    let c = control(&resource, "rekognition");
+    assert_eq!(c.status, Status::NonCompliant);
+    assert!(c.detail.contains("in no organization"), "{}", c.detail);
+    assert_eq!(org.num_calls(), 1);
+    assert_eq!(
+        effective.num_calls(),
+        1,
+        "sent alongside DescribeOrganization"
+    );
+}
+
+#[tokio::test]
+async fn mock_the_guard_names_a_member_and_learns_the_call_answers() {
+    // The guard (management) asks about a member: the member is named at once. Once the
+    // call has answered, later evaluations read no hierarchy ahead.
+    const MEMBER: &str = "444455556666";
+    let org = describe_organization(ACCOUNT);
+    let effective = mock!(Client::describe_effective_policy)
+        .match_requests(|r| r.target_id() == Some(MEMBER))
+        .sequence()
+        .http_status(200, effective_body(&lock_everything(), MEMBER))
+        .repeatedly()
+        .build();
+    let parents = mock!(Client::list_parents)
+        .sequence()
+        .http_status(
+            200,
+            Some(json!({ "Parents": [ { "Id": ROOT, "Type": "ROOT" } ] }).to_string()),
+        )
+        .repeatedly()
+        .build();
+    let attached = mock!(Client::list_policies_for_target)
+        .sequence()
+        .http_status(200, Some(json!({ "Policies": [] }).to_string()))
+        .repeatedly()
+        .build();
+    let client = client(&[&org, &effective, &parents, &attached]);
+    let learned = Learned::default();
+    let ask = Ask {
+        caller: Some(ACCOUNT),
+        learned: Some(&learned),
+    };
+    let services = services(&["rekognition"]);
+
+    assert!(!learned.answers());
+    let first = read_opt_out(&client, MEMBER, &services, ask).await;
+    assert!(learned.answers(), "the answer was remembered");
+    let ahead = parents.num_calls();
+    let second = read_opt_out(&client, MEMBER, &services, ask).await;
+    for facts in [&first, &second] {
+        let resource = report::resource(facts, MEMBER, &services);
+        let c = control(&resource, "rekognition");
+        assert_eq!(c.status, Status::Compliant, "{}", c.detail);
+        assert!(
+            c.detail.contains("path: describe-effective-policy"),
+            "{}",
+            c.detail
+        );
+    }
+    assert_eq!(effective.num_calls(), 2, "named the member both times");
+    assert!(ahead <= 1, "at most the first walk step went out ahead");
+    assert_eq!(
+        parents.num_calls(),
+        ahead,
+        "the second evaluation read nothing ahead"
+    );
+}
+
+#[tokio::test]
+async fn mock_locks_are_still_read_after_the_call_is_known_to_answer() {
+    // Nothing is read ahead once the effective policy is known to answer, but an opt-out
+    // that does not show its locks still gets them from the hierarchy, read on demand.
+    let org = describe_organization(ACCOUNT);
+    let effective = mock!(Client::describe_effective_policy)
+        .sequence()
+        .http_status(
+            200,
+            effective_body(
+                &json!({ "services": { "default": { "opt_out_policy": "optOut" } } }),
+                ACCOUNT,
+            ),
+        )
+        .repeatedly()
+        .build();
+    let hierarchy = hierarchy_rules(&lock_everything());
+    let mut rules: Vec<&Rule> = vec![&org, &effective];
+    rules.extend(hierarchy.iter());
+    let client = client(&rules);
+    let learned = Learned::default();
+    let ask = Ask {
+        caller: Some(ACCOUNT),
+        learned: Some(&learned),
+    };
+    let services = services(&["rekognition"]);
+
+    for _ in 0..2 {
+        let facts = read_opt_out(&client, ACCOUNT, &services, ask).await;
+        let resource = report::resource(&facts, ACCOUNT, &services);
+        let c = control(&resource, "rekognition");
+        assert_eq!(c.status, Status::Compliant, "{}", c.detail);
+        assert_eq!(c.severity, None, "locked at the root");
+        assert_eq!(c.after.as_ref().expect("after")["child_can_opt_in"], false);
+    }
+    assert_eq!(effective.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn moto_more_opt_out_policies_than_the_catalogue_holds() {
+    // Twelve opt-out policies in the organization, one of them attached above the member:
+    // the catalogue is skipped and the attached one read after the walk.
+    let org = Org::new().await;
+    let ou = org.ou(&org.root, "many").await;
+    let member = org.account("member-many", &ou).await;
+    for i in 0..11 {
+        org.client
+            .create_policy()
+            .name(format!("unattached-{i}"))
+            .description("test")
+            .r#type(PolicyType::AiservicesOptOutPolicy)
+            .content(json!({ "services": { "default": assign("optIn") } }).to_string())
+            .send()
+            .await
+            .expect("create policy");
+    }
+    org.attach("ou-lock", lock_everything(), &ou).await;
+
+    let resource = org.evaluate(&member, &["rekognition"]).await;
+    let c = control(&resource, "rekognition");
+    assert_eq!(c.status, Status::Compliant, "{}", c.detail);
+    assert_eq!(c.severity, None, "locked on the OU");
+    let path = format!("root {} > {ou} > account {member}", org.root);
+    assert!(c.detail.contains(&path), "{}", c.detail);
+    let after = c.after.as_ref().expect("after");
+    assert_eq!(after["opt_out_policy"], "optOut");
+    assert_eq!(after["child_can_opt_in"], false);
 }

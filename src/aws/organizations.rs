@@ -8,13 +8,16 @@
 //! report entries).
 //! It never writes to Organizations.
 //!
-//! Order: `DescribeOrganization` (no organization: nothing applies), then
-//! `DescribeEffectivePolicy`, AWS's own merge; where that call is denied or unavailable, the
-//! hierarchy from the root to the account is read and merged by `crate::opt_out`. When the
-//! effective policy says `optOut` but cannot show whether a lower policy could opt back in, the
-//! hierarchy is read too (best effort) for the locks. The hierarchy read starts alongside the
-//! first calls (and is dropped when not needed), its levels' attachments and policies all at
-//! once, so the whole evaluation is as deep as the walk up from the account plus two.
+//! Order: `DescribeOrganization` (no organization: nothing applies) and, at the same time when
+//! the caller's own account is known (`Ask::caller`), `DescribeEffectivePolicy`, AWS's own
+//! merge: one round trip. Where that call is denied or unavailable, the hierarchy from the root
+//! to the account is read and merged by `crate::opt_out`. When the effective policy says
+//! `optOut` but cannot show whether a lower policy could opt back in, the hierarchy is read too
+//! (best effort) for the locks. Until this process has seen `DescribeEffectivePolicy` answer
+//! (`Ask::learned`), the hierarchy read starts alongside the first calls and is dropped when not
+//! needed: each level's attachments are asked for as soon as the walk up finds the level, and
+//! the organization's opt-out policies are listed and read meanwhile, so the fallback is as deep
+//! as the walk up plus one (two round trips for an account below the root).
 
 use super::AwsError;
 use crate::opt_out::report::{
@@ -25,6 +28,7 @@ use aws_sdk_organizations::Client;
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::types::{EffectivePolicyType, ParentType, PolicyType};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -33,6 +37,11 @@ const DESCRIBE_EFFECTIVE_POLICY: &str = "organizations:DescribeEffectivePolicy";
 const LIST_PARENTS: &str = "organizations:ListParents";
 const LIST_POLICIES_FOR_TARGET: &str = "organizations:ListPoliciesForTarget";
 const DESCRIBE_POLICY: &str = "organizations:DescribePolicy";
+const LIST_POLICIES: &str = "organizations:ListPolicies";
+
+/// The organization's opt-out policies are read ahead of the walk only when there are at most
+/// this many; otherwise only the attached ones, once the walk has found them.
+const CATALOG_MAX: usize = 10;
 
 /// Organizations allows five levels of OUs; anything deeper is a loop or a broken answer.
 const MAX_DEPTH: usize = 8;
@@ -85,13 +94,64 @@ impl CallError {
     }
 }
 
+/// What a process has learned of `DescribeEffectivePolicy`: whether it answers here. Shared
+/// by every evaluation of a process, so that once the call is known to answer, no evaluation
+/// reads the hierarchy ahead (Organizations' request quota is the organization's).
+#[derive(Debug)]
+pub struct Learned(AtomicU8);
+
+const UNKNOWN: u8 = 0;
+const ANSWERS: u8 = 1;
+const DOES_NOT_ANSWER: u8 = 2;
+
+impl Default for Learned {
+    fn default() -> Self {
+        Learned(AtomicU8::new(UNKNOWN))
+    }
+}
+
+impl Learned {
+    /// Whether `DescribeEffectivePolicy` has answered here (no hierarchy is read ahead then).
+    pub fn answers(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == ANSWERS
+    }
+
+    fn read_ahead(&self) -> bool {
+        !self.answers()
+    }
+
+    fn record(&self, answers: bool) {
+        let value = if answers { ANSWERS } else { DOES_NOT_ANSWER };
+        self.0.store(value, Ordering::Relaxed);
+    }
+}
+
+/// What is known before asking.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Ask<'a> {
+    /// The account the client acts as, when known without a request: asking for its own
+    /// effective policy, or naming another account, need not wait for `DescribeOrganization`.
+    pub caller: Option<&'a str>,
+    /// This process's experience of `DescribeEffectivePolicy` (none: start from scratch).
+    pub learned: Option<&'a Learned>,
+}
+
 /// Reads the AI services opt-out policy of `account_id` (as the caller, the management
 /// account or a delegated administrator, sees it). Never fails: no organization, no policy,
 /// denied access and AWS errors are each facts for the report.
-pub async fn read_opt_out(client: &Client, account_id: &str, services: &[String]) -> OptOutFacts {
+pub async fn read_opt_out(
+    client: &Client,
+    account_id: &str,
+    services: &[String],
+    ask: Ask<'_>,
+) -> OptOutFacts {
     let started = Instant::now();
     let services = service_list(services);
-    let facts = read(client, account_id, &services).await;
+    let fresh = Learned::default();
+    let learned = ask.learned.unwrap_or(&fresh);
+    // Boxed: the SDK's futures are large, and this one nests several (debug builds run
+    // tests on 2 MiB stacks).
+    let facts = Box::pin(read(client, account_id, &services, ask.caller, learned)).await;
     info!(
         control = CONTROL_ID,
         account = %account_id,
@@ -102,32 +162,51 @@ pub async fn read_opt_out(client: &Client, account_id: &str, services: &[String]
     facts
 }
 
-async fn read(client: &Client, account_id: &str, services: &[String]) -> OptOutFacts {
+async fn read(
+    client: &Client,
+    account_id: &str,
+    services: &[String],
+    caller: Option<&str>,
+    learned: &Learned,
+) -> OptOutFacts {
     let mut denied: Vec<&'static str> = Vec::new();
-    // The hierarchy is read alongside: it is needed whenever the effective policy is
-    // unavailable or does not show its locks, and then it costs no round trips of its own.
-    let mut hierarchy = Speculative::start(client, account_id);
+    // The hierarchy is read alongside while the effective policy may not answer: it is
+    // needed whenever that call is unavailable or does not show its locks, and then it costs
+    // no round trips of its own.
+    let mut hierarchy = Speculative::new(client, account_id, learned.read_ahead());
 
-    let management = match client.describe_organization().send().await {
-        Ok(out) => out
-            .organization()
-            .and_then(|o| o.master_account_id())
-            .map(str::to_owned),
-        Err(err) => match CallError::from_sdk(DESCRIBE_ORGANIZATION, err) {
-            CallError::NoOrganization => return OptOutFacts::NoOrganization,
-            CallError::Denied { action, .. } => {
-                // Optional: it only tells whether to name a target, so carry on.
-                denied.push(action);
-                None
+    let (organization, effective) = match caller {
+        // Whose policy to ask for is known: both at once.
+        Some(caller) => {
+            tokio::join!(
+                Box::pin(organization(client)),
+                Box::pin(describe_effective(client, account_id, caller != account_id))
+            )
+        }
+        None => {
+            let organization = organization(client).await;
+            if matches!(organization, Err(CallError::NoOrganization)) {
+                return OptOutFacts::NoOrganization;
             }
-            other => {
-                debug!(error = %other, "DescribeOrganization failed; carrying on without it");
-                None
-            }
-        },
+            let name_target = matches!(&organization, Ok(Some(m)) if m != account_id);
+            let effective = describe_effective(client, account_id, name_target).await;
+            (organization, effective)
+        }
     };
+    match organization {
+        Ok(_) => {}
+        Err(CallError::NoOrganization) => return OptOutFacts::NoOrganization,
+        // Optional: it only tells whether to name a target, so carry on.
+        Err(CallError::Denied { action, .. }) => denied.push(action),
+        Err(other) => debug!(error = %other, "DescribeOrganization failed; carrying on without it"),
+    }
+    match &effective {
+        Ok(_) | Err(CallError::NoOrganization) => learned.record(true),
+        Err(CallError::Denied { .. } | CallError::Unavailable { .. }) => learned.record(false),
+        Err(CallError::Failed(_)) => {}
+    }
 
-    let fallback_note = match describe_effective(client, account_id, management.as_deref()).await {
+    let fallback_note = match effective {
         Ok(Some(content)) => {
             let effective = Effective::from_effective_content(&content);
             let locks = effective_locks(&mut hierarchy, account_id, services, &effective).await;
@@ -195,18 +274,31 @@ async fn read(client: &Client, account_id: &str, services: &[String]) -> OptOutF
     }
 }
 
+/// The organization's management account (`Ok(None)`: not named in the answer).
+async fn organization(client: &Client) -> Result<Option<String>, CallError> {
+    let out = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| CallError::from_sdk(DESCRIBE_ORGANIZATION, e))?;
+    Ok(out
+        .organization()
+        .and_then(|o| o.master_account_id())
+        .map(str::to_owned))
+}
+
 /// `DescribeEffectivePolicy` for the account. `Ok(None)`: no policy of this type applies.
 ///
 /// Any account may ask for its own effective policy without a target; only the management
-/// account may name another account. So the target is named only when the account is not the
-/// organization's management account, and a refusal to name it is retried without it (the
-/// caller is then the account itself, which the answer's `TargetId` confirms).
+/// account (or a delegated administrator) may name another account. So the target is named
+/// only when the account is not the caller's own (`name_target`), and a refusal to name it is
+/// retried without it (the caller is then the account itself, which the answer's `TargetId`
+/// confirms).
 async fn describe_effective(
     client: &Client,
     account_id: &str,
-    management: Option<&str>,
+    name_target: bool,
 ) -> Result<Option<String>, CallError> {
-    let name_target = management.is_some_and(|m| m != account_id);
     let first = describe_effective_once(client, name_target.then_some(account_id)).await;
     let answer = match first {
         Err(CallError::Denied { .. }) if name_target => {
@@ -302,23 +394,51 @@ async fn effective_locks(
     }
 }
 
-/// A hierarchy read started before it is known to be needed: taken once, aborted when
-/// dropped untaken.
-struct Speculative(Option<tokio::task::JoinHandle<Result<Hierarchy, CallError>>>);
+/// A hierarchy read, started before it is known to be needed (or on first need): taken
+/// once, aborted when dropped untaken.
+struct Speculative {
+    client: Client,
+    account: String,
+    task: Option<tokio::task::JoinHandle<Result<Hierarchy, CallError>>>,
+    taken: bool,
+}
 
 impl Speculative {
-    fn start(client: &Client, account_id: &str) -> Speculative {
-        let (client, account) = (client.clone(), account_id.to_owned());
-        Speculative(Some(tokio::spawn(async move {
+    fn new(client: &Client, account_id: &str, start_now: bool) -> Speculative {
+        let mut read = Speculative {
+            client: client.clone(),
+            account: account_id.to_owned(),
+            task: None,
+            taken: false,
+        };
+        if start_now {
+            read.start();
+        }
+        read
+    }
+
+    fn start(&mut self) {
+        let (client, account) = (self.client.clone(), self.account.clone());
+        self.task = Some(tokio::spawn(async move {
             read_hierarchy(&client, &account).await
-        })))
+        }));
     }
 
     async fn take(&mut self) -> Result<Hierarchy, CallError> {
-        let task = self.0.take().ok_or_else(|| {
-            CallError::Failed(AwsError::new(
+        if self.taken {
+            return Err(CallError::Failed(AwsError::new(
                 LIST_PARENTS,
                 "the hierarchy was read already",
+            )));
+        }
+        self.taken = true;
+        if self.task.is_none() {
+            self.start();
+        }
+        let task = self.task.take().ok_or_else(|| {
+            CallError::Failed(AwsError::new(
+                LIST_PARENTS,
+                "the hierarchy read did not start",
             ))
         })?;
         task.await.unwrap_or_else(|e| {
@@ -332,50 +452,72 @@ impl Speculative {
 
 impl Drop for Speculative {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
+        if let Some(task) = self.task.take() {
             task.abort();
         }
     }
 }
 
 /// The path from the root to the account with every opt-out policy attached on it.
+///
+/// Three things at once: the walk up (`ListParents`, one level a round trip), each level's
+/// attachments as soon as the walk has found the level, and the organization's opt-out
+/// policies (`ListPolicies`, then each one's content, when there are few). Whatever the
+/// catalogue lacks is read after the walk.
 async fn read_hierarchy(client: &Client, account_id: &str) -> Result<Hierarchy, CallError> {
-    let mut path = vec![(account_id.to_owned(), TargetKind::Account)];
-    let mut child = account_id.to_owned();
-    loop {
-        if path.len() > MAX_DEPTH {
-            return Err(CallError::Failed(AwsError::new(
-                LIST_PARENTS,
-                format!("no root within {MAX_DEPTH} levels above {account_id}"),
-            )));
+    let walk = async {
+        let mut path = vec![(account_id.to_owned(), TargetKind::Account)];
+        let mut attachments = tokio::task::JoinSet::new();
+        let spawn = |set: &mut tokio::task::JoinSet<_>, index: usize, target: String| {
+            let client = client.clone();
+            set.spawn(async move { (index, attached_policies(&client, &target).await) });
+        };
+        spawn(&mut attachments, 0, account_id.to_owned());
+        let mut child = account_id.to_owned();
+        loop {
+            if path.len() > MAX_DEPTH {
+                return Err(CallError::Failed(AwsError::new(
+                    LIST_PARENTS,
+                    format!("no root within {MAX_DEPTH} levels above {account_id}"),
+                )));
+            }
+            let (id, kind) = parent(client, &child).await?;
+            spawn(&mut attachments, path.len(), id.clone());
+            path.push((id.clone(), kind));
+            if kind == TargetKind::Root {
+                break;
+            }
+            child = id;
         }
-        let (id, kind) = parent(client, &child).await?;
-        path.push((id.clone(), kind));
-        if kind == TargetKind::Root {
-            break;
+        let mut attached = vec![Vec::new(); path.len()];
+        while let Some(joined) = attachments.join_next().await {
+            let (index, ids) = joined.map_err(|e| {
+                CallError::Failed(AwsError::new(
+                    LIST_POLICIES_FOR_TARGET,
+                    format!("reading the attachments stopped: {e}"),
+                ))
+            })?;
+            attached[index] = ids?;
         }
-        child = id;
-    }
+        Ok((path, attached))
+    };
+    let (walked, mut contents) = tokio::join!(walk, catalog(client));
+    let (mut path, mut attached) = walked?;
     path.reverse();
+    attached.reverse();
 
-    // Every level's attachments at once, then every distinct policy at once: two round
-    // trips after the walk up, whatever the depth.
-    let attached = futures::future::try_join_all(
-        path.iter()
-            .map(|(target_id, _)| attached_policies(client, target_id)),
-    )
-    .await?;
-    let mut distinct: Vec<&String> = attached.iter().flatten().collect();
-    distinct.sort();
-    distinct.dedup();
-    let contents: HashMap<&String, String> = distinct
+    // Attached but not in the catalogue (many policies, or one created meanwhile): read now.
+    let mut missing: Vec<&String> = attached
         .iter()
-        .copied()
-        .zip(
-            futures::future::try_join_all(distinct.iter().map(|id| policy_content(client, id)))
-                .await?,
-        )
+        .flatten()
+        .filter(|id| !contents.contains_key(*id))
         .collect();
+    missing.sort();
+    missing.dedup();
+    let read =
+        futures::future::try_join_all(missing.iter().map(|id| policy_content(client, id))).await?;
+    contents.extend(missing.into_iter().cloned().zip(read));
+
     let levels = path
         .into_iter()
         .zip(&attached)
@@ -440,6 +582,42 @@ async fn attached_policies(client: &Client, target: &str) -> Result<Vec<String>,
         );
     }
     Ok(ids)
+}
+
+/// The content of every opt-out policy of the organization, when there are at most
+/// `CATALOG_MAX`; empty when there are more or the list is refused, and without any policy
+/// that could not be read (whatever is attached is then read after the walk, and its
+/// failure reported there).
+async fn catalog(client: &Client) -> HashMap<String, String> {
+    let mut ids = Vec::new();
+    let mut pages = client
+        .list_policies()
+        .filter(PolicyType::AiservicesOptOutPolicy)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => ids.extend(
+                page.policies()
+                    .iter()
+                    .filter_map(|p| p.id())
+                    .map(str::to_owned),
+            ),
+            Err(e) => {
+                let err = CallError::from_sdk(LIST_POLICIES, e);
+                debug!(error = %err, "no catalogue of opt-out policies; reading the attached ones");
+                return HashMap::new();
+            }
+        }
+        if ids.len() > CATALOG_MAX {
+            return HashMap::new();
+        }
+    }
+    let contents = futures::future::join_all(ids.iter().map(|id| policy_content(client, id))).await;
+    ids.into_iter()
+        .zip(contents)
+        .filter_map(|(id, content)| content.ok().map(|c| (id, c)))
+        .collect()
 }
 
 async fn policy_content(client: &Client, policy_id: &str) -> Result<String, CallError> {

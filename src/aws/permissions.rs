@@ -38,6 +38,10 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "opt-out fallback: policy content",
     ),
     (
+        "organizations:ListPolicies",
+        "opt-out fallback: the opt-out policies, read during the walk",
+    ),
+    (
         "organizations:ListAccounts",
         "opt-out drift: every account of the organization",
     ),

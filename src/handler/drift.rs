@@ -397,11 +397,16 @@ async fn opt_out_drift(
         "re-evaluating the opt-out policy after a change"
     );
     let services = &app.config.opt_out_services;
+    // Asked with this account's own clients, as this account.
+    let ask = organizations::Ask {
+        caller: Some(account),
+        learned: None,
+    };
     futures::stream::iter(accounts)
         .map(|a| {
             let client = client.clone();
             async move {
-                let facts = organizations::read_opt_out(&client, &a, services).await;
+                let facts = organizations::read_opt_out(&client, &a, services, ask).await;
                 crate::opt_out::report::resource(&facts, &a, services)
             }
         })

@@ -75,6 +75,10 @@ pub struct App {
     keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
     /// Shared by every account's `App`: the verdicts come from the guard account.
     opt_out: Arc<OptOutCache>,
+    /// Whether `DescribeEffectivePolicy` answers here (shared, like the verdicts).
+    opt_out_learned: Arc<organizations::Learned>,
+    /// A member's `App`: the guard account `central` acts as, when it was known.
+    central_account: Option<String>,
     /// `(region, bucket)` → when this warm process last verified it compliant.
     verified: Mutex<HashMap<(String, String), Instant>>,
     /// Bucket → its Region, as `GetBucketLocation` said (a bucket never moves): an
@@ -100,6 +104,8 @@ impl App {
             account: tokio::sync::OnceCell::new(),
             keys: Mutex::default(),
             opt_out: Arc::default(),
+            opt_out_learned: Arc::default(),
+            central_account: None,
             verified: Mutex::default(),
             bucket_regions: Mutex::default(),
         }
@@ -115,6 +121,8 @@ impl App {
             account: tokio::sync::OnceCell::new_with(Some(account.to_owned())),
             keys: Mutex::default(),
             opt_out: Arc::clone(&self.opt_out),
+            opt_out_learned: Arc::clone(&self.opt_out_learned),
+            central_account: self.central_account().map(str::to_owned),
             verified: Mutex::default(),
             bucket_regions: Mutex::default(),
             // The member role's own ARN in that account, read with its credentials.
@@ -168,6 +176,29 @@ impl App {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((region.to_owned(), bucket.to_owned()), Instant::now());
+    }
+
+    /// The account `central` acts as (the guard's), when known without a request.
+    fn central_account(&self) -> Option<&str> {
+        match &self.central_account {
+            Some(guard) => Some(guard),
+            None if Arc::ptr_eq(&self.clients, &self.central) => {
+                self.account.get().map(String::as_str)
+            }
+            None => None,
+        }
+    }
+
+    /// How to ask Organizations about `account` from `central`: as whom, and what this
+    /// process has learned. The function's own `App` is asked only about its own account
+    /// (an event naming another is refused before its verdict is used), so before STS has
+    /// answered that account is the caller.
+    pub fn opt_out_ask<'a>(&'a self, account: &'a str) -> organizations::Ask<'a> {
+        let own = Arc::ptr_eq(&self.clients, &self.central);
+        organizations::Ask {
+            caller: self.central_account().or(own.then_some(account)),
+            learned: Some(&self.opt_out_learned),
+        }
     }
 
     /// This function's own account (`sts:GetCallerIdentity`, cached).
@@ -247,8 +278,13 @@ impl App {
         // From the guard account: Organizations policies are read by the management
         // account or a delegated administrator, with the member as the target.
         let services = &self.config.opt_out_services;
-        let facts =
-            organizations::read_opt_out(&self.central.organizations(), account, services).await;
+        let facts = organizations::read_opt_out(
+            &self.central.organizations(),
+            account,
+            services,
+            self.opt_out_ask(account),
+        )
+        .await;
         let resource = opt_out::report::resource(&facts, account, services);
         *slot = Some((Instant::now(), resource.clone()));
         resource

@@ -27,6 +27,7 @@ UNSCOPABLE = {
     "organizations:ListParents",
     "organizations:ListPoliciesForTarget",
     "organizations:DescribePolicy",
+    "organizations:ListPolicies",
     "organizations:ListAccounts",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
