@@ -127,7 +127,7 @@ def run_process(cmd, env, timeout=TIMEOUT):
     child had before exec, i.e. this Python process's, into it.)"""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        t0 = time.perf_counter()
+        t0 = time.monotonic()  # the latency proxy's clock too (CLOCK_MONOTONIC)
         proc = subprocess.Popen([TIME, "-v", "-o", tf.name, *cmd], env=env, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
         timed_out = threading.Event()
@@ -149,7 +149,7 @@ def run_process(cmd, env, timeout=TIMEOUT):
         timer = threading.Timer(timeout, kill)
         timer.start()
         proc.wait()
-        wall = time.perf_counter() - t0
+        wall = time.monotonic() - t0
         timer.cancel()
         report = tf.read()
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
@@ -157,7 +157,7 @@ def run_process(cmd, env, timeout=TIMEOUT):
         sig = re.search(r"Command terminated by signal (\d+)", report)
         out.seek(0)
         err.seek(0)
-        return {"wall": wall, "rss_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
+        return {"wall": wall, "t0": t0, "rss_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
                 "rc": -int(sig.group(1)) if sig else int(rc.group(1)) if rc else proc.returncode,
                 "timed_out": timed_out.is_set(), "stdout": out.read().decode("utf-8", "replace"),
                 "stderr": err.read().decode("utf-8", "replace")}
@@ -247,6 +247,11 @@ def measure(moto, tool, binary, buckets, workdir, reps, bucket=None, event=None,
             run["in_flight"] = latency.in_flight(seen)
             if bucket:
                 run["depth"], run["chain"] = latency.critical_path(seen)
+                if seen:
+                    # Where an event's time goes: spawn to its first request, its round trips,
+                    # its last answer to exit (GNU time's fork and exec included at both ends).
+                    run["to_first"] = min(e["t_in"] for e in seen) - res["t0"]
+                    run["to_last"] = max(e["t_out"] for e in seen) - res["t0"]
         runs.append(run)
         status = "TIMEOUT" if res["timed_out"] else f"rc={res['rc']}"
         log(f"  {tool} run {i + 1}/{reps}: {res['wall'] * 1000:.0f} ms, {res['rss_mb']:.1f} MB, "
@@ -281,6 +286,8 @@ def summarize(runs):
         "n_problems": worst["n_problems"],
         "in_flight": statistics.median(r["in_flight"] for r in ok) if "in_flight" in ok[0] else None,
         "depth": mid.get("depth"), "chain": mid.get("chain"),
+        "to_first": statistics.median(r["to_first"] for r in ok) if "to_first" in ok[0] else None,
+        "to_last": statistics.median(r["to_last"] for r in ok) if "to_last" in ok[0] else None,
     }
 
 
@@ -416,7 +423,8 @@ def render(res):
         "verifies every write by reading it back and publishes its alert to SNS; the peers do none of that. "
         "Cloud Custodian got no endpoint setting but `AWS_ENDPOINT_URL`, like the others, and every request "
         "it made reached the emulator. moto lacks Organizations `DescribeEffectivePolicy`, so "
-        "rekognition-guard falls back to walking the hierarchy here: 4 requests AWS would not need.")
+        "rekognition-guard falls back to walking the hierarchy here: 5 requests AWS would not need "
+        "(`ListParents`, `ListPolicies`, `ListPoliciesForTarget` ×2, `DescribePolicy`).")
     add("")
     add("**One `CreateBucket` event** (`events/create-bucket-console.json`; the bucket as the console "
         "leaves it — SSE-S3, Block Public Access on, no policy — or already compliant):")
@@ -637,6 +645,15 @@ def render_latency(res, ceiling=None):
         t = lat["event"][sc]["rekognition-guard"]
         if t.get("chain"):
             add(f"rekognition-guard's critical path, {sc} bucket: " + " → ".join(t["chain"]) + ".")
+            add("")
+        if t.get("to_first") is not None and t.get("to_last") is not None:
+            rounds = t["to_last"] - t["to_first"]
+            add(f"Where its {sc}-bucket event's {ms(t['wall'])} ms go (medians): spawn to its first request "
+                f"{t['to_first'] * 1000:.1f} ms (GNU time's fork and exec, process start, configuration, the "
+                f"clients, and the TLS roots its HTTPS client loads before the first connection); first request to "
+                f"last answer {rounds * 1000:.1f} ms ({t['depth']} round trips of {lat['ms']:g} ms = "
+                f"{t['depth'] * lat['ms']:.0f} ms); last answer to exit {(t['wall'] - t['to_last']) * 1000:.1f} ms "
+                "(the report, the runtime's shutdown, the process's teardown).")
             add("")
     cs = res.get("cold_start")
     if cs and cs.get("runs"):
