@@ -37,7 +37,7 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fault_proxy import HOP_HEADERS, LOOPBACK, MAX_BODY, operation_of  # noqa: E402
+from fault_proxy import HOP_HEADERS, MAX_BODY, exit_when_stdin_closes, loopback_upstream, operation_of  # noqa: E402
 
 MAX_LOG = 2_000_000
 
@@ -253,24 +253,15 @@ def main():
     args = ap.parse_args()
     if not (0 <= args.latency_ms <= 10_000 and 0 <= args.jitter_ms <= 10_000):
         sys.exit("latency_proxy: --latency-ms and --jitter-ms must be within 0..10000")
-    upstream = urllib.parse.urlsplit(args.upstream)
-    if upstream.scheme != "http" or upstream.hostname not in LOOPBACK or not upstream.port:
-        sys.exit("latency_proxy: --upstream must be http://127.0.0.1:PORT (loopback only)")
+    upstream = loopback_upstream(args.upstream, "latency_proxy")
     proxy = Proxy(upstream, args.latency_ms / 1000, args.jitter_ms / 1000, args.hold)
-
-    def watch_stdin():
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        finally:
-            os._exit(0)
 
     async def run():
         global TIMER
         TIMER = Timer(asyncio.get_running_loop())
         server = await asyncio.start_server(proxy.serve, "127.0.0.1", args.port, backlog=512)
         print(f"LISTENING {server.sockets[0].getsockname()[1]}", flush=True)
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
         await asyncio.sleep(args.max_seconds)
         os._exit(0)
 

@@ -541,33 +541,40 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 256
 
 
+def loopback_upstream(text, prog):
+    """The --upstream URL, which must be plain HTTP on loopback (else exit with why)."""
+    upstream = urllib.parse.urlsplit(text)
+    if upstream.scheme != "http" or upstream.hostname not in LOOPBACK or not upstream.port:
+        sys.exit(f"{prog}: --upstream must be http://127.0.0.1:PORT (loopback only)")
+    return upstream
+
+
+def exit_when_stdin_closes():
+    """Blocks until EOF (the parent closed its end or died), then ends the process."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    finally:
+        os._exit(0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the emulator")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=3600.0)
     args = ap.parse_args()
-    upstream = urllib.parse.urlsplit(args.upstream)
-    if upstream.scheme != "http" or upstream.hostname not in LOOPBACK or not upstream.port:
-        sys.exit("fault_proxy: --upstream must be http://127.0.0.1:PORT (loopback only)")
+    upstream = loopback_upstream(args.upstream, "fault_proxy")
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.upstream = upstream
     server.state = State()
 
-    def watch_stdin():
-        # Blocks until EOF: the parent closed its end or died.
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        finally:
-            os._exit(0)
-
     def lifetime():
         time.sleep(args.max_seconds)
         os._exit(0)
 
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     threading.Thread(target=lifetime, daemon=True).start()
     print(f"LISTENING {server.server_address[1]}", flush=True)
     server.serve_forever(poll_interval=0.2)

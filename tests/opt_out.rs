@@ -480,6 +480,14 @@ fn error_body(code: &str, message: &str) -> Option<String> {
     Some(json!({ "__type": code, "Message": message }).to_string())
 }
 
+/// What Organizations answers an account in no organization.
+fn not_in_organization() -> Option<String> {
+    error_body(
+        "AWSOrganizationsNotInUseException",
+        "Your account is not a member of an organization.",
+    )
+}
+
 /// `DescribeEffectivePolicy`'s documented response.
 fn effective_body(content: &Value, target: &str) -> Option<String> {
     Some(
@@ -750,13 +758,7 @@ async fn mock_member_account_retries_without_target() {
 async fn mock_no_organization() {
     let org = mock!(Client::describe_organization)
         .sequence()
-        .http_status(
-            400,
-            error_body(
-                "AWSOrganizationsNotInUseException",
-                "Your account is not a member of an organization.",
-            ),
-        )
+        .http_status(400, not_in_organization())
         .build();
     let client = client(&[&org]);
 
@@ -958,24 +960,12 @@ async fn mock_a_known_caller_asks_for_the_effective_policy_without_waiting() {
     // on its way: the caller (this account) was known, so nothing waited for the answer.
     let org = mock!(Client::describe_organization)
         .sequence()
-        .http_status(
-            400,
-            error_body(
-                "AWSOrganizationsNotInUseException",
-                "Your account is not a member of an organization.",
-            ),
-        )
+        .http_status(400, not_in_organization())
         .build();
     let effective = mock!(Client::describe_effective_policy)
         .match_requests(|r| r.target_id().is_none())
         .sequence()
-        .http_status(
-            400,
-            error_body(
-                "AWSOrganizationsNotInUseException",
-                "Your account is not a member of an organization.",
-            ),
-        )
+        .http_status(400, not_in_organization())
         .build();
     let client = client(&[&org, &effective]);
     let ask = Ask {

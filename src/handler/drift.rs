@@ -397,10 +397,12 @@ async fn opt_out_drift(
         "re-evaluating the opt-out policy after a change"
     );
     let services = &app.config.opt_out_services;
-    // Asked with this account's own clients, as this account.
+    // Asked with this account's own clients, as this account; once the effective policy has
+    // answered for one account, the others read no hierarchy ahead.
+    let learned = organizations::Learned::default();
     let ask = organizations::Ask {
         caller: Some(account),
-        learned: None,
+        learned: Some(&learned),
     };
     futures::stream::iter(accounts)
         .map(|a| {
