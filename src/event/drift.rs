@@ -188,11 +188,12 @@ fn clean(v: &str) -> String {
     v.chars().filter(|c| !c.is_control()).take(512).collect()
 }
 
+/// A non-empty string field, cleaned (a value of control characters only is no value).
 fn string(map: &Map<String, Value>, key: &str) -> Option<String> {
     map.get(key)
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
         .map(clean)
+        .filter(|s| !s.is_empty())
 }
 
 pub(super) fn actor(detail: &Map<String, Value>) -> Actor {
@@ -592,6 +593,14 @@ mod tests {
             json!(null),
         );
         assert_eq!(drift_of(&e).change.by, "an unknown principal");
+        // An ARN of control characters only is no ARN (found by the fuzzer).
+        let e = event(
+            "aws.s3",
+            "DeleteBucketPolicy",
+            json!({"bucketName": "acme-ml-x"}),
+            json!({"type": "AssumedRole", "arn": "\u{0}\u{7}", "accountId": "111122223333"}),
+        );
+        assert_eq!(drift_of(&e).change.by, "AssumedRole in 111122223333");
     }
 
     #[test]

@@ -222,7 +222,7 @@ fn create_dataset(call: &Call) -> PlanResult {
     let (id, name) = resource_id(
         call,
         &["datasetArn"],
-        |r| r.starts_with("project/") && r.contains("/dataset/"),
+        is_dataset_arn,
         "projectArn",
         "datasetType",
     )?;
@@ -448,6 +448,12 @@ pub fn is_rekognition_arn(
 fn is_version_arn(resource: &str) -> bool {
     let segments: Vec<&str> = resource.split('/').collect();
     matches!(segments[..], ["project", _, "version", _, _])
+}
+
+/// `project/<project>/dataset/<type>/<created>`.
+fn is_dataset_arn(resource: &str) -> bool {
+    let segments: Vec<&str> = resource.split('/').collect();
+    matches!(segments[..], ["project", _, "dataset", _, _])
 }
 
 fn is_project_arn(resource: &str) -> bool {

@@ -361,3 +361,33 @@ fn samples_look_like_the_records_aws_writes() {
         "samples for every Rekognition trigger"
     );
 }
+
+/// A `datasetArn` that is not `project/<p>/dataset/<type>/<created>` is not reported as the
+/// dataset's ARN: the project and the dataset type stand for it (found by the fuzzer).
+#[test]
+fn dataset_id_is_a_dataset_arn_or_the_project_and_type() {
+    let mut event = sample("create-dataset.json");
+    let parsed = parse(&event, &cfg()).unwrap();
+    let plan = rekognition_of(&parsed);
+    assert_eq!(
+        plan.id,
+        "arn:aws:rekognition:us-east-1:123456789012:project/defect-detection/dataset/train/1732093400000"
+    );
+    assert_eq!(plan.name, None);
+
+    for bad in [
+        "arn:aws:rekognition:us-east-1:123456789012:project/defect-detection/dataset/trainA1732093400000",
+        "arn:aws:rekognition:us-east-1:123456789012:project/defect-detection/dataset/train/1/2",
+        "arn:aws:rekognition:us-east-1:123456789012:project/defect-detection/version/v1/1732093400000",
+    ] {
+        event["detail"]["responseElements"]["datasetArn"] = json!(bad);
+        let parsed = parse(&event, &cfg()).unwrap();
+        let plan = rekognition_of(&parsed);
+        assert_eq!(
+            plan.id,
+            "arn:aws:rekognition:us-east-1:123456789012:project/defect-detection/1732093311000",
+            "{bad}"
+        );
+        assert_eq!(plan.name.as_deref(), Some("TRAIN"), "{bad}");
+    }
+}
