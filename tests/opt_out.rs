@@ -27,8 +27,18 @@ async fn evaluate_opt_out(
     account: &str,
     services: &[String],
 ) -> Resource {
+    evaluate_as(client, account, services, Ask::default()).await
+}
+
+/// The same, asked with what the caller knows beforehand.
+async fn evaluate_as(
+    client: &aws_sdk_organizations::Client,
+    account: &str,
+    services: &[String],
+    ask: Ask<'_>,
+) -> Resource {
     report::resource(
-        &read_opt_out(client, account, services, Ask::default()).await,
+        &read_opt_out(client, account, services, ask).await,
         account,
         services,
     )
@@ -974,8 +984,7 @@ async fn mock_a_known_caller_asks_for_the_effective_policy_without_waiting() {
     };
 
     let services = services(&["rekognition"]);
-    let facts = read_opt_out(&client, ACCOUNT, &services, ask).await;
-    let resource = report::resource(&facts, ACCOUNT, &services);
+    let resource = evaluate_as(&client, ACCOUNT, &services, ask).await;
     let c = control(&resource, "rekognition");
     assert_eq!(c.status, Status::NonCompliant);
     assert!(c.detail.contains("in no organization"), "{}", c.detail);
@@ -1021,13 +1030,12 @@ async fn mock_the_guard_names_a_member_and_learns_the_call_answers() {
     let services = services(&["rekognition"]);
 
     assert!(!learned.answers());
-    let first = read_opt_out(&client, MEMBER, &services, ask).await;
+    let first = evaluate_as(&client, MEMBER, &services, ask).await;
     assert!(learned.answers(), "the answer was remembered");
     let ahead = parents.num_calls();
-    let second = read_opt_out(&client, MEMBER, &services, ask).await;
-    for facts in [&first, &second] {
-        let resource = report::resource(facts, MEMBER, &services);
-        let c = control(&resource, "rekognition");
+    let second = evaluate_as(&client, MEMBER, &services, ask).await;
+    for resource in [&first, &second] {
+        let c = control(resource, "rekognition");
         assert_eq!(c.status, Status::Compliant, "{}", c.detail);
         assert!(
             c.detail.contains("path: describe-effective-policy"),
@@ -1072,8 +1080,7 @@ async fn mock_locks_are_still_read_after_the_call_is_known_to_answer() {
     let services = services(&["rekognition"]);
 
     for _ in 0..2 {
-        let facts = read_opt_out(&client, ACCOUNT, &services, ask).await;
-        let resource = report::resource(&facts, ACCOUNT, &services);
+        let resource = evaluate_as(&client, ACCOUNT, &services, ask).await;
         let c = control(&resource, "rekognition");
         assert_eq!(c.status, Status::Compliant, "{}", c.detail);
         assert_eq!(c.severity, None, "locked at the root");
