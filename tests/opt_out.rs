@@ -498,6 +498,14 @@ fn not_in_organization() -> Option<String> {
     )
 }
 
+/// `DescribeOrganization` in an account that belongs to no organization (once).
+fn no_organization() -> Rule {
+    mock!(Client::describe_organization)
+        .sequence()
+        .http_status(400, not_in_organization())
+        .build()
+}
+
 /// `DescribeEffectivePolicy`'s documented response.
 fn effective_body(content: &Value, target: &str) -> Option<String> {
     Some(
@@ -766,10 +774,7 @@ async fn mock_member_account_retries_without_target() {
 
 #[tokio::test]
 async fn mock_no_organization() {
-    let org = mock!(Client::describe_organization)
-        .sequence()
-        .http_status(400, not_in_organization())
-        .build();
+    let org = no_organization();
     let client = client(&[&org]);
 
     let resource = evaluate_opt_out(&client, ACCOUNT, &services(&["rekognition"])).await;
@@ -968,10 +973,7 @@ async fn the_cli_prints_the_verdict_and_the_path_for_its_own_account() {
 async fn mock_a_known_caller_asks_for_the_effective_policy_without_waiting() {
     // DescribeOrganization says "no organization", yet DescribeEffectivePolicy was already
     // on its way: the caller (this account) was known, so nothing waited for the answer.
-    let org = mock!(Client::describe_organization)
-        .sequence()
-        .http_status(400, not_in_organization())
-        .build();
+    let org = no_organization();
     let effective = mock!(Client::describe_effective_policy)
         .match_requests(|r| r.target_id().is_none())
         .sequence()
