@@ -1046,6 +1046,11 @@ async fn mock_the_guard_names_a_member_and_learns_the_call_answers() {
         );
     }
     assert_eq!(effective.num_calls(), 2, "named the member both times");
+    assert_eq!(
+        org.num_calls(),
+        1,
+        "once the call answers, DescribeOrganization tells nothing more"
+    );
     assert!(ahead <= 1, "at most the first walk step went out ahead");
     assert_eq!(
         parents.num_calls(),

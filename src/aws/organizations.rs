@@ -10,7 +10,8 @@
 //!
 //! Order: `DescribeOrganization` (no organization: nothing applies) and, at the same time when
 //! the caller's own account is known (`Ask::caller`), `DescribeEffectivePolicy`, AWS's own
-//! merge: one round trip. Where that call is denied or unavailable, the hierarchy from the root
+//! merge: one round trip; once this process has seen `DescribeEffectivePolicy` answer, that
+//! call alone (it answers "no organization" itself). Where that call is denied or unavailable, the hierarchy from the root
 //! to the account is read and merged by `crate::opt_out`. When the effective policy says
 //! `optOut` but cannot show whether a lower policy could opt back in, the hierarchy is read too
 //! (best effort) for the locks. Until this process has seen `DescribeEffectivePolicy` answer
@@ -176,6 +177,12 @@ async fn read(
     let mut hierarchy = Speculative::new(client, account_id, learned.read_ahead());
 
     let (organization, effective) = match caller {
+        // Known to answer here: it says "no organization" itself, and whose policy to ask
+        // for is known, so `DescribeOrganization` would tell nothing more.
+        Some(caller) if learned.answers() => (
+            Ok(None),
+            Box::pin(describe_effective(client, account_id, caller != account_id)).await,
+        ),
         // Whose policy to ask for is known: both at once.
         Some(caller) => {
             tokio::join!(
