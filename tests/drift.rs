@@ -848,22 +848,13 @@ async fn a_scp_change_is_not_an_opt_out_change() {
     let conf = common::sdk_config_for(&moto).await;
     let org = aws_sdk_organizations::Client::new(&conf);
     let root = common::org::create(&org).await;
-    let scp = org
-        .create_policy()
-        .name("deny-leave")
-        .description("scp")
-        .r#type(PolicyType::ServiceControlPolicy)
-        .content(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}]}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
+    let scp = common::org::create_policy(
+        &org,
+        "deny-leave",
+        PolicyType::ServiceControlPolicy,
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}]}).to_string(),
+    )
+    .await;
     let guard = App::new(config(), Clients::new(conf));
     let mut event = common::sample("drift-detach-opt-out-policy.json");
     event["detail"]["requestParameters"] = json!({"policyId": scp, "targetId": root});

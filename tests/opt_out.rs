@@ -1104,15 +1104,14 @@ async fn moto_more_opt_out_policies_than_the_catalogue_holds() {
     let ou = org.ou(&org.root, "many").await;
     let member = org.account("member-many", &ou).await;
     for i in 0..11 {
-        org.client
-            .create_policy()
-            .name(format!("unattached-{i}"))
-            .description("test")
-            .r#type(PolicyType::AiservicesOptOutPolicy)
-            .content(json!({ "services": { "default": assign("optIn") } }).to_string())
-            .send()
-            .await
-            .expect("create policy");
+        let content = json!({ "services": { "default": assign("optIn") } }).to_string();
+        common::org::create_policy(
+            &org.client,
+            &format!("unattached-{i}"),
+            PolicyType::AiservicesOptOutPolicy,
+            &content,
+        )
+        .await;
     }
     org.attach("ou-lock", lock_everything(), &ou).await;
 

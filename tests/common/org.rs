@@ -69,13 +69,12 @@ pub async fn enable_opt_out_policies(org: &Client, root: &str) {
         .unwrap();
 }
 
-/// Creates an AI services opt-out policy with `content` and attaches it to `target`.
-pub async fn attach_opt_out(org: &Client, name: &str, content: &str, target: &str) -> String {
-    let policy = org
-        .create_policy()
+/// Creates a policy of `kind` with `content` (attached nowhere); its id.
+pub async fn create_policy(org: &Client, name: &str, kind: PolicyType, content: &str) -> String {
+    org.create_policy()
         .name(name)
         .description("test")
-        .r#type(PolicyType::AiservicesOptOutPolicy)
+        .r#type(kind)
         .content(content)
         .send()
         .await
@@ -86,7 +85,12 @@ pub async fn attach_opt_out(org: &Client, name: &str, content: &str, target: &st
         .unwrap()
         .id()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// Creates an AI services opt-out policy with `content` and attaches it to `target`.
+pub async fn attach_opt_out(org: &Client, name: &str, content: &str, target: &str) -> String {
+    let policy = create_policy(org, name, PolicyType::AiservicesOptOutPolicy, content).await;
     org.attach_policy()
         .policy_id(&policy)
         .target_id(target)
