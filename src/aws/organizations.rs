@@ -174,7 +174,7 @@ async fn read(
     // The hierarchy is read alongside while the effective policy may not answer: it is
     // needed whenever that call is unavailable or does not show its locks, and then it costs
     // no round trips of its own.
-    let mut hierarchy = Speculative::new(client, account_id, learned.read_ahead());
+    let hierarchy = Speculative::new(client, account_id, learned.read_ahead());
 
     let (organization, effective) = match caller {
         // Known to answer here: it says "no organization" itself, and whose policy to ask
@@ -216,7 +216,7 @@ async fn read(
     let fallback_note = match effective {
         Ok(Some(content)) => {
             let effective = Effective::from_effective_content(&content);
-            let locks = effective_locks(&mut hierarchy, account_id, services, &effective).await;
+            let locks = effective_locks(hierarchy, account_id, services, &effective).await;
             return OptOutFacts::Evaluated {
                 path: EvaluationPath::EffectivePolicy,
                 effective: Box::new(effective),
@@ -384,7 +384,7 @@ async fn describe_effective_once(
 /// Completes an effective policy that does not show its locks, when that matters: a service is
 /// opted out and the question is whether a lower policy could opt it back in.
 async fn effective_locks(
-    hierarchy: &mut Speculative,
+    hierarchy: Speculative,
     account_id: &str,
     services: &[String],
     effective: &Effective,
@@ -407,47 +407,23 @@ struct Speculative {
     client: Client,
     account: String,
     task: Option<tokio::task::JoinHandle<Result<Hierarchy, CallError>>>,
-    taken: bool,
 }
 
 impl Speculative {
     fn new(client: &Client, account_id: &str, start_now: bool) -> Speculative {
-        let mut read = Speculative {
+        let task = start_now.then(|| spawn_read(client, account_id));
+        Speculative {
             client: client.clone(),
             account: account_id.to_owned(),
-            task: None,
-            taken: false,
+            task,
+        }
+    }
+
+    async fn take(mut self) -> Result<Hierarchy, CallError> {
+        let task = match self.task.take() {
+            Some(task) => task,
+            None => spawn_read(&self.client, &self.account),
         };
-        if start_now {
-            read.start();
-        }
-        read
-    }
-
-    fn start(&mut self) {
-        let (client, account) = (self.client.clone(), self.account.clone());
-        self.task = Some(tokio::spawn(async move {
-            read_hierarchy(&client, &account).await
-        }));
-    }
-
-    async fn take(&mut self) -> Result<Hierarchy, CallError> {
-        if self.taken {
-            return Err(CallError::Failed(AwsError::new(
-                LIST_PARENTS,
-                "the hierarchy was read already",
-            )));
-        }
-        self.taken = true;
-        if self.task.is_none() {
-            self.start();
-        }
-        let task = self.task.take().ok_or_else(|| {
-            CallError::Failed(AwsError::new(
-                LIST_PARENTS,
-                "the hierarchy read did not start",
-            ))
-        })?;
         task.await.unwrap_or_else(|e| {
             Err(CallError::Failed(AwsError::new(
                 LIST_PARENTS,
@@ -455,6 +431,14 @@ impl Speculative {
             )))
         })
     }
+}
+
+fn spawn_read(
+    client: &Client,
+    account_id: &str,
+) -> tokio::task::JoinHandle<Result<Hierarchy, CallError>> {
+    let (client, account) = (client.clone(), account_id.to_owned());
+    tokio::spawn(async move { read_hierarchy(&client, &account).await })
 }
 
 impl Drop for Speculative {
