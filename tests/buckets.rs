@@ -7,6 +7,7 @@ mod common;
 
 use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
 use common::{ACCOUNT, REGION};
+use common::{bucket_policy as policy, public_access_block as pab, statements};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::config::{Config, KeyPolicy, Mode};
 use rekognition_guard::handler::{self, App};
@@ -52,27 +53,6 @@ async fn new_bucket(region: &str) -> (String, aws_sdk_s3::Client) {
     (name, s3)
 }
 
-async fn pab(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<[bool; 4]> {
-    let out = s3
-        .get_public_access_block()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()?;
-    let c = out.public_access_block_configuration()?;
-    Some([
-        c.block_public_acls()?,
-        c.ignore_public_acls()?,
-        c.block_public_policy()?,
-        c.restrict_public_buckets()?,
-    ])
-}
-
-async fn policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<Value> {
-    let out = s3.get_bucket_policy().bucket(bucket).send().await.ok()?;
-    serde_json::from_str(out.policy()?).ok()
-}
-
 async fn put_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: &Value) {
     s3.put_bucket_policy()
         .bucket(bucket)
@@ -80,13 +60,6 @@ async fn put_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: &Value) {
         .send()
         .await
         .unwrap();
-}
-
-fn statements(policy: &Value) -> Vec<Value> {
-    match &policy["Statement"] {
-        Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    }
 }
 
 fn status(report: &Report, bucket: &str, control: &str) -> Status {

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
 use common::{ACCOUNT, REGION};
+use common::{bucket_policy as policy, public_access_block as pab, statements};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::aws::dynamodb::DynamoRestorations;
 use rekognition_guard::config::Config;
@@ -92,18 +93,6 @@ fn status(report: &Report, id: &str, control: &str) -> Status {
     result(report, id, control).status
 }
 
-async fn policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<Value> {
-    let out = s3.get_bucket_policy().bucket(bucket).send().await.ok()?;
-    serde_json::from_str(out.policy()?).ok()
-}
-
-fn statements(policy: &Value) -> Vec<Value> {
-    match &policy["Statement"] {
-        Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    }
-}
-
 /// Whether the policy read back denies insecure transport on the bucket and its objects.
 fn denies_insecure_transport(policy: &Option<Value>, bucket: &str) -> bool {
     let Some(policy) = policy else { return false };
@@ -116,22 +105,6 @@ fn denies_insecure_transport(policy: &Option<Value>, bucket: &str) -> bool {
             && resources.contains(&format!("arn:aws:s3:::{bucket}\""))
             && resources.contains(&format!("arn:aws:s3:::{bucket}/*"))
     })
-}
-
-async fn pab(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<[bool; 4]> {
-    let out = s3
-        .get_public_access_block()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()?;
-    let c = out.public_access_block_configuration()?;
-    Some([
-        c.block_public_acls()?,
-        c.ignore_public_acls()?,
-        c.block_public_policy()?,
-        c.restrict_public_buckets()?,
-    ])
 }
 
 fn team_statement(bucket: &str) -> Value {

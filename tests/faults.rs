@@ -16,7 +16,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
 use common::proxy::{Invocation, Proxy};
-use common::{ACCOUNT, REGION};
+use common::{ACCOUNT, REGION, statements};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::config::Config;
 use rekognition_guard::handler::{self, App};
@@ -130,22 +130,7 @@ async fn bucket_with_policy() -> (String, Value) {
 // ---- reading back from moto directly ----------------------------------------------------
 
 async fn policy(bucket: &str) -> Option<Value> {
-    let out = common::s3(REGION)
-        .await
-        .get_bucket_policy()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()?;
-    serde_json::from_str(out.policy()?).ok()
-}
-
-fn statements(policy: &Value) -> Vec<Value> {
-    match &policy["Statement"] {
-        Value::Array(a) => a.clone(),
-        Value::Null => vec![],
-        one => vec![one.clone()],
-    }
+    common::bucket_policy(&common::s3(REGION).await, bucket).await
 }
 
 fn denies_insecure_transport(statement: &Value) -> bool {

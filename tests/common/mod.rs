@@ -339,3 +339,37 @@ pub async fn read_encryption(
         rule.bucket_key_enabled(),
     ))
 }
+
+// ---- read-backs: what a bucket holds now, as a user would check it ----------------------
+
+/// The four Block Public Access flags, if the bucket has a configuration.
+pub async fn public_access_block(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<[bool; 4]> {
+    let out = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()?;
+    let c = out.public_access_block_configuration()?;
+    Some([
+        c.block_public_acls()?,
+        c.ignore_public_acls()?,
+        c.block_public_policy()?,
+        c.restrict_public_buckets()?,
+    ])
+}
+
+/// The bucket policy, parsed, if the bucket has one.
+pub async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<serde_json::Value> {
+    let out = s3.get_bucket_policy().bucket(bucket).send().await.ok()?;
+    serde_json::from_str(out.policy()?).ok()
+}
+
+/// A policy's statements (one statement may stand alone, not in a list).
+pub fn statements(policy: &serde_json::Value) -> Vec<serde_json::Value> {
+    match &policy["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Null => vec![],
+        one => vec![one.clone()],
+    }
+}
