@@ -34,6 +34,17 @@ pub enum KeyPolicy {
     ConfiguredOnly,
 }
 
+/// What to do with Block Public Access and the TLS deny on a bucket that serves a website
+/// or public readers (`GUARD_PUBLIC_ACCESS`). Console buckets are never legitimately
+/// public: there both are always applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicAccess {
+    /// Hold both fixes, with a high alert (the default: a site or a public dataset stays up).
+    Hold,
+    /// Apply both: the public access is cut on purpose.
+    Block,
+}
+
 /// What the Lambda's report log line is (`GUARD_REPORT_FORMAT`); the CLI's `--format` wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -86,6 +97,11 @@ pub struct Config {
     pub org_concurrency: usize,
     /// Which customer managed keys meet `sse-kms` (`GUARD_KMS_KEY_POLICY`).
     pub kms_key_policy: KeyPolicy,
+    /// `GUARD_PUBLIC_ACCESS`: hold or apply public-access fixes on public buckets.
+    pub public_access: PublicAccess,
+    /// `GUARD_DROP_STALE_PRINCIPALS`: remove deleted principals' unique ids (`AROA…`) from a
+    /// policy before writing it (S3 refuses to have them put back), reporting each.
+    pub drop_stale_principals: bool,
     /// How long a warm function trusts a liveness output bucket it verified compliant.
     pub recheck: Duration,
 }
@@ -122,6 +138,8 @@ impl Default for Config {
             work_queue_url: None,
             org_concurrency: 8,
             kms_key_policy: KeyPolicy::CustomerManaged,
+            public_access: PublicAccess::Hold,
+            drop_stale_principals: false,
             recheck: Duration::from_secs(300),
             security_hub: false,
             report_format: None,
@@ -347,6 +365,28 @@ impl Config {
                 ));
             }
         };
+        let public_access = match get("GUARD_PUBLIC_ACCESS").as_deref() {
+            None | Some("hold") => PublicAccess::Hold,
+            Some("block") => PublicAccess::Block,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_PUBLIC_ACCESS",
+                    other,
+                    "expected hold or block",
+                ));
+            }
+        };
+        let drop_stale_principals = match get("GUARD_DROP_STALE_PRINCIPALS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARD_DROP_STALE_PRINCIPALS",
+                    other,
+                    "expected true or false",
+                ));
+            }
+        };
         let recheck = match get("GUARD_RECHECK_SECONDS") {
             None => defaults.recheck,
             Some(v) => match v.parse::<u64>() {
@@ -423,6 +463,8 @@ impl Config {
             work_queue_url,
             org_concurrency,
             kms_key_policy,
+            public_access,
+            drop_stale_principals,
             recheck,
             output_bucket_patterns,
             state_table,

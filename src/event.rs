@@ -113,6 +113,10 @@ pub struct BucketTarget {
     /// Created by the triggering call a moment ago: S3 may still answer
     /// `NoSuchBucket`/`OperationAborted` for a while, so reads and writes retry longer.
     pub fresh: bool,
+    /// Principals that read and write this bucket with their own credentials because of
+    /// the triggering call: a Custom Labels caller (`userIdentity`), a stream
+    /// processor's `RoleArn`. Dependents of the bucket (see `crate::dependents`).
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -390,6 +394,11 @@ fn cloudtrail_plan(
                 region,
                 account: str_field(detail, "recipientAccountId")
                     .or_else(|| trigger.account.clone()),
+                caller: {
+                    // The role behind a session (with its path) names it in key policies.
+                    let actor = drift::actor(detail);
+                    actor.issuer_arn.or(actor.arn)
+                },
             };
             rekognition::plan(&call)
         }

@@ -10,6 +10,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod controls;
+pub mod dependents;
 pub mod event;
 pub mod handler;
 pub mod metrics;

@@ -21,6 +21,8 @@ pub struct Requirement {
     /// Without the trailing `*`: `arn:aws:s3:::bucket/`.
     pub objects_prefix: String,
     pub min_tls: Option<String>,
+    /// Remove deleted principals' unique ids before writing (`GUARD_DROP_STALE_PRINCIPALS`).
+    pub drop_stale_principals: bool,
 }
 
 impl Requirement {
@@ -30,8 +32,106 @@ impl Requirement {
             objects_prefix: format!("{bucket_arn}/"),
             bucket_arn,
             min_tls: min_tls.map(str::to_owned),
+            drop_stale_principals: false,
         }
     }
+
+    pub fn dropping_stale_principals(mut self, drop: bool) -> Self {
+        self.drop_stale_principals = drop;
+        self
+    }
+}
+
+/// A deleted role's or user's unique id in a statement's principal (`AROA…`, `AIDA…`):
+/// S3 shows it in place of the ARN, and refuses a policy that contains it
+/// (`MalformedPolicy: Invalid principal in policy`, S3 User Guide, "Troubleshooting
+/// bucket policies"). `statement` is the Sid, or `#n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalePrincipal {
+    pub statement: String,
+    pub id: String,
+}
+
+fn statement_name(s: &Map<String, Value>, index: usize) -> String {
+    match s.get("Sid").and_then(Value::as_str) {
+        Some(sid) if !sid.is_empty() => sid.to_owned(),
+        _ => format!("#{}", index + 1),
+    }
+}
+
+/// Every unique-id principal of a policy.
+pub fn stale_principals(doc: &Map<String, Value>) -> Vec<StalePrincipal> {
+    let mut out = Vec::new();
+    for (i, s) in statements(doc).unwrap_or_default().iter().enumerate() {
+        for field in ["Principal", "NotPrincipal"] {
+            let Some(Value::Object(p)) = s.get(field) else {
+                continue;
+            };
+            for id in p.get("AWS").map(strings).unwrap_or_default() {
+                if crate::dependents::is_unique_id(id) {
+                    out.push(StalePrincipal {
+                        statement: statement_name(s, i),
+                        id: id.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Removes every unique-id principal; a statement left with no principal at all is
+/// removed too (it applied to deleted principals only). Returns what was removed, each
+/// entry naming the statement, and the Sids of the statements removed whole.
+pub fn drop_stale_principals(doc: &mut Map<String, Value>) -> (Vec<StalePrincipal>, Vec<String>) {
+    let dropped = stale_principals(doc);
+    if dropped.is_empty() {
+        return (dropped, Vec::new());
+    }
+    let mut removed = Vec::new();
+    let list = match doc.remove("Statement") {
+        Some(Value::Array(items)) => items,
+        Some(single) => vec![single],
+        None => Vec::new(),
+    };
+    let mut kept = Vec::new();
+    for (i, mut stmt) in list.into_iter().enumerate() {
+        let mut empty = false;
+        if let Value::Object(s) = &mut stmt {
+            let name = statement_name(s, i);
+            for field in ["Principal", "NotPrincipal"] {
+                let Some(Value::Object(p)) = s.get_mut(field) else {
+                    continue;
+                };
+                let Some(aws) = p.get("AWS").cloned() else {
+                    continue;
+                };
+                let left: Vec<Value> = match aws {
+                    Value::Array(items) => items,
+                    one => vec![one],
+                }
+                .into_iter()
+                .filter(|v| !v.as_str().is_some_and(crate::dependents::is_unique_id))
+                .collect();
+                if left.is_empty() {
+                    p.remove("AWS");
+                } else {
+                    p.insert("AWS".into(), Value::Array(left));
+                }
+                if p.is_empty() {
+                    empty = true;
+                }
+            }
+            if empty {
+                removed.push(name);
+            }
+        }
+        if !empty {
+            kept.push(stmt);
+        }
+    }
+    doc.insert("Statement".into(), Value::Array(kept));
+    (dropped, removed)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +155,9 @@ pub enum PolicyError {
     NoStatements,
     #[error("statement {0} of the bucket policy is not a JSON object")]
     BadStatement(usize),
-    #[error("the merged policy would be {bytes} bytes, over S3's limit of {MAX_POLICY_BYTES}")]
+    #[error(
+        "the merged policy would be {bytes} bytes (minified), over S3's limit of {MAX_POLICY_BYTES} bytes for a bucket policy, which S3 refuses: shorten the policy first"
+    )]
     TooLarge { bytes: usize },
 }
 
@@ -278,7 +380,7 @@ fn denies_outdated_tls(s: &Map<String, Value>, req: &Requirement, min: &str) -> 
 }
 
 /// A string field or a list of strings; anything else counts as no match.
-fn strings(v: &Value) -> Vec<&str> {
+pub fn strings(v: &Value) -> Vec<&str> {
     match v {
         Value::String(s) => vec![s.as_str()],
         Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),

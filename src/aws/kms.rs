@@ -51,3 +51,17 @@ pub async fn describe(
     }
     Ok(info)
 }
+
+/// The key's policy document (`GetKeyPolicy`, the `default` policy: a key has no other).
+pub async fn key_policy(client: &Client, key: &str) -> Result<String, AwsError> {
+    let out = client
+        .get_key_policy()
+        .key_id(key)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetKeyPolicy", e))?;
+    out.policy()
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::new("GetKeyPolicy", "no Policy in the answer"))
+}

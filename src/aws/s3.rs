@@ -8,10 +8,12 @@ use super::AwsError;
 use crate::controls::EncryptionFix;
 use crate::controls::public_access_block::PublicAccessBlock;
 use crate::controls::sse_kms::Encryption;
+use crate::dependents::{Acl, Grant, Grantee, Replication};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BlockedEncryptionTypes, EncryptionType, ObjectOwnership, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, SseKmsEncryptedObjectsStatus,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -152,6 +154,15 @@ async fn fetch_encryption(
                     .filter(|k| !k.is_empty())
                     .map(str::to_owned),
                 bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
+                blocked_encryption_types: rule
+                    .blocked_encryption_types()
+                    .map(|b| {
+                        b.encryption_type()
+                            .iter()
+                            .map(|t| t.as_str().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
     }))
 }
@@ -229,6 +240,10 @@ enum Read {
     Encryption,
     PublicAccessBlock,
     Policy,
+    Acl,
+    Ownership,
+    Replication,
+    Website,
 }
 
 type EarlyKey = (Read, String, String);
@@ -259,7 +274,8 @@ pub struct EarlyReads {
 
 impl EarlyReads {
     /// Starts the reads of `bucket`: tags and encryption, and with `all` Block Public
-    /// Access and the policy too (what the bucket's evaluation reads first).
+    /// Access, the policy and who uses the bucket (ACL, ownership, replication, website)
+    /// too: what the bucket's evaluation reads first.
     pub fn start(client: &Client, bucket: &str, owner: &str, all: bool) -> EarlyReads {
         let reads: &[Read] = if all {
             &[
@@ -267,6 +283,10 @@ impl EarlyReads {
                 Read::Encryption,
                 Read::PublicAccessBlock,
                 Read::Policy,
+                Read::Acl,
+                Read::Ownership,
+                Read::Replication,
+                Read::Website,
             ]
         } else {
             &[Read::Tags, Read::Encryption]
@@ -290,6 +310,10 @@ impl EarlyReads {
                         Box::new(fetch_public_access_block(&client, &b, &o).await)
                     }
                     Read::Policy => Box::new(fetch_policy(&client, &b, &o).await),
+                    Read::Acl => Box::new(fetch_acl(&client, &b, &o).await),
+                    Read::Ownership => Box::new(fetch_acls_disabled(&client, &b, &o).await),
+                    Read::Replication => Box::new(fetch_replication(&client, &b, &o).await),
+                    Read::Website => Box::new(fetch_website(&client, &b, &o).await),
                 };
                 answer
             });
@@ -350,9 +374,21 @@ pub async fn put_encryption(
         .set_kms_master_key_id(fix.kms_key_id.clone())
         .build()
         .map_err(|e| AwsError::build(OP, e))?;
+    // A put replaces the whole configuration: what was blocked stays blocked.
+    let blocked = (!fix.blocked_encryption_types.is_empty()).then(|| {
+        BlockedEncryptionTypes::builder()
+            .set_encryption_type(Some(
+                fix.blocked_encryption_types
+                    .iter()
+                    .map(|t| EncryptionType::from(t.as_str()))
+                    .collect(),
+            ))
+            .build()
+    });
     let rule = ServerSideEncryptionRule::builder()
         .apply_server_side_encryption_by_default(default)
         .bucket_key_enabled(fix.bucket_key_enabled)
+        .set_blocked_encryption_types(blocked)
         .build();
     let conf = ServerSideEncryptionConfiguration::builder()
         .rules(rule)
@@ -454,4 +490,156 @@ pub async fn bucket_region(client: &Client, bucket: &str, owner: &str) -> Result
         Some("EU") => "eu-west-1".to_owned(),
         Some(r) => r.to_owned(),
     })
+}
+
+// ---- who depends on the bucket (read with its first reads; see `crate::dependents`) ----
+
+/// The bucket ACL (`GetBucketAcl`).
+async fn fetch_acl(client: &Client, bucket: &str, owner: &str) -> Result<Acl, AwsError> {
+    let out = client
+        .get_bucket_acl()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetBucketAcl", e))?;
+    let grants = out
+        .grants()
+        .iter()
+        .filter_map(|g| {
+            let grantee = g.grantee()?;
+            let who = if let Some(uri) = grantee.uri() {
+                Grantee::Group(uri.to_owned())
+            } else if let Some(id) = grantee.id() {
+                Grantee::CanonicalUser(id.to_owned())
+            } else {
+                Grantee::Email(grantee.email_address()?.to_owned())
+            };
+            Some(Grant {
+                grantee: who,
+                permission: g.permission()?.as_str().to_owned(),
+            })
+        })
+        .collect();
+    Ok(Acl {
+        owner: out.owner().and_then(|o| o.id()).map(str::to_owned),
+        grants,
+    })
+}
+
+/// Whether ACLs are disabled (`BucketOwnerEnforced`); `false` when no ownership
+/// controls are set (ACLs then count).
+async fn fetch_acls_disabled(client: &Client, bucket: &str, owner: &str) -> Result<bool, AwsError> {
+    let out = client
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    Ok(not_configured(
+        out,
+        "GetBucketOwnershipControls",
+        &["OwnershipControlsNotFoundError"],
+    )?
+    .and_then(|o| {
+        o.ownership_controls().map(|c| {
+            c.rules()
+                .iter()
+                .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
+        })
+    })
+    .unwrap_or(false))
+}
+
+/// The replication configuration, when this bucket is a replication source.
+async fn fetch_replication(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<Option<Replication>, AwsError> {
+    let out = client
+        .get_bucket_replication()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    Ok(not_configured(
+        out,
+        "GetBucketReplication",
+        &["ReplicationConfigurationNotFoundError"],
+    )?
+    .and_then(|o| {
+        o.replication_configuration().map(|c| Replication {
+            role: c.role().to_owned(),
+            rules: c
+                .rules()
+                .iter()
+                .map(|r| {
+                    let enabled = r.status().as_str() == "Enabled";
+                    let kms = r
+                        .source_selection_criteria()
+                        .and_then(|s| s.sse_kms_encrypted_objects())
+                        .is_some_and(|k| k.status() == &SseKmsEncryptedObjectsStatus::Enabled);
+                    (enabled, kms)
+                })
+                .collect(),
+        })
+    }))
+}
+
+/// Whether the bucket hosts a static website (`GetBucketWebsite`).
+async fn fetch_website(client: &Client, bucket: &str, owner: &str) -> Result<bool, AwsError> {
+    let out = client
+        .get_bucket_website()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await;
+    Ok(not_configured(out, "GetBucketWebsite", &["NoSuchWebsiteConfiguration"])?.is_some())
+}
+
+/// How the bucket is used, as read (each `Err` on its own: one unreadable fact is reported
+/// by name, and no fix is applied without it).
+#[derive(Debug)]
+pub struct UsageFacts {
+    pub acl: Result<Acl, AwsError>,
+    pub acls_disabled: Result<bool, AwsError>,
+    pub replication: Result<Option<Replication>, AwsError>,
+    pub website: Result<bool, AwsError>,
+}
+
+/// Reads the four usage facts concurrently (the early answers when they were started).
+pub async fn read_usage(client: &Client, bucket: &str, owner: &str, race: Race) -> UsageFacts {
+    let acl = race_retry(race, || async {
+        match take_early::<Acl>(Read::Acl, bucket, owner).await {
+            Some(answer) => answer,
+            None => fetch_acl(client, bucket, owner).await,
+        }
+    });
+    let ownership = race_retry(race, || async {
+        match take_early::<bool>(Read::Ownership, bucket, owner).await {
+            Some(answer) => answer,
+            None => fetch_acls_disabled(client, bucket, owner).await,
+        }
+    });
+    let replication = race_retry(race, || async {
+        match take_early::<Option<Replication>>(Read::Replication, bucket, owner).await {
+            Some(answer) => answer,
+            None => fetch_replication(client, bucket, owner).await,
+        }
+    });
+    let website = race_retry(race, || async {
+        match take_early::<bool>(Read::Website, bucket, owner).await {
+            Some(answer) => answer,
+            None => fetch_website(client, bucket, owner).await,
+        }
+    });
+    let (acl, acls_disabled, replication, website) =
+        tokio::join!(acl, ownership, replication, website);
+    UsageFacts {
+        acl,
+        acls_disabled,
+        replication,
+        website,
+    }
 }

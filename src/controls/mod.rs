@@ -35,6 +35,9 @@ pub enum Fix {
     Policy {
         document: String,
         added: Vec<String>,
+        /// Deleted principals' unique ids removed (`GUARD_DROP_STALE_PRINCIPALS=true`),
+        /// as `id (statement Sid)`; statements left with no principal are removed whole.
+        dropped: Vec<String>,
     },
 }
 
@@ -45,6 +48,11 @@ pub struct EncryptionFix {
     /// Full key ARN; `None` uses the AWS managed `aws/s3` key.
     pub kms_key_id: Option<String>,
     pub bucket_key_enabled: bool,
+    /// New objects are encrypted under another key than before (not just S3 Bucket Keys
+    /// turned on): who can read them changes, so the dependents rules decide.
+    pub new_key: bool,
+    /// `BlockedEncryptionTypes` as read: every write carries it, so SSE-C stays blocked.
+    pub blocked_encryption_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

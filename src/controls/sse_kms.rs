@@ -25,7 +25,19 @@ pub struct Encryption {
     pub algorithm: String,
     pub kms_key_id: Option<String>,
     pub bucket_key_enabled: bool,
+    /// `BlockedEncryptionTypes` (`SSE-C`, or `NONE`): what S3 refuses in uploads.
+    pub blocked_encryption_types: Vec<String>,
 }
+
+impl Encryption {
+    /// Whether uploads may still use SSE-C (S3 blocks it by default on buckets created
+    /// since April 2026; older buckets allow it until told otherwise).
+    pub fn allows_sse_c(&self) -> bool {
+        !self.blocked_encryption_types.iter().any(|t| t == SSE_C)
+    }
+}
+
+pub const SSE_C: &str = "SSE-C";
 
 /// The key remediation should use.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +57,7 @@ fn state(enc: Option<&Encryption>) -> Value {
             "SSEAlgorithm": e.algorithm,
             "KMSMasterKeyID": e.kms_key_id,
             "BucketKeyEnabled": e.bucket_key_enabled,
+            "BlockedEncryptionTypes": e.blocked_encryption_types,
         }),
     }
 }
@@ -88,7 +101,23 @@ fn broken_key(existing: &str, described: &Result<KeyInfo, String>) -> Option<Str
 
 /// `existing_key`: `DescribeKey` of the bucket's current key in the bucket's Region, when
 /// [`needs_existing_key`] asked for it (`Err` with why it could not be described).
+/// A bucket that still allows SSE-C uploads says so (the guard never re-allows it).
 pub fn evaluate(
+    current: Option<&Encryption>,
+    target: &KeyTarget,
+    existing_key: Option<&Result<KeyInfo, String>>,
+    policy: KeyPolicy,
+) -> Finding {
+    let mut finding = evaluate_key(current, target, existing_key, policy);
+    if current.is_some_and(Encryption::allows_sse_c) && finding.outcome != Outcome::Failed {
+        finding.detail.push_str(
+            "; the bucket allows SSE-C uploads (BlockedEncryptionTypes does not list SSE-C)",
+        );
+    }
+    finding
+}
+
+fn evaluate_key(
     current: Option<&Encryption>,
     target: &KeyTarget,
     existing_key: Option<&Result<KeyInfo, String>>,
@@ -109,18 +138,25 @@ pub fn evaluate(
         KeyTarget::Customer(k) => Some(k.arn.clone()),
         _ => None,
     };
-    let fix = |algorithm: &str, key: Option<String>, detail: String, before: Value| {
-        Finding::new(
-            ID,
-            Outcome::Fix(Fix::Encryption(EncryptionFix {
-                algorithm: algorithm.to_owned(),
-                kms_key_id: key,
-                bucket_key_enabled: algorithm == KMS,
-            })),
-            detail,
-            before,
-        )
-    };
+    // Every write carries the blocked encryption types it read: SSE-C stays blocked.
+    let blocked = current
+        .map(|e| e.blocked_encryption_types.clone())
+        .unwrap_or_default();
+    let fix =
+        |algorithm: &str, key: Option<String>, new_key: bool, detail: String, before: Value| {
+            Finding::new(
+                ID,
+                Outcome::Fix(Fix::Encryption(EncryptionFix {
+                    algorithm: algorithm.to_owned(),
+                    kms_key_id: key,
+                    bucket_key_enabled: algorithm == KMS,
+                    new_key,
+                    blocked_encryption_types: blocked.clone(),
+                })),
+                detail,
+                before,
+            )
+        };
     let key_name = |k: &Option<String>| {
         k.clone()
             .unwrap_or_else(|| "the AWS managed aws/s3 key".to_owned())
@@ -133,6 +169,7 @@ pub fn evaluate(
         return fix(
             KMS,
             target_arn.clone(),
+            true,
             format!("{from}: set SSE-KMS with {}", key_name(&target_arn)),
             before,
         );
@@ -182,6 +219,7 @@ pub fn evaluate(
                 fix(
                     KMS,
                     Some(key.arn.clone()),
+                    false,
                     format!("{} with {}: turn S3 Bucket Keys on", enc.algorithm, key.arn),
                     before,
                 )
@@ -189,6 +227,7 @@ pub fn evaluate(
                 fix(
                     &enc.algorithm,
                     Some(key.arn.clone()),
+                    true,
                     format!(
                         "{} with the AWS managed aws/s3 key: upgrade to {}",
                         enc.algorithm, key.arn
@@ -210,9 +249,11 @@ pub fn evaluate(
                         ),
                         before,
                     ),
-                    (KeyPolicy::CustomerManaged, Some(_)) => fix(
+                    // Written as the key's full ARN (S3 and cross-account callers need it).
+                    (KeyPolicy::CustomerManaged, Some(info)) => fix(
                         KMS,
-                        enc.kms_key_id.clone(),
+                        Some(info.arn.clone()),
+                        false,
                         format!(
                             "{} with another customer managed key {existing}: turn S3 Bucket Keys on",
                             enc.algorithm
@@ -241,6 +282,7 @@ pub fn evaluate(
         _ => fix(
             KMS,
             enc.kms_key_id.clone(),
+            false,
             format!(
                 "{} with {}: turn S3 Bucket Keys on",
                 enc.algorithm,
@@ -277,14 +319,95 @@ mod tests {
             algorithm: alg.into(),
             kms_key_id: key.map(Into::into),
             bucket_key_enabled: bk,
+            blocked_encryption_types: vec![SSE_C.into()],
         }
     }
 
+    /// The fix's target state (what `new_key` and the carried blocked types say is
+    /// tested on its own, below).
     fn fix_of(f: &Finding) -> Option<EncryptionFix> {
         match &f.outcome {
-            Outcome::Fix(Fix::Encryption(e)) => Some(e.clone()),
+            Outcome::Fix(Fix::Encryption(e)) => Some(EncryptionFix {
+                new_key: false,
+                blocked_encryption_types: Vec::new(),
+                ..e.clone()
+            }),
             _ => None,
         }
+    }
+
+    fn full_fix(f: &Finding) -> EncryptionFix {
+        match &f.outcome {
+            Outcome::Fix(Fix::Encryption(e)) => e.clone(),
+            other => panic!("expected an encryption fix, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fixes_say_whether_the_key_changes_and_carry_the_blocked_types() {
+        let mine = KeyTarget::Customer(key(MINE, "CUSTOMER"));
+        let cases: Vec<(Encryption, &KeyTarget, Option<KeyInfo>, bool)> = vec![
+            (enc("AES256", None, false), &mine, None, true),
+            (enc(KMS, Some("alias/aws/s3"), true), &mine, None, true),
+            (enc(KMS, Some(MINE), false), &mine, None, false),
+            (
+                enc("AES256", None, false),
+                &KeyTarget::AwsManaged,
+                None,
+                true,
+            ),
+            (enc(KMS, None, false), &KeyTarget::AwsManaged, None, false),
+            (
+                enc(KMS, Some("other"), false),
+                &mine,
+                Some(key(OTHER, "CUSTOMER")),
+                false,
+            ),
+        ];
+        for (current, target, existing, new_key) in cases {
+            let existing = existing.map(Ok);
+            let f = evaluate(
+                Some(&current),
+                target,
+                existing.as_ref(),
+                KeyPolicy::CustomerManaged,
+            );
+            let fix = full_fix(&f);
+            assert_eq!(fix.new_key, new_key, "{current:?}");
+            assert_eq!(fix.blocked_encryption_types, vec![SSE_C.to_owned()]);
+        }
+    }
+
+    #[test]
+    fn a_teams_key_is_kept_and_written_as_its_full_arn() {
+        let f = evaluate(
+            Some(&enc(KMS, Some("other"), false)),
+            &KeyTarget::Customer(key(MINE, "CUSTOMER")),
+            Some(&Ok(key(OTHER, "CUSTOMER"))),
+            KeyPolicy::CustomerManaged,
+        );
+        assert_eq!(full_fix(&f).kms_key_id.as_deref(), Some(OTHER));
+    }
+
+    #[test]
+    fn a_bucket_that_allows_sse_c_says_so() {
+        let mut allows = enc(KMS, None, true);
+        allows.blocked_encryption_types.clear();
+        let f = evaluate(
+            Some(&allows),
+            &KeyTarget::AwsManaged,
+            None,
+            KeyPolicy::CustomerManaged,
+        );
+        assert_eq!(f.outcome, Outcome::Compliant);
+        assert!(f.detail.contains("allows SSE-C"), "{}", f.detail);
+        let f = evaluate(
+            Some(&enc(KMS, None, true)),
+            &KeyTarget::AwsManaged,
+            None,
+            KeyPolicy::CustomerManaged,
+        );
+        assert!(!f.detail.contains("SSE-C"), "{}", f.detail);
     }
 
     #[test]
@@ -295,6 +418,8 @@ mod tests {
                 algorithm: alg.into(),
                 kms_key_id: Some(MINE.into()),
                 bucket_key_enabled: bk,
+                new_key: false,
+                blocked_encryption_types: Vec::new(),
             })
         };
         let cases: Vec<(Option<Encryption>, Option<KeyInfo>, Want)> = vec![
@@ -405,7 +530,9 @@ mod tests {
             Some(EncryptionFix {
                 algorithm: KMS.into(),
                 kms_key_id: None,
-                bucket_key_enabled: true
+                bucket_key_enabled: true,
+                new_key: false,
+                blocked_encryption_types: Vec::new(),
             })
         );
         let f = evaluate(

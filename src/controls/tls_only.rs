@@ -32,7 +32,7 @@ fn summary(doc: Option<&Map<String, Value>>, req: &Requirement) -> Value {
 
 /// `policy_text`: the bucket policy as S3 returned it, `None` when there is none.
 pub fn evaluate(policy_text: Option<&str>, req: &Requirement) -> Finding {
-    let doc = match policy_text.map(policy::parse).transpose() {
+    let mut doc = match policy_text.map(policy::parse).transpose() {
         Ok(doc) => doc,
         Err(e) => {
             let before = json!({"error": e.to_string()});
@@ -40,6 +40,50 @@ pub fn evaluate(policy_text: Option<&str>, req: &Requirement) -> Finding {
         }
     };
     let before = summary(doc.as_ref(), req);
+    if policy::evaluate(doc.as_ref(), req).is_ok_and(|e| e.compliant()) {
+        return Finding::new(
+            ID,
+            Outcome::Compliant,
+            "the bucket policy denies insecure transport on the bucket and its objects",
+            before,
+        );
+    }
+    // A write must re-put every statement: S3 refuses a deleted principal's unique id.
+    let stale = doc
+        .as_ref()
+        .map(policy::stale_principals)
+        .unwrap_or_default();
+    let mut dropped = Vec::new();
+    if !stale.is_empty() {
+        let list = stale
+            .iter()
+            .map(|p| format!("{} (statement {})", p.id, p.statement))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !req.drop_stale_principals {
+            return Finding::new(
+                ID,
+                Outcome::Failed,
+                format!(
+                    "the bucket policy names deleted principals by unique id: {list}; S3 refuses a policy that contains them (MalformedPolicy: Invalid principal in policy), so the merged policy cannot be written: remove them, or set GUARD_DROP_STALE_PRINCIPALS=true; nothing written"
+                ),
+                before,
+            )
+            .with_severity(crate::report::Severity::High);
+        }
+        if let Some(doc) = doc.as_mut() {
+            let (removed, whole) = policy::drop_stale_principals(doc);
+            dropped = removed
+                .iter()
+                .map(|p| format!("{} (statement {})", p.id, p.statement))
+                .collect();
+            dropped.extend(
+                whole
+                    .iter()
+                    .map(|sid| format!("statement {sid} (it named deleted principals only)")),
+            );
+        }
+    }
     match policy::merge_parsed(doc, req) {
         Ok(Merge::Unchanged) => Finding::new(
             ID,
@@ -48,21 +92,32 @@ pub fn evaluate(policy_text: Option<&str>, req: &Requirement) -> Finding {
             before,
         ),
         Ok(Merge::Updated { document, added }) => {
-            let detail = match policy_text {
+            let mut detail = match policy_text {
                 None => format!("no bucket policy: create one with {}", added.join(", ")),
                 Some(_) => format!(
                     "merge {} into the bucket policy, keeping its other statements",
                     added.join(", ")
                 ),
             };
+            if !dropped.is_empty() {
+                detail.push_str(&format!(
+                    "; removing deleted principals (GUARD_DROP_STALE_PRINCIPALS=true): {}",
+                    dropped.join(", ")
+                ));
+            }
             Finding::new(
                 ID,
-                Outcome::Fix(Fix::Policy { document, added }),
+                Outcome::Fix(Fix::Policy {
+                    document,
+                    added,
+                    dropped,
+                }),
                 detail,
                 before,
             )
         }
-        Err(e) => Finding::new(ID, Outcome::Failed, format!("{e}; nothing written"), before),
+        Err(e) => Finding::new(ID, Outcome::Failed, format!("{e}; nothing written"), before)
+            .with_severity(crate::report::Severity::High),
     }
 }
 

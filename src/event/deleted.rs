@@ -25,6 +25,7 @@ pub(super) fn plan(params: &Map<String, Value>, region: &str) -> PlanResult {
             role: ROLE,
             audit_only: true,
             fresh: false,
+            users: Vec::new(),
         }),
     ))
 }

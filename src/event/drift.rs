@@ -306,6 +306,7 @@ fn bucket_target(
         role,
         audit_only: false,
         fresh: false,
+        users: Vec::new(),
     }))
 }
 

@@ -22,6 +22,8 @@ pub(super) struct Call<'a> {
     pub response: Option<&'a Map<String, Value>>,
     pub region: &'a str,
     pub account: Option<String>,
+    /// Who made the call (the role behind a session when there is one).
+    pub caller: Option<String>,
 }
 
 type Trigger = fn(&Call) -> PlanResult;
@@ -42,7 +44,29 @@ pub(super) fn plan(call: &Call) -> PlanResult {
         .iter()
         .find(|(name, _)| *name == call.name)
         .ok_or_else(|| format!("eventName {:?} is not a Rekognition trigger", call.name))?;
-    trigger(call)
+    let (kind, mut plan) = trigger(call)?;
+    if let Plan::Rekognition(r) = &mut plan {
+        let users = output_users(call, r.kind);
+        if let Field::Value(output) = &mut r.output {
+            output.users = users;
+        }
+    }
+    Ok((kind, plan))
+}
+
+/// Who reads and writes the output bucket with their own credentials: a stream processor
+/// writes with its `RoleArn`; Custom Labels training and copies, media analysis jobs and
+/// liveness sessions work with the caller's credentials (Rekognition Custom Labels Guide,
+/// "Setting up Amazon S3 bucket permissions"; Face Liveness, "Audit images").
+fn output_users(call: &Call, kind: RekognitionKind) -> Vec<String> {
+    let user = match kind {
+        RekognitionKind::StreamProcessor => get_ci(call.params, "roleArn")
+            .and_then(Value::as_str)
+            .filter(|r| *r != HIDDEN && r.starts_with("arn:"))
+            .map(str::to_owned),
+        _ => call.caller.clone(),
+    };
+    user.into_iter().collect()
 }
 
 const FACE_SEARCH_NO_KEY: &str =
@@ -216,6 +240,7 @@ fn create_dataset(call: &Call) -> PlanResult {
                 role: "training-data",
                 audit_only: true,
                 fresh: false,
+                users: Vec::new(),
             })
         }
     };
@@ -367,6 +392,7 @@ fn output_bucket(
                 role,
                 audit_only: false,
                 fresh: false,
+                users: Vec::new(),
             }))
         }
         Some(_) => Err(format!("{label} missing or not a string")),
@@ -388,6 +414,7 @@ fn push_input(
             role,
             audit_only: true,
             fresh: false,
+            users: Vec::new(),
         });
     }
 }

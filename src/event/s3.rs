@@ -46,6 +46,7 @@ pub(super) fn create_bucket_plan(
             role,
             audit_only: false,
             fresh: true,
+            users: Vec::new(),
         }),
     ))
 }

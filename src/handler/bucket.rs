@@ -1,9 +1,10 @@
 //! One bucket: read its facts concurrently, evaluate the S3 controls, apply the fixes
 //! (unless exempt, audit-only or in audit mode) and verify each by reading it back.
 
-use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop};
+use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop, safety};
 use crate::aws::{AwsError, s3};
 use crate::config::{KeyPolicy, Mode};
+use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
 use crate::event::BucketTarget;
@@ -173,7 +174,8 @@ async fn guard_bucket_unbounded(
         &target.name,
         region::partition(&target.region),
         app.config.min_tls_version.as_deref(),
-    );
+    )
+    .dropping_stale_principals(app.config.drop_stale_principals);
     let mut resource = Resource {
         kind: ResourceType::S3Bucket,
         id: target.name.clone(),
@@ -249,7 +251,7 @@ async fn guard_bucket_unbounded(
                 .map(|p| tls_only::evaluate(p.as_deref(), &req)),
         ),
     ];
-    let mut to_apply = Vec::new();
+    let mut proposals = Vec::new();
     for (control, finding) in findings.into_iter().filter(|(c, _)| controls.contains(c)) {
         let finding = match finding {
             Ok(f) => f,
@@ -275,14 +277,34 @@ async fn guard_bucket_unbounded(
                 Status::NonCompliant,
                 "source data is reported, never changed",
             ));
-        } else if app.config.mode == Mode::Audit {
-            resource
-                .controls
-                .push(finding.unapplied(Status::WouldRemediate, "audit mode"));
         } else if let Outcome::Fix(_) = finding.outcome {
-            to_apply.push(finding);
+            proposals.push(finding);
         } else {
             resource.controls.push(finding.reported());
+        }
+    }
+    // Who depends on the bucket is known before anything is written, and in audit mode
+    // too: the report says the same in both (what would be held, and why).
+    let mut to_apply = Vec::new();
+    if !proposals.is_empty() {
+        let usage = s3::read_usage(&client, &target.name, account, race).await;
+        let verdicts = safety::review(
+            app,
+            target,
+            account,
+            facts.policy.as_ref().ok().and_then(|p| p.as_deref()),
+            usage,
+            proposals,
+        )
+        .await;
+        for verdict in verdicts {
+            match verdict {
+                safety::Verdict::Held(result) => resource.controls.push(result),
+                safety::Verdict::Apply(finding) if app.config.mode == Mode::Audit => resource
+                    .controls
+                    .push(finding.unapplied(Status::WouldRemediate, "audit mode")),
+                safety::Verdict::Apply(finding) => to_apply.push(finding),
+            }
         }
     }
     let held = match gate {
@@ -306,12 +328,24 @@ async fn guard_bucket_unbounded(
                     .push(f.unapplied(Status::Failed, "the invocation's deadline was near"));
             }
         } else {
-            let applied = futures::future::join_all(
+            let verify = Verify {
+                key,
+                existing_key: existing_key.as_ref(),
+                key_policy: app.config.kms_key_policy,
+            };
+            let apply = |f| apply_and_verify(&client, target, account, &verify, &req, f, race);
+            // S3 refuses a public policy once BlockPublicPolicy is on: a merge that keeps a
+            // public statement is written first, Block Public Access after it.
+            let (later, first): (Vec<Finding>, Vec<Finding>) = if safety::policy_first(&to_apply) {
                 to_apply
                     .into_iter()
-                    .map(|f| apply_and_verify(&client, target, account, key, &req, f, race)),
-            )
-            .await;
+                    .partition(|f| matches!(f.outcome, Outcome::Fix(Fix::PublicAccessBlock)))
+            } else {
+                (Vec::new(), to_apply)
+            };
+            let applied = futures::future::join_all(first.into_iter().map(apply)).await;
+            resource.controls.extend(applied);
+            let applied = futures::future::join_all(later.into_iter().map(apply)).await;
             resource.controls.extend(applied);
         }
     }
@@ -320,12 +354,20 @@ async fn guard_bucket_unbounded(
     resource
 }
 
+/// What an encryption write is verified against: the same rules as its evaluation (a
+/// team's own key, kept with S3 Bucket Keys turned on, is compliant when read back).
+struct Verify<'a> {
+    key: &'a KeyTarget,
+    existing_key: Option<&'a Result<KeyInfo, String>>,
+    key_policy: KeyPolicy,
+}
+
 /// Applies one fix, then reads the bucket back and reports what it verified.
 async fn apply_and_verify(
     client: &aws_sdk_s3::Client,
     target: &BucketTarget,
     owner: &str,
-    key: &KeyTarget,
+    verify: &Verify<'_>,
     req: &Requirement,
     finding: Finding,
     race: s3::Race,
@@ -341,14 +383,26 @@ async fn apply_and_verify(
                 s3::race_retry(race, || s3::put_encryption(client, bucket, owner, enc)).await?;
                 let now =
                     s3::race_retry(race, || s3::read_encryption(client, bucket, owner)).await?;
-                // The key we wrote is the target key: no need to describe it again, and
-                // the policy on other teams' keys does not apply to it.
-                Ok(sse_kms::evaluate(
+                let mut after = sse_kms::evaluate(
                     now.as_ref(),
-                    key,
-                    None,
-                    KeyPolicy::ConfiguredOnly,
-                ))
+                    verify.key,
+                    verify.existing_key,
+                    verify.key_policy,
+                );
+                // SSE-C stays blocked: a write that re-allowed it is not verified.
+                if enc
+                    .blocked_encryption_types
+                    .iter()
+                    .any(|t| t == sse_kms::SSE_C)
+                    && now.as_ref().is_some_and(sse_kms::Encryption::allows_sse_c)
+                {
+                    after.outcome = Outcome::NonCompliant;
+                    after.detail = format!(
+                        "{}; SSE-C was blocked before the write and is allowed after it",
+                        after.detail
+                    );
+                }
+                Ok(after)
             }
             .await
         }
@@ -366,13 +420,19 @@ async fn apply_and_verify(
             merge_policy_until_verified(client, bucket, owner, req, document, race).await
         }
     };
-    let (control, before, detail) = (finding.control, finding.before, finding.detail);
+    let (control, before, detail) = (
+        finding.control,
+        finding.before.clone(),
+        finding.detail.clone(),
+    );
     match verified {
         Ok(after) if after.outcome == Outcome::Compliant => {
             info!(control, bucket, "remediated and verified");
-            ControlResult::new(control, Status::Remediated, detail)
+            let mut result = ControlResult::new(control, Status::Remediated, detail)
                 .with_before(before)
-                .with_after(after.before)
+                .with_after(after.before);
+            result.severity = finding.severity;
+            result
         }
         Ok(after) => {
             warn!(control, bucket, found = %after.detail, "write not verified");
@@ -386,8 +446,16 @@ async fn apply_and_verify(
         }
         Err(e) => {
             warn!(control, bucket, error = %e, "remediation failed");
-            ControlResult::new(control, Status::Failed, format!("{detail}; {e}"))
-                .with_before(before)
+            let why = match fix {
+                Fix::Policy { document, .. } => safety::policy_refusal(&e, document),
+                _ => None,
+            }
+            .unwrap_or_else(|| e.to_string());
+            let mut result =
+                ControlResult::new(control, Status::Failed, format!("{detail}; {why}"))
+                    .with_before(before);
+            result.severity = finding.severity;
+            result
         }
     }
 }

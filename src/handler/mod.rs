@@ -27,6 +27,7 @@ mod bucket;
 mod drift;
 mod early;
 mod rekognition;
+mod safety;
 mod sweep;
 
 pub use bucket::guard_bucket;
@@ -60,6 +61,12 @@ type OptOutSlot = Arc<tokio::sync::Mutex<Option<(Instant, Resource)>>>;
 /// Opt-out verdicts per account.
 type OptOutCache = Mutex<HashMap<String, OptOutSlot>>;
 
+/// A key policy and when it was read; concurrent readers (a sweep's buckets) wait for one.
+type KeyPolicySlot = Arc<tokio::sync::Mutex<Option<(Instant, String)>>>;
+/// How long a key policy read is trusted: long enough for a sweep to read it once, short
+/// enough that a grant added to fix a held bucket counts on the next event.
+const KEY_POLICY_TTL: Duration = Duration::from_secs(60);
+
 /// State built once per process and reused while warm: one per account served.
 ///
 /// `clients` act in the account guarded (a member account's role in organization
@@ -73,6 +80,8 @@ pub struct App {
     account: tokio::sync::OnceCell<String>,
     /// `(region, key, with rotation)` → the key, described once per warm process.
     keys: Mutex<HashMap<(String, String, bool), KeyCell>>,
+    /// `(region, key ARN)` → its key policy, for [`KEY_POLICY_TTL`].
+    key_policies: Mutex<HashMap<(String, String), KeyPolicySlot>>,
     /// Shared by every account's `App`: the verdicts come from the guard account.
     opt_out: Arc<OptOutCache>,
     /// Whether `DescribeEffectivePolicy` answers here (shared, like the verdicts).
@@ -103,6 +112,7 @@ impl App {
             clients,
             account: tokio::sync::OnceCell::new(),
             keys: Mutex::default(),
+            key_policies: Mutex::default(),
             opt_out: Arc::default(),
             opt_out_learned: Arc::default(),
             central_account: None,
@@ -120,6 +130,7 @@ impl App {
             central: Arc::clone(&self.central),
             account: tokio::sync::OnceCell::new_with(Some(account.to_owned())),
             keys: Mutex::default(),
+            key_policies: Mutex::default(),
             opt_out: Arc::clone(&self.opt_out),
             opt_out_learned: Arc::clone(&self.opt_out_learned),
             central_account: self.central_account().map(str::to_owned),
@@ -229,6 +240,33 @@ impl App {
         cell.get_or_try_init(|| kms::describe(&client, key, with_rotation))
             .await
             .cloned()
+    }
+
+    /// A customer key's policy document, parsed; `Err` says why it cannot be known.
+    async fn key_policy(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<serde_json::Map<String, Value>, String> {
+        let slot = Arc::clone(
+            self.key_policies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry((region.to_owned(), arn.to_owned()))
+                .or_default(),
+        );
+        let mut slot = slot.lock().await;
+        let text = match &*slot {
+            Some((at, text)) if at.elapsed() < KEY_POLICY_TTL => text.clone(),
+            _ => {
+                let text = kms::key_policy(&self.clients.kms(region), arn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *slot = Some((Instant::now(), text.clone()));
+                text
+            }
+        };
+        crate::policy::parse(&text).map_err(|e| format!("the key policy: {e}"))
     }
 
     /// The key remediation writes in `region`, checked with the `kms-key-spec` rules.

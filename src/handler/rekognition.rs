@@ -210,6 +210,7 @@ fn fill_from_description(plan: &mut RekognitionPlan, facts: &ResourceFacts) {
                 role,
                 audit_only: false,
                 fresh: false,
+                users: Vec::new(),
             }),
             Some(_) => Field::Hidden,
             None => Field::Absent,

@@ -176,6 +176,7 @@ pub async fn sweep_in(
             role: c.role,
             audit_only: false,
             fresh: false,
+            users: Vec::new(),
         };
         if only_region.is_some_and(|r| r != target.region) {
             return Ok(None);
