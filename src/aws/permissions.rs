@@ -13,10 +13,27 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("s3:PutBucketPublicAccessBlock", "apply Block Public Access"),
     ("s3:GetBucketPolicy", "read the bucket policy"),
     ("s3:PutBucketPolicy", "merge the TLS-only statement"),
+    ("s3:GetBucketAcl", "who depends on the bucket: ACL grants"),
+    (
+        "s3:GetBucketOwnershipControls",
+        "who depends on the bucket: whether ACLs count",
+    ),
+    (
+        "s3:GetReplicationConfiguration",
+        "who depends on the bucket: replication",
+    ),
+    (
+        "s3:GetBucketWebsite",
+        "who depends on the bucket: website hosting",
+    ),
     ("s3:ListAllMyBuckets", "scan: list buckets"),
     ("s3:GetBucketLocation", "scan: resolve a bucket's region"),
     ("kms:DescribeKey", "resolve and check KMS keys"),
     ("kms:GetKeyRotationStatus", "advise on key rotation"),
+    (
+        "kms:GetKeyPolicy",
+        "does the key a fix switches to cover the bucket's dependents",
+    ),
     (
         "organizations:DescribeOrganization",
         "is the account in an organization",
@@ -127,10 +144,27 @@ pub const MEMBER_ACTIONS: &[(&str, &str)] = &[
     ("s3:PutBucketPublicAccessBlock", "apply Block Public Access"),
     ("s3:GetBucketPolicy", "read the bucket policy"),
     ("s3:PutBucketPolicy", "merge the TLS-only statement"),
+    ("s3:GetBucketAcl", "who depends on the bucket: ACL grants"),
+    (
+        "s3:GetBucketOwnershipControls",
+        "who depends on the bucket: whether ACLs count",
+    ),
+    (
+        "s3:GetReplicationConfiguration",
+        "who depends on the bucket: replication",
+    ),
+    (
+        "s3:GetBucketWebsite",
+        "who depends on the bucket: website hosting",
+    ),
     ("s3:ListAllMyBuckets", "sweep: list buckets"),
     ("s3:GetBucketLocation", "sweep: resolve a bucket's region"),
     ("kms:DescribeKey", "resolve and check KMS keys"),
     ("kms:GetKeyRotationStatus", "advise on key rotation"),
+    (
+        "kms:GetKeyPolicy",
+        "does the key a fix switches to cover the bucket's dependents",
+    ),
     (
         "rekognition:DescribeProjects",
         "sweep: Custom Labels projects",
