@@ -8,7 +8,7 @@ EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
 PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml
 
-.PHONY: all deps lint test test-rust demo demo-project demo-org demo-drift invoke fuzz clean
+.PHONY: all deps lint test test-rust demo demo-project demo-org demo-drift demo-safety invoke fuzz clean
 
 all: test
 
@@ -48,6 +48,11 @@ demo-org: deps $(BIN)
 # is stopped after three restorations in an hour.
 demo-drift: deps $(BIN)
 	$(PYTHON) scripts/local.py demo-drift --binary $(BIN)
+
+# Do no harm: a bucket another account reads is held (alert naming the reader, nothing
+# written), then remediated once a key whose policy grants that account is configured.
+demo-safety: deps $(BIN)
+	$(PYTHON) scripts/local.py demo-safety --binary $(BIN)
 
 # Runs the binary on one event against the local emulator (started if MOTO_ENDPOINT is unset),
 # after creating the buckets and keys the event names.

@@ -3,6 +3,7 @@
 
   local.py demo   --binary PATH            the console-bucket story, before and after
   local.py demo-project --binary PATH     a CreateProjectVersion: output bucket, key, training data
+  local.py demo-safety --binary PATH      a bucket another account reads: held, then fixed with a key that serves it
   local.py invoke --binary PATH --event F  one event, after seeding what it names
 
 The emulator is started on a free port and stopped on exit, unless MOTO_ENDPOINT points
@@ -492,6 +493,59 @@ def demo_drift(args):
             sys.exit(f"local.py: demo-drift expected exit 0 then [0, 0, 3], got {code} then {codes}")
 
 
+def demo_safety(args):
+    """Do no harm: a shared results bucket that account 444455556666 reads. With no key
+    configured the fix would be the AWS managed aws/s3 key, which serves only its own
+    account: the function holds it, writes no encryption, and alerts naming the reader.
+    Then a customer key whose policy grants that account kms:Decrypt is configured, and
+    the same event remediates the bucket."""
+    partner = "444455556666"
+    with emulator() as endpoint:
+        bucket = "acme-rekognition-shared-results"
+        event = json.load(open("events/create-bucket-console.json"))
+        event["detail"]["requestParameters"]["bucketName"] = bucket
+        plain_bucket(endpoint, bucket)
+        s3 = client(endpoint, "s3")
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "PartnerReadsResults", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{partner}:root"},
+             "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+        opted_out_organization(endpoint)
+        topic, queue = alert_queue(endpoint)
+        print(f"moto_server at {endpoint}\n")
+        show(f"bucket {bucket} before: SSE-S3, read by account {partner}", bucket_state(endpoint, bucket))
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(event, f)
+        try:
+            print("1. No key configured: the fix would be aws/s3, which account "
+                  f"{partner} cannot use. Held.")
+            env = env_for(endpoint, GUARD_BUCKET_PREFIXES="acme-rekognition-", GUARD_ALERT_TOPIC_ARN=topic)
+            held = run(args.binary, env, f.name)
+            encryption_held = bucket_state(endpoint, bucket)["encryption"]
+            alerts = print_alerts(endpoint, queue)
+            kms = client(endpoint, "kms")
+            key_policy = {"Version": "2012-10-17", "Statement": [
+                {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Sid": "PartnerDecrypts", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{partner}:root"},
+                 "Action": "kms:Decrypt", "Resource": "*"}]}
+            key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
+                                 Policy=json.dumps(key_policy))["KeyMetadata"]["Arn"]
+            print(f"2. GUARD_KMS_KEY_ID={key}: its key policy grants kms:Decrypt to {partner}.")
+            fixed = run(args.binary, {**env, "GUARD_KMS_KEY_ID": key}, f.name)
+        finally:
+            os.unlink(f.name)
+        after = bucket_state(endpoint, bucket)
+        show(f"bucket {bucket} after (read back from the emulator)", after)
+        named = any(partner in m["Body"] for m in alerts)
+        switched = (after["encryption"] or {}).get("KMSMasterKeyID") == key
+        if held != 3 or encryption_held.get("SSEAlgorithm") != "AES256" or not named or fixed != 0 or not switched:
+            sys.exit(f"local.py: demo-safety expected exit 3 (held, alert naming {partner}) then 0 (the key), "
+                     f"got {held} then {fixed}")
+
+
 def invoke(args):
     with emulator() as endpoint:
         event = seed_for_event(endpoint, json.load(open(args.event)))
@@ -517,8 +571,11 @@ def main():
     i.add_argument("--event", required=True)
     r = sub.add_parser("demo-drift")
     r.add_argument("--binary", required=True)
+    sf = sub.add_parser("demo-safety")
+    sf.add_argument("--binary", required=True)
     args = parser.parse_args()
-    {"demo": demo, "demo-project": demo_project, "demo-drift": demo_drift, "invoke": invoke}[args.command](args)
+    {"demo": demo, "demo-project": demo_project, "demo-drift": demo_drift, "demo-safety": demo_safety,
+     "invoke": invoke}[args.command](args)
 
 
 if __name__ == "__main__":

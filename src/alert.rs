@@ -21,7 +21,13 @@ pub fn classify(control: &ControlResult) -> Option<Severity> {
         // Anything public: a bucket left without Block Public Access.
         ("public-access-block", NonCompliant | WouldRemediate | Exempt) => Some(Severity::High),
         (_, Exempt) => Some(control.severity.unwrap_or(Severity::Low)),
-        (_, Remediated | WouldRemediate) => Some(Severity::Medium),
+        // High when the fix itself cuts someone (RestrictPublicBuckets cutting a partner).
+        (_, Remediated | WouldRemediate) => Some(
+            control
+                .severity
+                .filter(|s| *s == Severity::High)
+                .unwrap_or(Severity::Medium),
+        ),
         (_, NonCompliant) => Some(control.severity.unwrap_or(Severity::Medium)),
     }
 }

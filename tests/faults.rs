@@ -14,7 +14,6 @@ mod common;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
 use common::proxy::{Invocation, Proxy};
 use common::{ACCOUNT, REGION, statements};
 use rekognition_guard::aws::clients::Clients;
@@ -32,46 +31,7 @@ const PREFIX: &str = "custom-labels-console-us-east-1-";
 /// opt-out check walks the hierarchy (ListParents, ListPoliciesForTarget, DescribePolicy)
 /// and ends compliant when nothing is faulted.
 async fn organization() {
-    static ORG: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    ORG.get_or_init(|| async {
-        let org = common::organizations().await;
-        org.create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .expect("create organization");
-        let roots = org.list_roots().send().await.unwrap();
-        let root = roots.roots()[0].id().unwrap().to_owned();
-        org.enable_policy_type()
-            .root_id(&root)
-            .policy_type(PolicyType::AiservicesOptOutPolicy)
-            .send()
-            .await
-            .unwrap();
-        let content = json!({"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}});
-        let policy = org
-            .create_policy()
-            .name("opt-out-all")
-            .description("test")
-            .r#type(PolicyType::AiservicesOptOutPolicy)
-            .content(content.to_string())
-            .send()
-            .await
-            .unwrap();
-        let id = policy
-            .policy()
-            .and_then(|p| p.policy_summary())
-            .and_then(|s| s.id())
-            .unwrap()
-            .to_owned();
-        org.attach_policy()
-            .policy_id(id)
-            .target_id(root)
-            .send()
-            .await
-            .unwrap();
-    })
-    .await;
+    common::org::opted_out().await;
 }
 
 /// A proxy in front of this binary's moto, with the organization in place.
@@ -109,7 +69,9 @@ async fn bucket_with_policy() -> (String, Value) {
     s3.create_bucket().bucket(&name).send().await.unwrap();
     let arn = format!("arn:aws:s3:::{name}");
     let original = json!({"Version": "2012-10-17", "Id": "corp-policy", "Statement": [
-        {"Sid": "AllowRekognition", "Effect": "Allow", "Principal": {"Service": "rekognition.amazonaws.com"},
+        // A same-account trainer: a service principal here would (rightly) hold the aws/s3
+        // fix these fault tests apply (tests/do_no_harm.rs).
+        {"Sid": "AllowRekognition", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/rekognition-trainer")},
          "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("{arn}/*"),
          "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}},
         {"Sid": "DenyDeletes", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": arn},

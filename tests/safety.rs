@@ -17,7 +17,9 @@ fn original_policy(bucket: &str) -> Value {
     json!({"Version": "2012-10-17", "Id": "team-policy", "Statement": [
         {"Sid": "ReadForAnalytics", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/analytics"},
          "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [arn, format!("{arn}/*")]},
-        {"Sid": "RekognitionWrites", "Effect": "Allow", "Principal": {"Service": "rekognition.amazonaws.com"},
+        // A same-account writer: a service principal would (rightly) hold the aws/s3 fix
+        // these tests apply (tests/do_no_harm.rs).
+        {"Sid": "RekognitionWrites", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/rekognition-writer"},
          "Action": "s3:PutObject", "Resource": format!("{arn}/results/*"),
          "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
         {"Sid": "NoDeletes", "Effect": "Deny", "Principal": "*", "Action": ["s3:DeleteBucket", "s3:DeleteBucketPolicy"], "Resource": arn},

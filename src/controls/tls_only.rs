@@ -138,4 +138,55 @@ mod tests {
         assert!(failed.detail.contains("nothing written"));
         assert_eq!(evaluate(Some(&document), &req).before["statements"], 1);
     }
+
+    #[test]
+    fn deleted_principals_are_named_or_dropped_when_asked() {
+        let stale = "AROA1234567890EXAMPLE";
+        let text = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Gone", "Effect": "Allow", "Principal": {"AWS": stale}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+            {"Sid": "Mixed", "Effect": "Allow", "Principal": {"AWS": [stale, "arn:aws:iam::123456789012:role/r"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+        ]})
+        .to_string();
+        let req = Requirement::new("b", "aws", None);
+        let f = evaluate(Some(&text), &req);
+        assert_eq!(f.outcome, Outcome::Failed);
+        assert!(
+            f.detail.contains("AROA1234567890EXAMPLE (statement Gone)"),
+            "{}",
+            f.detail
+        );
+        assert!(f.detail.contains("nothing written"));
+
+        let f = evaluate(Some(&text), &req.clone().dropping_stale_principals(true));
+        let Outcome::Fix(Fix::Policy {
+            document, dropped, ..
+        }) = f.outcome
+        else {
+            panic!("expected a policy fix: {}", f.detail)
+        };
+        assert_eq!(
+            dropped,
+            [
+                "AROA1234567890EXAMPLE (statement Gone)",
+                "AROA1234567890EXAMPLE (statement Mixed)",
+                "statement Gone (it named deleted principals only)"
+            ]
+        );
+        assert!(!document.contains(stale));
+        let doc = policy::parse(&document).unwrap();
+        let sids: Vec<&str> = policy::statements(&doc)
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.get("Sid").and_then(Value::as_str))
+            .collect();
+        assert_eq!(sids, ["Mixed", "DenyInsecureTransport"]);
+        // A compliant policy is not rewritten (nor failed) for its stale principals.
+        let compliant = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Gone", "Effect": "Allow", "Principal": {"AWS": stale}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        ]})
+        .to_string();
+        assert_eq!(evaluate(Some(&compliant), &req).outcome, Outcome::Compliant);
+    }
 }

@@ -467,7 +467,16 @@ async fn prefetch_key(app: &App, plan: &Plan) {
         _ => None,
     };
     if let Some(region) = region {
-        app.remediation_key(region).await;
+        let key = app.remediation_key(region).await;
+        // Callers the event names are dependents of the output bucket: the key policy
+        // that must cover them is read now, not after the bucket's reads.
+        let callers = match plan {
+            Plan::Rekognition(plan) => plan.output.value().is_some_and(|o| !o.users.is_empty()),
+            _ => false,
+        };
+        if let (true, KeyTarget::Customer(info)) = (callers, &key) {
+            let _ = app.key_policy(region, &info.arn).await;
+        }
     }
 }
 

@@ -86,13 +86,13 @@ pub(super) async fn review(
                 .collect();
         }
     };
-    if !dependents.is_empty() {
-        info!(
-            bucket = %target.name,
-            dependents = %dependents.iter().map(Dependent::describe).collect::<Vec<_>>().join("; "),
-            "bucket dependents"
-        );
-    }
+    // Principals and Sids come from the policy: counted at info, named only at debug.
+    info!(bucket = %target.name, dependents = dependents.len(), "bucket dependents read");
+    tracing::debug!(
+        bucket = %target.name,
+        dependents = %dependents.iter().map(Dependent::describe).collect::<Vec<_>>().join("; "),
+        "bucket dependents"
+    );
     let bucket_arn = format!(
         "arn:{}:s3:::{}",
         crate::region::partition(&target.region),
@@ -151,7 +151,8 @@ pub(super) async fn review(
         verdicts.push(match decision {
             Ok(()) => Verdict::Apply(finding),
             Err(why) => {
-                warn!(bucket = %target.name, control = finding.control, reason = %why, "fix held");
+                // The report and the alert name the dependents; the log only counts.
+                warn!(bucket = %target.name, control = finding.control, "fix held: it would break a dependent");
                 Verdict::Held(
                     finding
                         .with_severity(Severity::High)

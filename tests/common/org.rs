@@ -129,3 +129,18 @@ pub async fn member_conf(
         .load()
         .await
 }
+
+/// The shared emulator's account as the management account of an organization whose root
+/// opts every AI service out (once per test binary): `ai-opt-out` is then compliant, and
+/// the opt-out check walks the hierarchy (ListParents, ListPoliciesForTarget, DescribePolicy).
+pub async fn opted_out() {
+    static ORG: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ORG.get_or_init(|| async {
+        let org = super::organizations().await;
+        let root = create(&org).await;
+        enable_opt_out_policies(&org, &root).await;
+        let content = r#"{"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}}"#;
+        attach_opt_out(&org, "opt-out-all", content, &root).await;
+    })
+    .await;
+}
