@@ -64,6 +64,14 @@ fn grant_to(principal: Value, actions: Value) -> Value {
     json!({"Sid": "Grant", "Effect": "Allow", "Principal": principal, "Action": actions, "Resource": "*"})
 }
 
+/// (case, dependents, covering key policy, want (aws/s3, covering key, uncovering key)).
+type Case<'a> = (
+    &'a str,
+    Vec<Dependent>,
+    &'a Map<String, Value>,
+    (bool, bool, bool),
+);
+
 /// (aws/s3 verdict, covering-key verdict, uncovering-key verdict) for the dependents.
 fn encryption_verdicts(d: &[Dependent], covering: &Map<String, Value>) -> (bool, bool, bool) {
     let c = ctx(d, false, PublicAccess::Hold);
@@ -156,12 +164,7 @@ fn every_dependent_with_each_key() {
     let empty = key_policy(vec![]);
 
     // (case, dependents, covering key policy, want (aws/s3, covering key, uncovering key))
-    let cases: Vec<(
-        &str,
-        Vec<Dependent>,
-        &Map<String, Value>,
-        (bool, bool, bool),
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "no dependents",
             deps(None, None, None, false, &[]),
@@ -492,7 +495,7 @@ fn acl_grants() {
         ]
     );
     assert!(
-        !rules::encryption(&ctx(&d, true, PublicAccess::Hold), KeyChange::AwsManaged).is_ok(),
+        rules::encryption(&ctx(&d, true, PublicAccess::Hold), KeyChange::AwsManaged).is_err(),
         "the log group still holds it"
     );
 }
