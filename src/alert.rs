@@ -550,6 +550,8 @@ mod tests {
         // Not a drift event: the usual counts.
         r.resources[0].id = "acme-output".into();
         r.trigger.kind = TriggerKind::BucketCreated;
+        // As the control left it (the drift classification above raised it to high).
+        r.resources[0].controls[0].severity = None;
         classify_all(&mut r);
         assert_eq!(
             subject(&r),

@@ -15,10 +15,6 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("s3:PutBucketPolicy", "merge the TLS-only statement"),
     ("s3:GetBucketAcl", "who depends on the bucket: ACL grants"),
     (
-        "s3:GetBucketOwnershipControls",
-        "who depends on the bucket: whether ACLs count",
-    ),
-    (
         "s3:GetReplicationConfiguration",
         "who depends on the bucket: replication",
     ),
@@ -145,10 +141,6 @@ pub const MEMBER_ACTIONS: &[(&str, &str)] = &[
     ("s3:GetBucketPolicy", "read the bucket policy"),
     ("s3:PutBucketPolicy", "merge the TLS-only statement"),
     ("s3:GetBucketAcl", "who depends on the bucket: ACL grants"),
-    (
-        "s3:GetBucketOwnershipControls",
-        "who depends on the bucket: whether ACLs count",
-    ),
     (
         "s3:GetReplicationConfiguration",
         "who depends on the bucket: replication",

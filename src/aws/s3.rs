@@ -11,9 +11,9 @@ use crate::controls::sse_kms::Encryption;
 use crate::dependents::{Acl, Grant, Grantee, Replication};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    BlockedEncryptionTypes, EncryptionType, ObjectOwnership, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, SseKmsEncryptedObjectsStatus,
+    BlockedEncryptionTypes, EncryptionType, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    SseKmsEncryptedObjectsStatus,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -241,7 +241,6 @@ enum Read {
     PublicAccessBlock,
     Policy,
     Acl,
-    Ownership,
     Replication,
     Website,
 }
@@ -274,7 +273,7 @@ pub struct EarlyReads {
 
 impl EarlyReads {
     /// Starts the reads of `bucket`: tags and encryption, and with `all` Block Public
-    /// Access, the policy and who uses the bucket (ACL, ownership, replication, website)
+    /// Access, the policy and who uses the bucket (ACL, replication, website)
     /// too: what the bucket's evaluation reads first.
     pub fn start(client: &Client, bucket: &str, owner: &str, all: bool) -> EarlyReads {
         let reads: &[Read] = if all {
@@ -284,7 +283,6 @@ impl EarlyReads {
                 Read::PublicAccessBlock,
                 Read::Policy,
                 Read::Acl,
-                Read::Ownership,
                 Read::Replication,
                 Read::Website,
             ]
@@ -311,7 +309,6 @@ impl EarlyReads {
                     }
                     Read::Policy => Box::new(fetch_policy(&client, &b, &o).await),
                     Read::Acl => Box::new(fetch_acl(&client, &b, &o).await),
-                    Read::Ownership => Box::new(fetch_acls_disabled(&client, &b, &o).await),
                     Read::Replication => Box::new(fetch_replication(&client, &b, &o).await),
                     Read::Website => Box::new(fetch_website(&client, &b, &o).await),
                 };
@@ -527,30 +524,6 @@ async fn fetch_acl(client: &Client, bucket: &str, owner: &str) -> Result<Acl, Aw
     })
 }
 
-/// Whether ACLs are disabled (`BucketOwnerEnforced`); `false` when no ownership
-/// controls are set (ACLs then count).
-async fn fetch_acls_disabled(client: &Client, bucket: &str, owner: &str) -> Result<bool, AwsError> {
-    let out = client
-        .get_bucket_ownership_controls()
-        .bucket(bucket)
-        .expected_bucket_owner(owner)
-        .send()
-        .await;
-    Ok(not_configured(
-        out,
-        "GetBucketOwnershipControls",
-        &["OwnershipControlsNotFoundError"],
-    )?
-    .and_then(|o| {
-        o.ownership_controls().map(|c| {
-            c.rules()
-                .iter()
-                .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
-        })
-    })
-    .unwrap_or(false))
-}
-
 /// The replication configuration, when this bucket is a replication source.
 async fn fetch_replication(
     client: &Client,
@@ -602,8 +575,11 @@ async fn fetch_website(client: &Client, bucket: &str, owner: &str) -> Result<boo
 /// by name, and no fix is applied without it).
 #[derive(Debug)]
 pub struct UsageFacts {
+    /// Under `BucketOwnerEnforced` S3 keeps a bucket ACL that grants the owner only (it
+    /// refuses the setting while other grants exist: `InvalidBucketAclWithObjectOwnership`,
+    /// S3 User Guide, "Disabling ACLs"), so the grants alone tell who the ACL lets in and
+    /// the ownership setting need not be read.
     pub acl: Result<Acl, AwsError>,
-    pub acls_disabled: Result<bool, AwsError>,
     pub replication: Result<Option<Replication>, AwsError>,
     pub website: Result<bool, AwsError>,
 }
@@ -614,12 +590,6 @@ pub async fn read_usage(client: &Client, bucket: &str, owner: &str, race: Race) 
         match take_early::<Acl>(Read::Acl, bucket, owner).await {
             Some(answer) => answer,
             None => fetch_acl(client, bucket, owner).await,
-        }
-    });
-    let ownership = race_retry(race, || async {
-        match take_early::<bool>(Read::Ownership, bucket, owner).await {
-            Some(answer) => answer,
-            None => fetch_acls_disabled(client, bucket, owner).await,
         }
     });
     let replication = race_retry(race, || async {
@@ -634,11 +604,9 @@ pub async fn read_usage(client: &Client, bucket: &str, owner: &str, race: Race) 
             None => fetch_website(client, bucket, owner).await,
         }
     });
-    let (acl, acls_disabled, replication, website) =
-        tokio::join!(acl, ownership, replication, website);
+    let (acl, replication, website) = tokio::join!(acl, replication, website);
     UsageFacts {
         acl,
-        acls_disabled,
         replication,
         website,
     }

@@ -170,8 +170,7 @@ pub struct Replication {
     pub rules: Vec<(bool, bool)>,
 }
 
-/// Everything known about how a bucket is used. `acl` is `None` when ACLs are disabled
-/// (`BucketOwnerEnforced`): then grants do not count.
+/// Everything known about how a bucket is used (`acl`: `None` when not read).
 #[derive(Debug, Clone, Copy)]
 pub struct Usage<'a> {
     /// The bucket owner's account.

@@ -31,15 +31,10 @@ fn dependents_of(
     usage: &UsageFacts,
 ) -> Result<Vec<Dependent>, String> {
     let unknown = |what: &str, e: &AwsError| format!("cannot read {what} ({e})");
-    let acls_disabled = usage
-        .acls_disabled
+    let acl = usage
+        .acl
         .as_ref()
-        .map_err(|e| unknown("the bucket's object ownership", e))?;
-    let acl = match (&usage.acl, acls_disabled) {
-        (_, true) => None,
-        (Ok(acl), false) => Some(acl),
-        (Err(e), false) => return Err(unknown("the bucket ACL", e)),
-    };
+        .map_err(|e| unknown("the bucket ACL", e))?;
     let replication = usage
         .replication
         .as_ref()
@@ -51,7 +46,7 @@ fn dependents_of(
     Ok(dependents::analyse(&Usage {
         account,
         policy: policy_doc,
-        acl,
+        acl: Some(acl),
         replication: replication.as_ref(),
         website,
         users: &target.users,
