@@ -33,9 +33,9 @@ iam: deps $(BIN)
 	$(PYTHON) tests/iam/check.py --binary $(BIN) --save target/iam/recording.json
 
 # Security teams' template linter: zero failed checks; each skip carries a reason in the
-# resource's Metadata (checkov.skip[].comment). --skip-download --no-guide: offline.
+# resource's Metadata (checkov.skip[].comment). --skip-download: offline.
 checkov: deps
-	$(PYTHON) -m checkov.main --framework cloudformation --compact --quiet --skip-download --no-guide \
+	$(PYTHON) -m checkov.main --framework cloudformation --compact --quiet --skip-download \
 	  -f template.yaml -f deploy/member-role.yaml -f deploy/forwarder.yaml
 
 # Every source file, however deep (src/sink/securityhub/*.rs is three levels down).
