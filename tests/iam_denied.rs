@@ -83,7 +83,10 @@ async fn a_denied_put_bucket_policy_names_the_action_the_bucket_and_the_function
         .unwrap_or_else(|| panic!("{body}"));
     assert!(line.starts_with("[HIGH]"), "{line}");
     assert!(line.contains(&expected), "{line}");
-    assert!(alert["Subject"].as_str().unwrap().contains(ACCOUNT), "{alert:#}");
+    assert!(
+        alert["Subject"].as_str().unwrap().contains(ACCOUNT),
+        "{alert:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -108,17 +108,10 @@ fn target_of(request: &HttpRequest) -> Option<Target> {
     let (access_key, region, service) = (*scope.first()?, *scope.get(2)?, *scope.get(3)?);
     let role = role_of(access_key);
     let resource = if service == "s3" {
-        s3_bucket(request.uri()).map(|b| {
-            format!(
-                "arn:{}:s3:::{b}",
-                crate::region::partition(region)
-            )
-        })
+        s3_bucket(request.uri())
+            .map(|b| format!("arn:{}:s3:::{b}", crate::region::partition(region)))
     } else {
-        request
-            .body()
-            .bytes()
-            .and_then(|body| resource_param(body))
+        request.body().bytes().and_then(resource_param)
     };
     Some(Target {
         service: service.to_owned(),
@@ -320,7 +313,8 @@ mod tests {
             Some("arn:aws:kms:us-east-1:1:key/k")
         );
         assert_eq!(
-            resource_param(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&X=1").as_deref(),
+            resource_param(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&X=1")
+                .as_deref(),
             Some("arn:aws:iam::1:role/r")
         );
         assert_eq!(percent_decode("a%2"), "a%2");
@@ -335,6 +329,9 @@ mod tests {
         };
         let text = d.explain();
         assert!(text.starts_with("s3:PutBucketPolicy on arn:aws:s3:::b denied to the member role arn:aws:iam::111122223333:role/RekognitionGuardMember"), "{text}");
-        assert!(text.contains("is the member role's StackSet instance current"), "{text}");
+        assert!(
+            text.contains("is the member role's StackSet instance current"),
+            "{text}"
+        );
     }
 }

@@ -116,6 +116,8 @@ def account_scope(rec: Recorder, moto: str, stand_ins: dict[str, str]) -> None:
             continue  # organization scope, below
         event = local.seed_for_event(moto, event)
         rec.run(f"events/{sample.name}", "account", ["invoke"], env, event)
+    for name, event in hidden_variants(ROOT, GUARD_ACCOUNT, local.REGION):
+        rec.run(name, "account", ["invoke"], env, event)  # the read-back is the point, not the buckets
     bucket = "custom-labels-console-us-east-1-iamcheck"
     local.console_bucket(moto, bucket)
     local.plain_bucket(moto, "acme-rekognition-iam-sweep", OTHER_REGION)
@@ -123,6 +125,26 @@ def account_scope(rec: Recorder, moto: str, stand_ins: dict[str, str]) -> None:
     rec.run("cli: scan --bucket", "account", ["scan", "--bucket", bucket], env)
     rec.run("cli: scan --dry-run", "account", ["scan", "--dry-run"], env)
     rec.run("cli: opt-out", "account", ["opt-out"], env)
+
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def hidden_variants(root: Path, account: str, region: str) -> list[tuple[str, dict[str, Any]]]:
+    """Records whose fields CloudTrail hid or left out: the function reads them back
+    (DescribeStreamProcessor, DescribeProjectVersions, GetMediaAnalysisJob)."""
+    def load(name: str) -> dict[str, Any]:
+        text = (root / "events" / name).read_text().replace(GUARD_ACCOUNT, account).replace("us-east-1", region)
+        return json.loads(text)
+    sp = load("create-stream-processor.json")
+    sp["detail"]["requestParameters"].pop("dataSharingPreference", None)
+    pv = load("create-project-version.json")
+    pv["detail"]["requestParameters"]["outputConfig"] = HIDDEN
+    job = load("start-media-analysis-job.json")
+    job["detail"]["requestParameters"]["outputConfig"] = HIDDEN
+    return [("stream processor without DataSharingPreference (read back)", sp),
+            ("project version with a hidden OutputConfig (read back)", pv),
+            ("media analysis job with a hidden OutputConfig (read back)", job)]
 
 
 def ou_opt_out_drift(rec: Recorder, moto: str, env: dict[str, str], scope: str) -> None:
@@ -138,7 +160,9 @@ def ou_opt_out_drift(rec: Recorder, moto: str, env: dict[str, str], scope: str) 
 
 
 def organization_scope(rec: Recorder, moto: str, stand_ins: dict[str, str]) -> dict[str, Any]:
-    members = org_demo.organization(moto)  # three new member accounts (the organization exists)
+    org_client = local.client(moto, "organizations")  # the organization exists (account scope made it)
+    members = [org_client.create_account(Email=f"{n}@example.com", AccountName=n)["CreateAccountStatus"]["AccountId"]
+               for n in ("ml-team-a", "ml-team-b", "sandbox-c")]
     a, b = members[0], members[1]
     org_id = local.client(moto, "organizations").describe_organization()["Organization"]["Id"]
     sqs = local.client(moto, "sqs")
@@ -160,6 +184,7 @@ def organization_scope(rec: Recorder, moto: str, stand_ins: dict[str, str]) -> d
     def fwd(sample: str, account: str, region: str, **params: Any) -> dict[str, Any]:
         return org_demo.forwarded(str(ROOT / "events" / sample), account, region, **params)
 
+    member_key = local.symmetric_key(moto, region=OTHER_REGION, account=b)
     drift = fwd("drift-put-bucket-policy.json", a, local.REGION, bucketName=console_a)
     batch = {"Records": [org_demo.record(i, body) for i, body in enumerate([
         fwd("create-bucket-console.json", a, local.REGION, bucketName=console_a),
@@ -168,6 +193,9 @@ def organization_scope(rec: Recorder, moto: str, stand_ins: dict[str, str]) -> d
         drift,
         fwd("drift-schedule-key-deletion.json", a, local.REGION),
         fwd("delete-bucket.json", a, local.REGION, bucketName="acme-rekognition-gone-membera"),
+        fwd("create-project-version.json", b, OTHER_REGION, kmsKeyId=member_key,
+            outputConfig={"s3Bucket": "acme-rekognition-output-memberb"}),
+        *[event for _, event in hidden_variants(ROOT, b, OTHER_REGION)],
     ], start=1)]}
     rec.run("organization: SQS batch forwarded from members (creates, drift, DeleteBucket)", "organization",
             ["invoke"], env, batch)
@@ -219,6 +247,13 @@ def record(binary: str) -> dict[str, Any]:
             aliases = key_aliases(moto, [GUARD_ACCOUNT, *org["members"]])
         finally:
             proxy.close()
+    stand_in_arns = {  # what template.yaml's Ref/GetAtt of its own resources stand for here
+        "<ref:AlertTopic>": stand_ins["GUARD_ALERT_TOPIC_ARN"],
+        "<StateTable.Arn>": f"arn:aws:dynamodb:{local.REGION}:{GUARD_ACCOUNT}:table/{stand_ins['GUARD_STATE_TABLE']}",
+        "<WorkQueue.Arn>": f"arn:aws:sqs:{local.REGION}:{GUARD_ACCOUNT}:{org['work_queue'].rsplit('/', 1)[-1]}",
+        "<RemediationKey.Arn>": stand_ins["GUARD_KMS_KEY_ID"],
+    }
     return {"guard_account": GUARD_ACCOUNT, "function_access_key": FUNCTION_ACCESS_KEY, "parameters": PARAMETERS,
+            "stand_ins": stand_in_arns,
             "organization": org, "key_aliases": aliases, "steps": rec.steps,
             "seconds": round(time.monotonic() - started, 1)}
