@@ -9,7 +9,9 @@ classifies (and retries) them as it would in production.
     python3 tests/fault_proxy.py --upstream http://127.0.0.1:PORT
 
 Every log entry carries `t_in` and `t_out` (monotonic seconds: request received, answer
-sent). The benchmark's AWS-like round trips are bench/latency_proxy.py's.
+sent), and `iam`: what tests/iam/check.py needs to authorize it (the SigV4 access key id that
+signed it, the parameters that name its resource, and the access key id an AssumeRole answer
+issued). The benchmark's AWS-like round trips are bench/latency_proxy.py's.
 
 prints `LISTENING <port>` as its first line on stdout, then nothing else on stdout.
 
@@ -40,6 +42,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -282,6 +285,34 @@ def s3_operation(method, path, query, headers):
     return verb + "Object"
 
 
+# Request parameters that name the resource an IAM action is authorized on (tests/iam/check.py).
+IAM_PARAMS = ("TopicArn", "RoleArn", "ExternalId", "KeyId", "QueueUrl", "TableName", "ProjectArn", "Name",
+              "TargetId", "PolicyId", "ParentId")
+
+
+def iam_fields(headers, query, body):
+    """The signing access key id and the resource-naming parameters of a request."""
+    auth = headers.get("Authorization", "")
+    i = auth.find("Credential=")
+    scope = auth[i + len("Credential="):].split(",", 1)[0].split("/") if i >= 0 else [None]
+    params = {}
+    text = (body or b"").decode("utf-8", "replace")
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = {}
+        if isinstance(doc, dict):
+            params = {k: v for k, v in doc.items() if k in IAM_PARAMS and isinstance(v, str)}
+    elif text:
+        form = urllib.parse.parse_qs(text, keep_blank_values=True)
+        params = {k: v[0] for k, v in form.items() if k in IAM_PARAMS}
+    for k in IAM_PARAMS:
+        if k in query and k not in params:
+            params[k] = query[k][0]
+    return {"access_key": scope[0], "region": scope[2] if len(scope) > 2 else None, "params": params}
+
+
 def is_write(service, operation, method):
     return (
         (service == "s3" and method in ("PUT", "POST", "DELETE"))
@@ -459,6 +490,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if service != "s3" and body:
             # Which role an AssumeRole named, which queue a SendMessage used: tests count them.
             entry["body_excerpt"] = urllib.parse.unquote_plus(body[:600].decode("utf-8", "replace"))
+        entry["iam"] = iam_fields(self.headers, query, body)
         state = self.server.state
         rule = state.take(service, operation, body)
         entry["fault"] = rule["fault"] if rule else None
@@ -467,6 +499,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if rule is None:
                 status, rheaders, data = self.forward(self.command, body)
+                if operation == "AssumeRole" and status == 200:
+                    issued = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", data)
+                    entry["iam"]["issued_access_key"] = issued.group(1).decode() if issued else None
                 state.update(entry, status=status, t_out=time.monotonic())
                 self.send(status, rheaders, data, head)
                 return

@@ -10,7 +10,9 @@ use aws_smithy_runtime_api::client::http::{
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -52,12 +54,24 @@ impl Intercept for Counting {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.counter.requests.fetch_add(1, Ordering::Relaxed);
         if self.s3 && !matches!(context.request().method(), "GET" | "HEAD") {
             self.counter.s3_writes.fetch_add(1, Ordering::Relaxed);
         }
+        super::denied::note_request(context.request(), cfg);
+        Ok(())
+    }
+
+    /// A denied answer carries what the request was about (see `aws::denied`).
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        super::denied::annotate_response(context.response_mut(), cfg);
         Ok(())
     }
 }

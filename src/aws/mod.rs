@@ -4,6 +4,7 @@
 //! error codes become `None`, access denied becomes a state, never a crash.
 
 pub mod clients;
+pub mod denied;
 pub mod dynamodb;
 pub mod kms;
 pub mod org_accounts;
@@ -40,12 +41,18 @@ impl AwsError {
     {
         let code = err.code().map(str::to_owned);
         let status = err.raw_response().map(|r| r.status().as_u16());
-        let message = match (&code, err.message(), status) {
+        let mut message = match (&code, err.message(), status) {
             (Some(code), Some(msg), _) => format!("{code}: {msg}"),
             (Some(code), None, _) => code.clone(),
             (None, _, Some(status)) => format!("HTTP {status} without an error code"),
             (None, _, None) => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
         };
+        // A permission error names the IAM action, the resource and the role, and what to
+        // check: it does not clear by itself, so the reader must know what to fix.
+        if is_access_denied_code(code.as_deref()) {
+            let denied = denied::Denied::from_response(operation, err.raw_response());
+            message = format!("{message}; {}", denied.explain());
+        }
         Self {
             operation,
             code,
@@ -76,11 +83,15 @@ impl AwsError {
     }
 
     pub fn is_access_denied(&self) -> bool {
-        matches!(
-            self.code.as_deref(),
-            Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled")
-        )
+        is_access_denied_code(self.code.as_deref())
     }
+}
+
+fn is_access_denied_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled")
+    )
 }
 
 /// An HTML page with a 5xx status is a server that lacks the operation (an emulator's

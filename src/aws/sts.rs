@@ -40,6 +40,8 @@ pub async fn assume_role(
     let c = out
         .credentials()
         .ok_or_else(|| AwsError::new("AssumeRole", "no Credentials in the answer"))?;
+    // A denial signed with these credentials names the member role (aws::denied).
+    super::denied::remember_role(c.access_key_id(), role_arn);
     let expires = std::time::SystemTime::try_from(*c.expiration())
         .map_err(|e| AwsError::new("AssumeRole", format!("unusable Expiration: {e}")))?;
     Ok(RoleCredentials {
