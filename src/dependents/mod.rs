@@ -410,6 +410,33 @@ pub fn principal_account(value: &str) -> Option<&str> {
     (arn == "arn" && matches!(service, "iam" | "sts") && !account.is_empty()).then_some(account)
 }
 
+/// The account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`); `None` for an id or alias.
+pub fn key_account(key: &str) -> Option<&str> {
+    let mut parts = key.splitn(6, ':');
+    let (arn, _partition, service, _region, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (arn == "arn" && service == "kms" && !account.is_empty()).then_some(account)
+}
+
+/// The bucket's own account as a dependent of a key that lives in another account: its
+/// principals (every workload that writes or reads the bucket) must be able to use it.
+pub fn own_account(account: &str, key_arn: &str) -> Option<Dependent> {
+    let key_owner = key_account(key_arn)?;
+    (key_owner != account).then(|| Dependent {
+        who: Who::Account {
+            account: account.to_owned(),
+            principal: account.to_owned(),
+        },
+        access: Access::BOTH,
+        via: format!("the bucket's own account (the key is in account {key_owner})"),
+    })
+}
+
 /// Whether `value` is the unique id S3 shows for a deleted role or user (`AROA…`, `AIDA…`).
 pub fn is_unique_id(value: &str) -> bool {
     const PREFIXES: &[&str] = &["AROA", "AIDA", "AGPA", "ANPA", "ANVA", "AIPA", "ASIA"];

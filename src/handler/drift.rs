@@ -225,7 +225,8 @@ async fn key_drift(
     };
     let mut dependents = Vec::new();
     if let Some(remediation) = app.config.kms_key_id.as_deref() {
-        match kms::describe(&client, remediation, false).await {
+        let remediation_client = app.key_clients(remediation).kms(region);
+        match kms::describe(&remediation_client, remediation, false).await {
             Ok(r) if r.arn == arn || r.key_id == key_id => dependents.push(format!(
                 "it is the remediation key (GUARD_KMS_KEY_ID) of every guarded bucket in {region}"
             )),

@@ -236,10 +236,24 @@ impl App {
                 .entry((region.to_owned(), key.to_owned(), with_rotation))
                 .or_default(),
         );
-        let client = self.clients.kms(region);
+        let client = self.key_clients(key).kms(region);
         cell.get_or_try_init(|| kms::describe(&client, key, with_rotation))
             .await
             .cloned()
+    }
+
+    /// Who reads a key: a key ARN of another account than a member's (the guard account's
+    /// `GUARD_KMS_KEY_ID`) is read by the function itself, where the key lives; an alias or
+    /// key id is resolved in the account guarded (each member's own key of that alias).
+    pub(super) fn key_clients(&self, key: &str) -> &Arc<Clients> {
+        let member = !Arc::ptr_eq(&self.clients, &self.central);
+        let foreign = crate::dependents::key_account(key)
+            .is_some_and(|a| self.account.get().is_some_and(|own| own != a));
+        if member && foreign {
+            &self.central
+        } else {
+            &self.clients
+        }
     }
 
     /// A customer key's policy document, parsed; `Err` says why it cannot be known.
@@ -259,7 +273,7 @@ impl App {
         let text = match &*slot {
             Some((at, text)) if at.elapsed() < KEY_POLICY_TTL => text.clone(),
             _ => {
-                let text = kms::key_policy(&self.clients.kms(region), arn)
+                let text = kms::key_policy(&self.key_clients(arn).kms(region), arn)
                     .await
                     .map_err(|e| e.to_string())?;
                 *slot = Some((Instant::now(), text.clone()));

@@ -106,8 +106,10 @@ pub(super) async fn review(
         .map(|doc| public::public_statements(&doc))
         .unwrap_or_default();
 
+    let mut with_owner = dependents.clone();
     let mut verdicts = Vec::new();
     for mut finding in proposals {
+        let mut ctx = ctx;
         let decision = match &finding.outcome {
             Outcome::Fix(Fix::Encryption(enc)) => {
                 let policy_read;
@@ -115,6 +117,12 @@ pub(super) async fn review(
                     (_, false) => KeyChange::Same,
                     (None, true) => KeyChange::AwsManaged,
                     (Some(arn), true) => {
+                        // A key of another account (the guard's, in organization scope) must
+                        // serve the bucket's own account too.
+                        if let Some(own) = dependents::own_account(account, arn) {
+                            with_owner.push(own);
+                            ctx.dependents = &with_owner;
+                        }
                         // Read only when some dependent must be found in it.
                         policy_read = if ctx.relevant().next().is_some() {
                             app.key_policy(&target.region, arn).await

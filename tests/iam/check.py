@@ -49,8 +49,11 @@ REASONED_UNUSED = {
     ("RuntimePolicy/OnFailureDestination", "sqs:SendMessage"):
         "Lambda sends a failed asynchronous invocation to the dead-letter queue with the function's role",
     ("MemberRole/rekognition-guard-member/GuardConsoleBuckets", "s3:PutEncryptionConfiguration"):
-        "needed to apply SSE-KMS in members; unsent here only because of the KNOWN remediation-key denial below "
-        "(the member role cannot describe the guard account's key, so sse-kms fails before writing)",
+        "applies SSE-KMS in members; unsent here because the scenario's GUARD_KMS_KEY_ID is the guard account's key, "
+        "whose policy does not let the members' own principals use it, so every member encryption is held (do no harm)",
+    ("MemberRole/rekognition-guard-member/ReadKeys", "kms:GetKeyPolicy"):
+        "reads a member's own key's policy when GUARD_KMS_KEY_ID is an alias (resolved in each member); the scenario "
+        "names the guard account's key by ARN, whose policy the function reads itself",
     ("OrganizationPolicy/EventSourceMapping", "sqs:ReceiveMessage"): "the event source mapping polls the work queue with the function's role",
     ("OrganizationPolicy/EventSourceMapping", "sqs:DeleteMessage"): "the event source mapping deletes handled records with the function's role",
     ("OrganizationPolicy/EventSourceMapping", "sqs:GetQueueAttributes"): "the event source mapping reads the queue's attributes with the function's role",
@@ -244,17 +247,6 @@ class Result:
     known: Counter
 
 
-def known_denial(c: Checked, recording: dict[str, Any]) -> str | None:
-    """A denial the check found and that is reported, not yet fixed (each names its issue)."""
-    guard = recording["guard_account"]
-    if c.action == "kms:DescribeKey" and c.principal != FUNCTION_ROLE and f":{guard}:key/" in c.resource:
-        return ("KNOWN, to fix: organization scope describes the guard account's remediation key "
-                "(GUARD_KMS_KEY_ID) with the member role, whose ReadKeys covers only the member's own keys; "
-                "the key's policy also admits only the guard account (kms:CallerAccount), so member buckets "
-                "cannot be encrypted with it either")
-    return None
-
-
 def check(recording: dict[str, Any], template: dict[str, Any], member_template: dict[str, Any]) -> Result:
     operations = load_operations()
     roles = roles_for(recording, template, member_template)
@@ -276,10 +268,6 @@ def check(recording: dict[str, Any], template: dict[str, Any], member_template: 
         decision = evaluate(policies, req)
         for a in decision.assumptions:
             assumptions[a] += 1
-        known = known_denial(c, recording)
-        if not decision.allowed and known:
-            known_denials[known] += 1
-            continue
         if not decision.allowed:
             denied.append(f"{c.action} on {c.resource} denied to the {who}: {decision.by} "
                           f"({c.service} {c.operation}; step: {c.step})")
