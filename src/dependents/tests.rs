@@ -616,3 +616,48 @@ fn unique_ids_and_accounts() {
     )]));
     assert!(deps(Some(&stale), None, None, false, &[]).is_empty());
 }
+
+#[test]
+fn a_key_of_another_account_must_serve_the_buckets_own_account() {
+    let guard_key = "arn:aws:kms:us-east-1:999988887777:key/guard";
+    assert_eq!(key_account(guard_key), Some("999988887777"));
+    assert_eq!(key_account("alias/rekognition-guard"), None);
+    assert!(
+        own_account(OWN, KEY).is_none(),
+        "a key of the bucket's own account"
+    );
+    let mut d = deps(None, None, None, false, &[]);
+    d.push(own_account(OWN, guard_key).unwrap());
+    let c = ctx(&d, false, PublicAccess::Hold);
+    let guard_only = policy_of(json!([grant_to(
+        json!({"AWS": "arn:aws:iam::999988887777:root"}),
+        json!("kms:*")
+    )]));
+    let why = rules::encryption(
+        &c,
+        KeyChange::Customer {
+            arn: guard_key,
+            policy: Ok(&guard_only),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        why.contains(&format!("account {OWN}"))
+            && why.contains("the key is in account 999988887777"),
+        "{why}"
+    );
+    let serves = policy_of(json!([grant_to(
+        json!({"AWS": format!("arn:aws:iam::{OWN}:root")}),
+        json!(["kms:Decrypt", "kms:GenerateDataKey*"])
+    )]));
+    assert!(
+        rules::encryption(
+            &c,
+            KeyChange::Customer {
+                arn: guard_key,
+                policy: Ok(&serves)
+            }
+        )
+        .is_ok()
+    );
+}
