@@ -594,6 +594,12 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):
+        # A client that drops its keep-alive connection is not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def loopback_upstream(text, prog):
     """The --upstream URL, which must be plain HTTP on loopback (else exit with why)."""
