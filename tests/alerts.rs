@@ -59,7 +59,7 @@ async fn a_remediation_is_one_readable_message_and_a_compliant_rerun_is_silent()
         )
     );
     assert!(summary.contains(&format!(
-        "[MEDIUM] s3-bucket {bucket} sse-kms: remediated - no default encryption"
+        "[MEDIUM] s3-bucket {bucket} sse-kms: remediated - AES256 (SSE-S3)"
     )));
     assert!(summary.contains(&format!(
         "[MEDIUM] s3-bucket {bucket} public-access-block: remediated"

@@ -339,8 +339,8 @@ async fn an_unusable_configured_key_is_never_written() {
     );
     assert_eq!(
         common::read_encryption(&s3, &bucket).await,
-        None,
-        "nothing written"
+        common::new_bucket_encryption(),
+        "nothing written: S3's default stays"
     );
     assert_eq!(report.exit_code(), 1);
     // the other controls still do their job
@@ -350,7 +350,10 @@ async fn an_unusable_configured_key_is_never_written() {
     let (bucket, s3) = new_bucket(REGION).await;
     let report = run(&missing, &event_for(&bucket, REGION)).await;
     assert_eq!(status(&report, &bucket, "sse-kms"), Status::Failed);
-    assert_eq!(common::read_encryption(&s3, &bucket).await, None);
+    assert_eq!(
+        common::read_encryption(&s3, &bucket).await,
+        common::new_bucket_encryption()
+    );
 }
 
 async fn app_with_key(key: &str) -> App {
@@ -500,7 +503,8 @@ async fn an_exempt_bucket_is_never_written() {
     assert_untouched(&app, &s3, &bucket).await;
 }
 
-/// No S3 write was sent, and the bucket still has no encryption, BPA or policy.
+/// No S3 write was sent, and the bucket is as S3 created it: SSE-S3 with SSE-C blocked, no
+/// BPA, no policy.
 async fn assert_untouched(app: &App, s3: &aws_sdk_s3::Client, bucket: &str) {
     assert_eq!(app.clients.counter().s3_writes(), 0);
     assert_eq!(
@@ -509,7 +513,11 @@ async fn assert_untouched(app: &App, s3: &aws_sdk_s3::Client, bucket: &str) {
             pab(s3, bucket).await,
             policy(s3, bucket).await
         ),
-        (None, None, None)
+        (common::new_bucket_encryption(), None, None)
+    );
+    assert_eq!(
+        common::blocked_encryption_types(s3, bucket).await,
+        ["SSE-C"]
     );
 }
 
@@ -570,7 +578,10 @@ async fn ignored_events_make_no_aws_write() {
         assert_eq!(report.exit_code(), 0);
     }
     assert_eq!(app.clients.counter().s3_writes(), 0);
-    assert_eq!(common::read_encryption(&s3, &bucket).await, None);
+    assert_eq!(
+        common::read_encryption(&s3, &bucket).await,
+        common::new_bucket_encryption()
+    );
 }
 
 // ---- through the built binary -------------------------------------------------

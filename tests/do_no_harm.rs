@@ -696,3 +696,44 @@ async fn a_policy_the_merge_would_take_over_20_kb_is_failed_and_not_written() {
     assert_eq!(common::bucket_policy(&s3, &bucket).await, before);
     assert_eq!(run.code, Some(1));
 }
+
+/// A deleted role's unique id in the policy: S3 refuses to have it put back. `failed`
+/// naming it, nothing written (tests/fidelity.rs shows S3 is never asked); with
+/// GUARD_DROP_STALE_PRINCIPALS=true it is removed and reported, every other statement kept.
+#[tokio::test]
+async fn a_deleted_principals_unique_id_is_named_and_dropped_only_when_asked() {
+    let env = env().await;
+    let (bucket, s3) = new_bucket("stale").await;
+    let objects = format!("{}/*", arn(&bucket));
+    let stale = "AROA1234567890EXAMPLE";
+    // S3 shows a deleted role this way; only the emulator itself accepts it as input.
+    let raw = common::s3_raw(REGION).await;
+    raw.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Gone", "Effect": "Allow", "Principal": {"AWS": stale}, "Action": "s3:GetObject", "Resource": objects},
+            {"Sid": "Mixed", "Effect": "Allow", "Principal": {"AWS": [stale, format!("arn:aws:iam::{ACCOUNT}:role/kept")]},
+             "Action": "s3:GetObject", "Resource": objects},
+            {"Sid": "Kept", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/analytics")},
+             "Action": "s3:GetObject", "Resource": objects}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let before = common::bucket_policy(&s3, &bucket).await;
+    let run = invoke(&env, &create_bucket_event(&bucket), &[]).await;
+    assert_eq!(run.status("tls-only"), "failed");
+    let detail = run.detail("tls-only");
+    assert!(detail.contains(&format!("{stale} (statement Gone)")) && detail.contains("GUARD_DROP_STALE_PRINCIPALS"), "{detail}");
+    assert!(!run.wrote("PutBucketPolicy"));
+    assert_eq!(common::bucket_policy(&s3, &bucket).await, before);
+    assert_eq!(run.code, Some(1));
+
+    let run = invoke(&env, &create_bucket_event(&bucket), &[("GUARD_DROP_STALE_PRINCIPALS", "true")]).await;
+    assert_eq!(run.status("tls-only"), "remediated", "{:#}", run.report);
+    assert!(run.detail("tls-only").contains("statement Gone (it named deleted principals only)"), "{}", run.detail("tls-only"));
+    let policy = common::bucket_policy(&s3, &bucket).await.unwrap();
+    let sids: Vec<String> = common::statements(&policy).iter().map(|s| s["Sid"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sids, ["Mixed", "Kept", "DenyInsecureTransport"]);
+    assert!(!policy.to_string().contains(stale));
+}
+

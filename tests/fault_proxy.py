@@ -32,6 +32,12 @@ A rule: {"operation": "PutBucketPolicy" | "*", "service": "s3" (optional),
                      with the first N findings of the request in FailedFindings)}
 The first rule that matches and has times left applies.
 
+With --fidelity, S3 requests also pass through tests/s3_fidelity.py, which answers as S3 does
+where moto does not (default encryption of new buckets, blocked encryption types, the refusals
+of PutBucketPolicy, GetBucketPolicyStatus). Fault rules apply first, as the network between the
+client and S3 would; a request whose answer the fidelity layer made or changed is logged with
+`fidelity` naming the behaviour (null otherwise).
+
 Bounded: binds 127.0.0.1 only, answers only loopback clients, forwards only to a
 loopback upstream, and exits when its stdin closes (the test process died or dropped
 its handle) or after --max-seconds.
@@ -50,6 +56,9 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import s3_fidelity  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # Headers that describe one hop's connection, not the message.
@@ -440,20 +449,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def forward(self, method, body):
+    def upstream(self, method, path, body, headers):
+        """One request to the upstream emulator over this thread's keep-alive connection
+        (opened on first use, reopened once if the emulator closed it while idle)."""
         up = self.server.upstream
-        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
-        try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
-            headers["Host"] = up.netloc
-            if body or method in ("PUT", "POST", "PATCH"):
-                headers["Content-Length"] = str(len(body))
-            conn.request(method, self.path, body=body if body else None, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, resp.getheaders(), data
-        finally:
-            conn.close()
+        pool = self.server.pool
+        for attempt in (0, 1):
+            conn = getattr(pool, "conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+                pool.conn = conn
+            try:
+                out = {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
+                out["Host"] = up.netloc
+                if body or method in ("PUT", "POST", "PATCH"):
+                    out["Content-Length"] = str(len(body))
+                conn.request(method, path, body=body if body else None, headers=out)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.will_close:
+                    conn.close()
+                    pool.conn = None
+                return resp.status, resp.getheaders(), data
+            except (http.client.RemoteDisconnected, http.client.CannotSendRequest, BrokenPipeError,
+                    ConnectionResetError):
+                conn.close()
+                pool.conn = None
+                if not reused or attempt:
+                    raise
+            except BaseException:
+                conn.close()
+                pool.conn = None
+                raise
+        raise OSError("unreachable")
+
+    def forward(self, method, body):
+        """The request as received, to the emulator: (status, headers, body)."""
+        return self.upstream(method, self.path, body, dict(self.headers.items()))
+
+    def s3(self, service, operation, method, body, entry):
+        """What S3 answers: the fidelity layer's answer when it has one, else the emulator's."""
+        fidelity = self.server.fidelity
+        if fidelity is not None and service == "s3":
+            split = urllib.parse.urlsplit(self.path)
+            answer = fidelity.handle(
+                operation, method, split.path, split.query, dict(self.headers.items()), body,
+                lambda m, p, b, h: self.upstream(m, p, b, h),
+            )
+            if answer is not None:
+                status, rheaders, data, behaviour = answer
+                self.server.state.update(entry, fidelity=behaviour)
+                return status, rheaders, data
+        return self.forward(method, body)
 
     # -- the proxy ------------------------------------------------------------------
 
@@ -485,8 +533,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "write": is_write(service, operation, self.command),
             "status": None,
             "fault": None,
+            "fidelity": None,
             "t_in": t_in,
         }
+        if operation == "PutBucketEncryption":
+            # Whether a writer carried the bucket's blocked encryption types (DESIGN: SSE-C stays blocked).
+            entry["blocked_encryption_types_sent"] = b"BlockedEncryptionTypes" in body
         if service != "s3" and body:
             # Which role an AssumeRole named, which queue a SendMessage used: tests count them.
             entry["body_excerpt"] = urllib.parse.unquote_plus(body[:600].decode("utf-8", "replace"))
@@ -498,7 +550,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         head = self.command == "HEAD"
         try:
             if rule is None:
-                status, rheaders, data = self.forward(self.command, body)
+                status, rheaders, data = self.s3(service, operation, self.command, body, entry)
                 if operation == "AssumeRole" and status == 200:
                     issued = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", data)
                     entry["iam"]["issued_access_key"] = issued.group(1).decode() if issued else None
@@ -508,11 +560,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fault = rule["fault"]
             if fault == "reset":
                 if rule.get("after_upstream"):
-                    state.update(entry, upstream_status=self.forward(self.command, body)[0])
+                    state.update(entry, upstream_status=self.s3(service, operation, self.command, body, entry)[0])
                 self.reset_connection()
                 return
             if fault == "failed-findings":
-                status, rheaders, data = self.forward(self.command, body)
+                status, rheaders, data = self.s3(service, operation, self.command, body, entry)
                 if status == 200:
                     data = failed_findings(body, data, int(rule.get("count", 1)))
                 state.update(entry, status=status)
@@ -520,12 +572,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             if fault == "delay":
                 time.sleep(rule["delay_seconds"])
-                status, rheaders, data = self.forward(self.command, body)
+                status, rheaders, data = self.s3(service, operation, self.command, body, entry)
                 state.update(entry, status=status)
                 self.send(status, rheaders, data, head)
                 return
             if rule.get("after_upstream"):
-                state.update(entry, upstream_status=self.forward(self.command, body)[0])
+                state.update(entry, upstream_status=self.s3(service, operation, self.command, body, entry)[0])
             status, fheaders, data = fault_response(service, operation, fault, rule.get("status"))
             state.update(entry, status=status)
             self.send(status, list(fheaders.items()), data, head)
@@ -550,6 +602,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out = {"rules": len(rules)}
             elif path == "/__proxy/reset" and self.command == "POST":
                 state.reset()
+                if self.server.fidelity is not None:
+                    self.server.fidelity.reset()
                 out = {"reset": True}
             elif path == "/__proxy/log" and self.command == "GET":
                 self.send(200, [("Content-Type", "application/json")], state.snapshot_json().encode())
@@ -575,6 +629,12 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):
+        # A client that drops its keep-alive connection is not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def loopback_upstream(text, prog):
     """The --upstream URL, which must be plain HTTP on loopback (else exit with why)."""
@@ -598,12 +658,16 @@ def main():
     ap.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the emulator")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=3600.0)
+    ap.add_argument("--fidelity", action="store_true",
+                    help="answer S3 requests as S3 does where moto does not (tests/s3_fidelity.py)")
     args = ap.parse_args()
     upstream = loopback_upstream(args.upstream, "fault_proxy")
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.upstream = upstream
     server.state = State()
+    server.pool = threading.local()
+    server.fidelity = s3_fidelity.Fidelity() if args.fidelity else None
 
     def lifetime():
         time.sleep(args.max_seconds)

@@ -291,7 +291,11 @@ fn all_remediated(report: &Value, bucket: &str) {
     assert_eq!(got, want, "{report:#}");
 }
 
-const UNTOUCHED: (Option<String>, bool, bool) = (None, false, false);
+/// A bucket as S3 creates it (default encryption SSE-S3, no Block Public Access, no policy)
+/// and as the function must leave it when it may not write.
+fn untouched() -> (Option<String>, bool, bool) {
+    (Some("AES256".to_owned()), false, false)
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarded_batch_is_gated_and_remediated_through_member_roles() {
@@ -402,7 +406,7 @@ async fn forwarded_batch_is_gated_and_remediated_through_member_roles() {
         if remediated {
             assert_eq!(state, (Some("aws:kms".to_owned()), true, true), "{bucket}");
         } else {
-            assert_eq!(state, UNTOUCHED, "{bucket} must be untouched");
+            assert_eq!(state, untouched(), "{bucket} must be untouched");
         }
     }
 
@@ -565,10 +569,13 @@ async fn planner_queues_accounts_by_regions_and_workers_sweep_each_through_its_r
                 []
             );
         } else {
-            assert_eq!(state, UNTOUCHED, "{bucket}: C refused, D excluded");
+            assert_eq!(state, untouched(), "{bucket}: C refused, D excluded");
         }
     }
-    assert_eq!(w.state(&w.a, REGION, "unguarded-member-a").await, UNTOUCHED);
+    assert_eq!(
+        w.state(&w.a, REGION, "unguarded-member-a").await,
+        untouched()
+    );
     let alerts = w.alerts().await;
     let onboarding = alerts
         .iter()
@@ -634,7 +641,7 @@ async fn a_worker_out_of_time_requeues_the_rest_and_the_next_pass_finishes() {
     for name in &rest {
         assert_eq!(
             w.state(&w.a, REGION, name).await,
-            UNTOUCHED,
+            untouched(),
             "{name} not reached yet"
         );
     }
@@ -697,7 +704,7 @@ async fn scan_org_reaches_the_same_end_state_in_one_process() {
     }
     for (account, region, bucket) in &guarded {
         let want = if *account == w.d {
-            UNTOUCHED
+            untouched()
         } else {
             (Some("aws:kms".to_owned()), true, true)
         };

@@ -1,6 +1,12 @@
-//! Test harness: one `moto_server` per test binary on a free 127.0.0.1 port, plus
-//! SDK clients pointed at it. The server dies with the test process: it is started
-//! under a shell that waits on our stdin pipe and kills moto when the pipe closes.
+//! Test harness: one `moto_server` per test binary on a free 127.0.0.1 port, behind the S3
+//! fidelity layer (tests/s3_fidelity.py through `fault_proxy.py --fidelity`), plus SDK
+//! clients pointed at the layer. moto accepts what S3 refuses (a public policy under
+//! BlockPublicPolicy, a policy over 20 KB, a deleted role's unique id) and leaves out what S3
+//! does (default encryption of a new bucket, blocked SSE-C): the layer answers as S3 does, so a
+//! test that passes here does not pass only because the emulator is lenient.
+//!
+//! Both processes die with the test process: moto is started under a shell that waits on our
+//! stdin pipe and kills moto when the pipe closes; the layer exits when its stdin closes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{TcpListener, TcpStream};
@@ -15,10 +21,16 @@ pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
 pub struct Moto {
+    /// The S3 fidelity layer in front of moto: point clients (and fault proxies) here.
     pub endpoint: String,
+    /// moto itself, behind no layer: for seeding a state real S3 can hold but no longer
+    /// accepts (a deleted role's `AROA…` principal, a bucket from before default encryption).
+    pub raw_endpoint: String,
+    /// moto's port.
     pub port: u16,
     _child: Child,
     _stdin: Mutex<Option<ChildStdin>>,
+    _fidelity: proxy::Proxy,
 }
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -63,11 +75,15 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        let raw_endpoint = format!("http://127.0.0.1:{port}");
+        let fidelity = proxy::Proxy::start_fidelity(&raw_endpoint);
         Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: fidelity.endpoint.clone(),
+            raw_endpoint,
             port,
             _child: child,
             _stdin: Mutex::new(Some(stdin)),
+            _fidelity: fidelity,
         }
     }
 
@@ -128,6 +144,17 @@ pub async fn s3(region: &str) -> aws_sdk_s3::Client {
         .region(aws_sdk_s3::config::Region::new(region.to_owned()))
         .force_path_style(true)
         .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// An S3 client on moto itself, past the fidelity layer: for seeding what S3 holds but no
+/// longer accepts. Never for reading back what the function did.
+pub async fn s3_raw(region: &str) -> aws_sdk_s3::Client {
+    let conf =
+        aws_sdk_s3::config::Builder::from(&sdk_config_with_endpoint(&moto().raw_endpoint).await)
+            .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+            .force_path_style(true)
+            .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
@@ -316,6 +343,12 @@ pub async fn put_encryption(
         .unwrap();
 }
 
+/// The default encryption S3 gives every new bucket ("SSE-S3 as the base level of encryption
+/// for every bucket"), as [`read_encryption`] reads it back: a bucket nothing was written to.
+pub fn new_bucket_encryption() -> Option<(String, Option<String>, Option<bool>)> {
+    Some(("AES256".to_owned(), None, Some(false)))
+}
+
 /// A bucket's default encryption read back: (algorithm, key, bucket key), `None` if unset.
 pub async fn read_encryption(
     s3: &aws_sdk_s3::Client,
@@ -341,6 +374,22 @@ pub async fn read_encryption(
 }
 
 // ---- read-backs: what a bucket holds now, as a user would check it ----------------------
+
+/// The encryption types the bucket blocks (`["SSE-C"]` for a bucket created since April 2026,
+/// `["NONE"]` once unblocked), read with `GetBucketEncryption` through the fidelity layer;
+/// empty when the bucket has no configuration or blocks nothing.
+pub async fn blocked_encryption_types(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let Ok(out) = s3.get_bucket_encryption().bucket(bucket).send().await else {
+        return vec![];
+    };
+    out.server_side_encryption_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.blocked_encryption_types())
+        .flat_map(|b| b.encryption_type().iter().map(|t| t.as_str().to_owned()))
+        .collect()
+}
 
 /// The four Block Public Access flags, if the bucket has a configuration.
 pub async fn public_access_block(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<[bool; 4]> {

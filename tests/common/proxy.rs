@@ -41,11 +41,23 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy in front of `upstream` (moto's endpoint) and waits for it to listen.
     pub fn start(upstream: &str) -> Proxy {
+        Proxy::start_with(upstream, &[])
+    }
+
+    /// The S3 fidelity layer (`fault_proxy.py --fidelity`, see tests/s3_fidelity.py) in front
+    /// of `upstream`: what `Moto::start` puts in front of moto for every test.
+    pub fn start_fidelity(upstream: &str) -> Proxy {
+        // It lives as long as the test binary's emulator, past the default hour if need be.
+        Proxy::start_with(upstream, &["--fidelity", "--max-seconds", "14400"])
+    }
+
+    fn start_with(upstream: &str, args: &[&str]) -> Proxy {
         let script = format!("{}/tests/fault_proxy.py", env!("CARGO_MANIFEST_DIR"));
         let mut child = Command::new(super::python())
             .arg(script)
             .arg("--upstream")
             .arg(upstream)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
