@@ -723,17 +723,33 @@ async fn a_deleted_principals_unique_id_is_named_and_dropped_only_when_asked() {
     let run = invoke(&env, &create_bucket_event(&bucket), &[]).await;
     assert_eq!(run.status("tls-only"), "failed");
     let detail = run.detail("tls-only");
-    assert!(detail.contains(&format!("{stale} (statement Gone)")) && detail.contains("GUARD_DROP_STALE_PRINCIPALS"), "{detail}");
+    assert!(
+        detail.contains(&format!("{stale} (statement Gone)"))
+            && detail.contains("GUARD_DROP_STALE_PRINCIPALS"),
+        "{detail}"
+    );
     assert!(!run.wrote("PutBucketPolicy"));
     assert_eq!(common::bucket_policy(&s3, &bucket).await, before);
     assert_eq!(run.code, Some(1));
 
-    let run = invoke(&env, &create_bucket_event(&bucket), &[("GUARD_DROP_STALE_PRINCIPALS", "true")]).await;
+    let run = invoke(
+        &env,
+        &create_bucket_event(&bucket),
+        &[("GUARD_DROP_STALE_PRINCIPALS", "true")],
+    )
+    .await;
     assert_eq!(run.status("tls-only"), "remediated", "{:#}", run.report);
-    assert!(run.detail("tls-only").contains("statement Gone (it named deleted principals only)"), "{}", run.detail("tls-only"));
+    assert!(
+        run.detail("tls-only")
+            .contains("statement Gone (it named deleted principals only)"),
+        "{}",
+        run.detail("tls-only")
+    );
     let policy = common::bucket_policy(&s3, &bucket).await.unwrap();
-    let sids: Vec<String> = common::statements(&policy).iter().map(|s| s["Sid"].as_str().unwrap().to_owned()).collect();
+    let sids: Vec<String> = common::statements(&policy)
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(sids, ["Mixed", "Kept", "DenyInsecureTransport"]);
     assert!(!policy.to_string().contains(stale));
 }
-
