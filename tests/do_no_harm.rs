@@ -138,20 +138,7 @@ async fn key_with(extra: Vec<Value>) -> String {
         "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"})];
     statements.extend(extra);
     let policy = json!({"Version": "2012-10-17", "Statement": statements});
-    common::kms(REGION)
-        .await
-        .create_key()
-        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
-        .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned()
+    common::create_key_with("SYMMETRIC_DEFAULT", Some(&policy)).await
 }
 
 fn grant(principal: Value, actions: &[&str]) -> Value {
@@ -568,19 +555,7 @@ async fn a_training_caller_the_configured_key_does_not_cover_keeps_the_output_bu
     let policy = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "KeyAdmins", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/KeyAdmin")},
          "Action": "kms:*", "Resource": "*"}]});
-    let key = common::kms(REGION)
-        .await
-        .create_key()
-        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let key = common::create_key_with("SYMMETRIC_DEFAULT", Some(&policy)).await;
     let mut event = common::sample("create-project-version.json");
     event["detail"]["requestParameters"]["outputConfig"]["s3Bucket"] = json!(bucket);
     event["detail"]["requestParameters"]

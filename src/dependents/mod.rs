@@ -394,11 +394,8 @@ const ELB_ACCOUNTS: &[&str] = &[
     "190560391635", // us-gov-east-1
 ];
 
-/// The account of an AWS principal: a bare id, or the account field of an IAM/STS ARN.
-pub fn principal_account(value: &str) -> Option<&str> {
-    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(value);
-    }
+/// The account field of an ARN of one of `services` (`arn:PARTITION:SERVICE:REGION:ACCOUNT:…`).
+fn arn_account<'a>(value: &'a str, services: &[&str]) -> Option<&'a str> {
     let mut parts = value.splitn(6, ':');
     let (arn, _partition, service, _region, account) = (
         parts.next()?,
@@ -407,20 +404,20 @@ pub fn principal_account(value: &str) -> Option<&str> {
         parts.next()?,
         parts.next()?,
     );
-    (arn == "arn" && matches!(service, "iam" | "sts") && !account.is_empty()).then_some(account)
+    (arn == "arn" && services.contains(&service) && !account.is_empty()).then_some(account)
+}
+
+/// The account of an AWS principal: a bare id, or the account field of an IAM/STS ARN.
+pub fn principal_account(value: &str) -> Option<&str> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(value);
+    }
+    arn_account(value, &["iam", "sts"])
 }
 
 /// The account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`); `None` for an id or alias.
 pub fn key_account(key: &str) -> Option<&str> {
-    let mut parts = key.splitn(6, ':');
-    let (arn, _partition, service, _region, account) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    (arn == "arn" && service == "kms" && !account.is_empty()).then_some(account)
+    arn_account(key, &["kms"])
 }
 
 /// The bucket's own account as a dependent of a key that lives in another account: its

@@ -294,11 +294,18 @@ pub fn console_event(bucket: &str) -> serde_json::Value {
 
 /// A KMS key of the given spec (`ENCRYPT_DECRYPT`), by ARN.
 pub async fn create_key(spec: &str) -> String {
+    create_key_with(spec, None).await
+}
+
+/// A KMS key of the given spec (`ENCRYPT_DECRYPT`) with this key policy (`None`: the
+/// default, the account's root delegation), by ARN.
+pub async fn create_key_with(spec: &str, policy: Option<&serde_json::Value>) -> String {
     kms(REGION)
         .await
         .create_key()
         .key_spec(aws_sdk_kms::types::KeySpec::from(spec))
         .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .set_policy(policy.map(|p| p.to_string()))
         .send()
         .await
         .unwrap()
