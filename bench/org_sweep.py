@@ -113,7 +113,7 @@ def seed_org(endpoint, n_accounts, per):
         s3 = clients[(account, region)]
         kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=name, **kw)
-        seed.seed_bucket(s3, name, state, keys[(account, region)], create=False)
+        seed.seed_bucket(s3, name, state, keys[(account, region)], create=False, account=account)
 
     with ThreadPoolExecutor(8) as pool:
         pairs = list(clients)

@@ -52,10 +52,13 @@ def tls_statement(bucket):
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
 
 
-def foreign_statements(bucket):
+def foreign_statements(bucket, account=ACCOUNT):
+    """Two statements of the bucket's own team: a role of the bucket's own account reads it (a
+    role of another account would be a dependent that the AWS managed key cannot serve, and
+    the guard would rightly hold the encryption fix)."""
     return [
         {"Sid": FOREIGN_SIDS[0], "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/analytics"},
+         "Principal": {"AWS": f"arn:aws:iam::{account}:role/analytics"},
          "Action": ["s3:GetObject", "s3:ListBucket"],
          "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
         {"Sid": FOREIGN_SIDS[1], "Effect": "Deny", "Principal": "*",
@@ -70,7 +73,7 @@ def bucket_names(n, suffix=""):
     return guarded + unguarded
 
 
-def seed_bucket(s3, name, state, key_arn, create=True):
+def seed_bucket(s3, name, state, key_arn, create=True, account=ACCOUNT):
     if create:
         s3.create_bucket(Bucket=name)
     kms_rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
@@ -91,7 +94,7 @@ def seed_bucket(s3, name, state, key_arn, create=True):
             {"Version": "2012-10-17", "Statement": [tls_statement(name)]}))
     elif state == "foreign-policy":
         s3.put_bucket_policy(Bucket=name, Policy=json.dumps(
-            {"Version": "2012-10-17", "Id": "analytics", "Statement": foreign_statements(name)}))
+            {"Version": "2012-10-17", "Id": "analytics", "Statement": foreign_statements(name, account)}))
 
 
 def seed_world(endpoint, buckets, threads=8):
