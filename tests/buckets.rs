@@ -53,14 +53,7 @@ async fn new_bucket(region: &str) -> (String, aws_sdk_s3::Client) {
     (name, s3)
 }
 
-async fn put_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: &Value) {
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-}
+use common::put_policy;
 
 fn status(report: &Report, bucket: &str, control: &str) -> Status {
     report

@@ -118,14 +118,10 @@ async fn new_bucket(tag: &str) -> (String, aws_sdk_s3::Client) {
     (name, s3)
 }
 
+/// Seeds a bucket policy of these statements.
 async fn put_policy(s3: &aws_sdk_s3::Client, bucket: &str, statements: Value) {
     let policy = json!({"Version": "2012-10-17", "Statement": statements});
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    common::put_policy(s3, bucket, &policy).await;
 }
 
 fn arn(bucket: &str) -> String {

@@ -584,7 +584,11 @@ pub struct UsageFacts {
     pub website: Result<bool, AwsError>,
 }
 
-/// Reads the four usage facts concurrently (the early answers when they were started).
+/// Reads the three usage facts concurrently (the early answers when they were started).
+///
+/// Each read matches `take_early` before building its fetch, as `read_tags` does: a
+/// helper taking the fetch future as an argument holds both futures at once, and in
+/// debug builds that overflowed a test thread's stack (tried, measured, reverted).
 pub async fn read_usage(client: &Client, bucket: &str, owner: &str, race: Race) -> UsageFacts {
     let acl = race_retry(race, || async {
         match take_early::<Acl>(Read::Acl, bucket, owner).await {

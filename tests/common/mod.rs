@@ -316,6 +316,16 @@ pub async fn create_key_with(spec: &str, policy: Option<&serde_json::Value>) -> 
         .to_owned()
 }
 
+/// Seeds a bucket policy (the whole document).
+pub async fn put_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: &serde_json::Value) {
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Seeds a bucket's default encryption.
 pub async fn put_encryption(
     s3: &aws_sdk_s3::Client,
