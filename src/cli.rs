@@ -14,6 +14,8 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod change;
+
 /// Keeps the S3 buckets, KMS keys and AI opt-out policy behind Amazon Rekognition protected.
 ///
 /// Configuration comes from GUARD_* environment variables (see the README); the AWS
@@ -66,6 +68,57 @@ pub enum Command {
     },
     /// Evaluate the organization's AI services opt-out policy alone.
     OptOut,
+    /// Read-only: what every guarded bucket's controls would change, per account x Region x
+    /// control (`--format json` is the input of `apply`; `--format html` one page to review).
+    Plan {
+        /// Only these buckets (repeatable).
+        #[arg(long = "bucket", value_name = "NAME", conflicts_with_all = ["org", "render"])]
+        buckets: Vec<String>,
+        /// Plan every ACTIVE, not excluded member account through its member role.
+        #[arg(long, conflicts_with = "render")]
+        org: bool,
+        /// With --org: these Regions (comma-separated) instead of GUARD_REGIONS.
+        #[arg(long, value_name = "R1,R2", requires = "org")]
+        regions: Option<String>,
+        /// With --org: only this account (repeatable).
+        #[arg(long = "account", value_name = "ID", requires = "org")]
+        accounts: Vec<String>,
+        /// Render a saved plan (JSON) again, e.g. as HTML; no AWS call.
+        #[arg(long, value_name = "PLAN.json")]
+        render: Option<PathBuf>,
+    },
+    /// Apply exactly the changes of a plan (`plan --format json`); a bucket changed since
+    /// the plan is skipped, `changed since plan`.
+    Apply {
+        #[arg(long, value_name = "PLAN.json")]
+        plan: PathBuf,
+        /// Refuse a plan older than this (s, m, h or d).
+        #[arg(long, value_name = "AGE", default_value = "24h")]
+        max_age: String,
+    },
+    /// The change record: one row per write (GUARD_STATE_TABLE, else GUARD_HISTORY_FILE).
+    History {
+        #[arg(long, value_name = "NAME")]
+        bucket: Option<String>,
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        /// Changes at or after this time (2026-12-06 or 2026-12-06T10:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+    /// Put back the recorded before state of a change (or of a bucket's changes since a
+    /// time), verified by reading back, and record the undo.
+    Undo {
+        #[arg(long, value_name = "ID", conflicts_with_all = ["bucket", "since"], required_unless_present = "bucket")]
+        change: Option<String>,
+        #[arg(long, value_name = "NAME", requires = "since")]
+        bucket: Option<String>,
+        #[arg(long, value_name = "TIME", requires = "bucket")]
+        since: Option<String>,
+        /// Also when the resource changed after the guard's write.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,6 +127,10 @@ pub enum Format {
     Table,
     /// One OCSF 1.5.0 Compliance Finding (class_uid 2003) per control result, as a JSON array.
     Ocsf,
+    /// `plan`: one self-contained page (no network).
+    Html,
+    /// `history`: comma-separated values with a header row.
+    Csv,
 }
 
 /// How long a CLI run may take before it stops starting new work, by default.
@@ -105,6 +162,19 @@ pub async fn run(cli: Cli) -> u8 {
     };
     if cli.dry_run {
         config.mode = Mode::Audit;
+    }
+    if let Some(code) = run_change(&cli, &mut config).await {
+        return code;
+    }
+    match cli.format {
+        Some(f @ (Format::Html | Format::Csv)) => {
+            return bad_input(format!(
+                "--format {} is for {}",
+                if f == Format::Html { "html" } else { "csv" },
+                if f == Format::Html { "plan" } else { "history" }
+            ));
+        }
+        _ => {}
     }
     // Validate the input before any AWS client exists.
     let mut batch = None;
@@ -147,26 +217,8 @@ pub async fn run(cli: Cli) -> u8 {
             accounts,
             ..
         } => {
-            if config.scope != Scope::Organization {
-                return bad_input("scan --org needs GUARD_SCOPE=organization");
-            }
-            if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
-                return bad_input(format!("--account {bad:?} is not a 12-digit account id"));
-            }
-            if let Some(list) = regions {
-                let list: Vec<String> = list
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if let Some(bad) = list.iter().find(|r| !crate::region::is_region(r)) {
-                    return bad_input(format!("--regions: {bad:?} is not a Region name"));
-                }
-                if list.is_empty() {
-                    return bad_input("--regions names no Region");
-                }
-                config.regions = list;
+            if let Err(e) = org_scope(&mut config, regions.as_deref(), accounts) {
+                return bad_input(e);
             }
             None
         }
@@ -181,6 +233,10 @@ pub async fn run(cli: Cli) -> u8 {
             None
         }
         Command::OptOut => None,
+        Command::Plan { .. }
+        | Command::Apply { .. }
+        | Command::History { .. }
+        | Command::Undo { .. } => None,
     };
     let format = cli.format.or(match config.report_format {
         Some(ReportFormat::Json) => Some(Format::Json),
@@ -236,6 +292,144 @@ pub async fn run(cli: Cli) -> u8 {
             exit::FAILED
         }
     }
+}
+
+/// `--org` flags: organization scope, account ids, `--regions` into the configuration.
+fn org_scope(
+    config: &mut Config,
+    regions: Option<&str>,
+    accounts: &[String],
+) -> Result<(), String> {
+    if config.scope != Scope::Organization {
+        return Err("--org needs GUARD_SCOPE=organization".to_owned());
+    }
+    if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
+        return Err(format!("--account {bad:?} is not a 12-digit account id"));
+    }
+    if let Some(list) = regions {
+        let list: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = list.iter().find(|r| !crate::region::is_region(r)) {
+            return Err(format!("--regions: {bad:?} is not a Region name"));
+        }
+        if list.is_empty() {
+            return Err("--regions names no Region".to_owned());
+        }
+        config.regions = list;
+    }
+    Ok(())
+}
+
+/// `plan`, `apply`, `history`, `undo` (`cli::change`); `None` for the other commands.
+async fn run_change(cli: &Cli, config: &mut Config) -> Option<u8> {
+    let deadline = Instant::now() + Duration::from_secs(cli.deadline_seconds);
+    let format = cli.format;
+    let allowed = |ok: &[Format]| match format {
+        Some(f) if !ok.contains(&f) => Err(bad_input(
+            format!(
+                "--format {f:?} is not one of {}",
+                ok.iter()
+                    .map(|f| format!("{f:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .to_lowercase(),
+        )),
+        _ => Ok(()),
+    };
+    if !matches!(
+        cli.command,
+        Command::Plan { .. }
+            | Command::Apply { .. }
+            | Command::History { .. }
+            | Command::Undo { .. }
+    ) {
+        return None;
+    }
+    let config = std::mem::take(config);
+    Some(match &cli.command {
+        Command::Plan {
+            buckets,
+            org,
+            regions,
+            accounts,
+            render,
+        } => {
+            if let Err(code) = allowed(&[Format::Json, Format::Table, Format::Html]) {
+                return Some(code);
+            }
+            if let Some(path) = render {
+                return Some(change::render(path, format));
+            }
+            if let Some(Err(e)) = buckets
+                .iter()
+                .map(|b| event::check_bucket_name(b))
+                .find(Result::is_err)
+            {
+                return Some(bad_input(e));
+            }
+            let mut config = config;
+            if *org && let Err(e) = org_scope(&mut config, regions.as_deref(), accounts) {
+                return Some(bad_input(e));
+            }
+            let org = org.then_some(accounts.as_slice());
+            change::plan(config, buckets, org, format, deadline).await
+        }
+        Command::Apply { plan, max_age } => {
+            if let Err(code) = allowed(&[Format::Json, Format::Table, Format::Ocsf]) {
+                return Some(code);
+            }
+            change::apply(config, plan, max_age, format, deadline).await
+        }
+        Command::History {
+            bucket,
+            account,
+            since,
+        } => {
+            if let Err(code) = allowed(&[Format::Json, Format::Table, Format::Csv]) {
+                return Some(code);
+            }
+            let since = match change::since(since.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return Some(bad_input(e)),
+            };
+            if let Some(bad) = account.as_deref().filter(|a| !is_account_id(a)) {
+                return Some(bad_input(format!(
+                    "--account {bad:?} is not a 12-digit account id"
+                )));
+            }
+            let filter = change::Filter {
+                bucket: bucket.as_deref(),
+                account: account.as_deref(),
+                since,
+            };
+            change::history(config, filter, format).await
+        }
+        Command::Undo {
+            change: id,
+            bucket,
+            since,
+            force,
+        } => {
+            if let Err(code) = allowed(&[Format::Json]) {
+                return Some(code);
+            }
+            let target = match (id, bucket, change::since(since.as_deref())) {
+                (Some(id), _, _) => change::UndoTarget::Change(id),
+                (None, Some(bucket), Ok(Some(since))) => {
+                    change::UndoTarget::Bucket { bucket, since }
+                }
+                (_, _, Err(e)) => return Some(bad_input(e)),
+                _ => return Some(bad_input("undo needs --change ID, or --bucket B --since T")),
+            };
+            change::undo(config, target, *force).await
+        }
+        _ => return None,
+    })
 }
 
 /// Handles each CloudTrail record as its EventBridge event would be handled, saying so
@@ -337,7 +531,8 @@ fn print_report(report: &Report, format: Option<Format>, home: Option<&str>) {
         Format::Json
     });
     match format {
-        Format::Json => match serde_json::to_string_pretty(report) {
+        // `run` refuses html and csv for a report.
+        Format::Json | Format::Html | Format::Csv => match serde_json::to_string_pretty(report) {
             Ok(json) => println!("{json}"),
             Err(e) => eprintln!("rekognition-guard: cannot render the report: {e}"),
         },
@@ -462,7 +657,7 @@ fn print_org_sweep(sweep: &OrgSweep, format: Option<Format>, home: Option<&str>)
         Format::Json
     });
     match format {
-        Format::Table => print!("{}", org_table(sweep)),
+        Format::Table | Format::Html | Format::Csv => print!("{}", org_table(sweep)),
         Format::Ocsf => {
             let findings: Vec<serde_json::Value> = sweep
                 .items

@@ -104,6 +104,10 @@ pub struct Config {
     pub drop_stale_principals: bool,
     /// How long a warm function trusts a liveness output bucket it verified compliant.
     pub recheck: Duration,
+    /// `GUARD_HISTORY_FILE`: the CLI's change record without a state table (JSON lines).
+    pub history_file: std::path::PathBuf,
+    /// `GUARD_HISTORY_DAYS`: how long the state table keeps a change (its TTL).
+    pub history_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -141,6 +145,8 @@ impl Default for Config {
             public_access: PublicAccess::Hold,
             drop_stale_principals: false,
             recheck: Duration::from_secs(300),
+            history_file: "rekognition-guard-history.jsonl".into(),
+            history_days: 400,
             security_hub: false,
             report_format: None,
         }
@@ -400,6 +406,21 @@ impl Config {
                 }
             },
         };
+        let history_file = get("GUARD_HISTORY_FILE")
+            .map_or(defaults.history_file.clone(), std::path::PathBuf::from);
+        let history_days = match get("GUARD_HISTORY_DAYS") {
+            None => defaults.history_days,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=3650).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "GUARD_HISTORY_DAYS",
+                        &v,
+                        "expected a whole number of days from 1 to 3650",
+                    ));
+                }
+            },
+        };
         let output_bucket_patterns = get("GUARD_OUTPUT_BUCKET_PATTERNS")
             .map(|v| split_list(&v))
             .unwrap_or_default();
@@ -466,6 +487,8 @@ impl Config {
             public_access,
             drop_stale_principals,
             recheck,
+            history_file,
+            history_days,
             output_bucket_patterns,
             state_table,
             security_hub,

@@ -50,6 +50,10 @@ pub enum TriggerKind {
     /// Drift: a guarded resource's configuration was changed after the fact.
     ConfigurationChanged,
     BucketDeleted,
+    /// `apply --plan`: the items of a reviewed plan.
+    PlanApplied,
+    /// `undo`: a recorded change put back.
+    Undo,
 }
 
 impl TriggerKind {
@@ -69,6 +73,8 @@ impl TriggerKind {
             TriggerKind::FaceLivenessSessionCreated => "face-liveness-session-created",
             TriggerKind::ConfigurationChanged => "configuration-changed",
             TriggerKind::BucketDeleted => "bucket-deleted",
+            TriggerKind::PlanApplied => "plan-applied",
+            TriggerKind::Undo => "undo",
         }
     }
 }
@@ -85,6 +91,13 @@ pub struct TriggerInfo {
     /// Who changed the configuration, from where and when (drift events only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
+    /// The principal whose call is the event (`userIdentity`; the CLI's caller for a
+    /// manual run), as the change record names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// The plan an `apply` carries out, or the change an `undo` puts back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl TriggerInfo {
@@ -97,6 +110,8 @@ impl TriggerInfo {
             region,
             ignored_reason: None,
             change: None,
+            principal: None,
+            reference: None,
         }
     }
 }
@@ -269,6 +284,11 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
         region: str_field(detail, "awsRegion").or_else(|| str_field(envelope, "region")),
         ignored_reason: None,
         change: None,
+        principal: detail
+            .get("userIdentity")
+            .is_some()
+            .then(|| drift::principal_of(detail)),
+        reference: None,
     };
 
     let plan = match (detail_type, source) {

@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod aws;
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod controls;

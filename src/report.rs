@@ -125,6 +125,10 @@ pub struct ControlResult {
     /// The published requirements this control corresponds to (`crate::standards`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub standards: Vec<String>,
+    /// In process only: the full states written or proposed (`crate::change`), for the
+    /// change record and the plan; never in the report.
+    #[serde(skip)]
+    pub states: Option<Box<crate::change::States>>,
 }
 
 /// A present field is `Some`, even when it is `null`.
@@ -142,7 +146,13 @@ impl ControlResult {
             before: None,
             after: None,
             standards: Vec::new(),
+            states: None,
         }
+    }
+
+    pub fn with_states(mut self, states: crate::change::States) -> Self {
+        self.states = Some(Box::new(states));
+        self
     }
 
     pub fn with_severity(mut self, severity: Severity) -> Self {
@@ -231,6 +241,21 @@ pub struct Report {
     /// Work not started because the invocation's deadline was near.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unfinished: Vec<String>,
+    /// The change record of this invocation's writes (absent when nothing was written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_record: Option<RecordOutcome>,
+}
+
+/// What was kept in the change record (`crate::change`): any error fails the invocation
+/// after the fix (the fix stays; the record is never silently lost).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RecordOutcome {
+    /// The ids of the records written, one per control written.
+    pub recorded: Vec<String>,
+    /// Where: `dynamodb:<table>`, a JSONL file, or `log`.
+    pub store: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Process exit codes (DESIGN.md, "Interfaces").
@@ -266,9 +291,14 @@ impl Report {
             .security_hub
             .as_ref()
             .is_some_and(FindingsOutcome::failed);
+        let record_failed = self
+            .change_record
+            .as_ref()
+            .is_some_and(|r| r.error.is_some());
         if any(Status::Failed)
             || self.alert.error.is_some()
             || findings_failed
+            || record_failed
             || !self.unfinished.is_empty()
         {
             exit::FAILED
@@ -362,6 +392,18 @@ impl Report {
                 reason.as_deref().unwrap_or("-")
             ),
         };
+        if let Some(r) = &self.change_record {
+            let _ = match &r.error {
+                Some(e) => writeln!(out, "change record: FAILED ({}): {e}", r.store),
+                None => writeln!(
+                    out,
+                    "change record: {} change(s) in {} ({})",
+                    r.recorded.len(),
+                    r.store,
+                    r.recorded.join(", ")
+                ),
+            };
+        }
         if let Some(f) = &self.security_hub {
             let _ = writeln!(
                 out,

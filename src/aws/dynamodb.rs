@@ -67,3 +67,53 @@ impl RestorationLog for DynamoRestorations {
         })
     }
 }
+
+/// The change record's items in the state table: `pk` = `change#<id>`, the record as
+/// JSON in `record`, `expires_at` its TTL. Never overwrites an item.
+pub async fn put_change(
+    client: &Client,
+    table: &str,
+    id: &str,
+    record_json: &str,
+    expires_at: u64,
+) -> Result<(), AwsError> {
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(format!("{CHANGE_PREFIX}{id}")))
+        .item("record", AttributeValue::S(record_json.to_owned()))
+        .item("expires_at", AttributeValue::N(expires_at.to_string()))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutItem", e))?;
+    Ok(())
+}
+
+pub const CHANGE_PREFIX: &str = "change#";
+
+/// Every change record item's JSON (a paginated `Scan` filtered on the key prefix).
+pub async fn scan_changes(client: &Client, table: &str) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(CHANGE_PREFIX.to_owned()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Scan", e))?;
+        out.extend(
+            page.items()
+                .iter()
+                .filter_map(|item| item.get("record")?.as_s().ok().cloned()),
+        );
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(out),
+        }
+    }
+}

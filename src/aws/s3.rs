@@ -407,7 +407,16 @@ pub async fn put_public_access_block(
     bucket: &str,
     owner: &str,
 ) -> Result<(), AwsError> {
-    let all = PublicAccessBlock::ALL;
+    put_public_access_block_flags(client, bucket, owner, PublicAccessBlock::ALL).await
+}
+
+/// Puts these four flags (`undo` puts back the recorded ones).
+pub async fn put_public_access_block_flags(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+    all: PublicAccessBlock,
+) -> Result<(), AwsError> {
     client
         .put_public_access_block()
         .bucket(bucket)
@@ -440,6 +449,45 @@ pub async fn put_policy(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("PutBucketPolicy", e))?;
+    Ok(())
+}
+
+/// Removes the default encryption configuration (`undo` of a bucket that had none read:
+/// S3 then applies its own default, SSE-S3; an emulator may leave none).
+pub async fn delete_encryption(client: &Client, bucket: &str, owner: &str) -> Result<(), AwsError> {
+    client
+        .delete_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteBucketEncryption", e))?;
+    Ok(())
+}
+
+pub async fn delete_public_access_block(
+    client: &Client,
+    bucket: &str,
+    owner: &str,
+) -> Result<(), AwsError> {
+    client
+        .delete_public_access_block()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeletePublicAccessBlock", e))?;
+    Ok(())
+}
+
+pub async fn delete_policy(client: &Client, bucket: &str, owner: &str) -> Result<(), AwsError> {
+    client
+        .delete_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteBucketPolicy", e))?;
     Ok(())
 }
 

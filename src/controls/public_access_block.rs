@@ -37,7 +37,7 @@ impl PublicAccessBlock {
     }
 }
 
-fn state(pab: Option<&PublicAccessBlock>) -> Value {
+pub fn state(pab: Option<&PublicAccessBlock>) -> Value {
     match pab {
         None => Value::Null,
         Some(p) => json!({

@@ -50,7 +50,7 @@ pub enum KeyTarget {
     Unusable { requested: String, reason: String },
 }
 
-fn state(enc: Option<&Encryption>) -> Value {
+pub fn state(enc: Option<&Encryption>) -> Value {
     match enc {
         None => Value::Null,
         Some(e) => json!({

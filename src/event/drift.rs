@@ -215,6 +215,11 @@ pub(super) fn actor(detail: &Map<String, Value>) -> Actor {
     }
 }
 
+/// Who made a call, as an alert and the change record name them.
+pub(super) fn principal_of(detail: &Map<String, Value>) -> String {
+    change_of(detail, &actor(detail)).by
+}
+
 fn change_of(detail: &Map<String, Value>, actor: &Actor) -> Change {
     let by = match (&actor.arn, &actor.identity_type, &actor.account) {
         (Some(arn), _, _) => arn.clone(),

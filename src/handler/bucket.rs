@@ -3,6 +3,8 @@
 
 use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop, safety};
 use crate::aws::{AwsError, s3};
+use crate::change::plan::{Admit, Approved};
+use crate::change::{self, States, StatesKind};
 use crate::config::{KeyPolicy, Mode};
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
@@ -12,6 +14,8 @@ use crate::policy::Requirement;
 use crate::region;
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
 use futures::future::BoxFuture;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -283,6 +287,32 @@ async fn guard_bucket_unbounded(
             resource.controls.push(finding.reported());
         }
     }
+    // The full states of each proposal (a policy: the whole document), for the plan, the
+    // change record and `apply`'s "as planned" check.
+    let policy_text = facts.policy.as_ref().ok().cloned().flatten();
+    let full: HashMap<&'static str, (Value, Value)> = proposals
+        .iter()
+        .filter_map(|f| match &f.outcome {
+            Outcome::Fix(fix) => {
+                let before = match f.control {
+                    tls_only::ID => policy_text.clone().map_or(Value::Null, Value::String),
+                    _ => f.before.clone(),
+                };
+                Some((f.control, (before, change::desired(fix))))
+            }
+            _ => None,
+        })
+        .collect();
+    if let Some(approved) = &app.approved {
+        proposals = admit_planned(approved, (account, target), &full, proposals, &mut resource);
+    }
+    let states = |control: &str, kind: StatesKind| {
+        full.get(control).map(|(before, after)| States {
+            kind,
+            before: before.clone(),
+            after: after.clone(),
+        })
+    };
     // Who depends on the bucket is known before anything is written, and in audit mode
     // too: the report says the same in both (what would be held, and why).
     let mut to_apply = Vec::new();
@@ -299,10 +329,16 @@ async fn guard_bucket_unbounded(
         .await;
         for verdict in verdicts {
             match verdict {
-                safety::Verdict::Held(result) => resource.controls.push(result),
-                safety::Verdict::Apply(finding) if app.config.mode == Mode::Audit => resource
-                    .controls
-                    .push(finding.unapplied(Status::WouldRemediate, "audit mode")),
+                safety::Verdict::Held(mut result) => {
+                    result.states = states(&result.control, StatesKind::Held).map(Box::new);
+                    resource.controls.push(result);
+                }
+                safety::Verdict::Apply(finding) if app.config.mode == Mode::Audit => {
+                    let proposed = states(finding.control, StatesKind::Proposed);
+                    let mut result = finding.unapplied(Status::WouldRemediate, "audit mode");
+                    result.states = proposed.map(Box::new);
+                    resource.controls.push(result);
+                }
                 safety::Verdict::Apply(finding) => to_apply.push(finding),
             }
         }
@@ -333,7 +369,10 @@ async fn guard_bucket_unbounded(
                 existing_key: existing_key.as_ref(),
                 key_policy: app.config.kms_key_policy,
             };
-            let apply = |f| apply_and_verify(&client, target, account, &verify, &req, f, race);
+            let apply = |f: Finding| {
+                let before = full.get(f.control).map(|(b, _)| b.clone());
+                apply_and_verify(&client, target, account, &verify, &req, f, before, race)
+            };
             // S3 refuses a public policy once BlockPublicPolicy is on: a merge that keeps a
             // public statement is written first, Block Public Access after it.
             let (later, first): (Vec<Finding>, Vec<Finding>) = if safety::policy_first(&to_apply) {
@@ -370,13 +409,16 @@ async fn apply_and_verify(
     verify: &Verify<'_>,
     req: &Requirement,
     finding: Finding,
+    full_before: Option<Value>,
     race: s3::Race,
 ) -> ControlResult {
     let bucket = target.name.as_str();
     let Outcome::Fix(fix) = &finding.outcome else {
         return finding.reported();
     };
-    // The finding on what was read back; its `before` is the state verified.
+    // The finding on what was read back (its `before` is the state verified), and the
+    // policy document read back.
+    let mut policy_after = None;
     let verified: Result<Finding, AwsError> = match fix {
         Fix::Encryption(enc) => {
             async {
@@ -417,8 +459,23 @@ async fn apply_and_verify(
             .await
         }
         Fix::Policy { document, .. } => {
-            merge_policy_until_verified(client, bucket, owner, req, document, race).await
+            merge_policy_until_verified(client, bucket, owner, req, document, race)
+                .await
+                .map(|(finding, text)| {
+                    policy_after = Some(text.map_or(Value::Null, Value::String));
+                    finding
+                })
         }
+    };
+    // What the change record keeps of a write that was made.
+    let written = |after: &Finding| {
+        full_before.clone().map(|before| {
+            Box::new(States {
+                kind: StatesKind::Written,
+                before,
+                after: policy_after.clone().unwrap_or_else(|| after.before.clone()),
+            })
+        })
     };
     let (control, before, detail) = (
         finding.control,
@@ -428,21 +485,26 @@ async fn apply_and_verify(
     match verified {
         Ok(after) if after.outcome == Outcome::Compliant => {
             info!(control, bucket, "remediated and verified");
+            let states = written(&after);
             let mut result = ControlResult::new(control, Status::Remediated, detail)
                 .with_before(before)
                 .with_after(after.before);
             result.severity = finding.severity;
+            result.states = states;
             result
         }
         Ok(after) => {
             warn!(control, bucket, found = %after.detail, "write not verified");
-            ControlResult::new(
+            let states = written(&after);
+            let mut result = ControlResult::new(
                 control,
                 Status::Failed,
                 format!("{detail}; wrote it, but read back: {}", after.detail),
             )
             .with_before(before)
-            .with_after(after.before)
+            .with_after(after.before);
+            result.states = states;
+            result
         }
         Err(e) => {
             warn!(control, bucket, error = %e, "remediation failed");
@@ -470,7 +532,7 @@ async fn merge_policy_until_verified(
     req: &Requirement,
     first: &str,
     race: s3::Race,
-) -> Result<Finding, AwsError> {
+) -> Result<(Finding, Option<String>), AwsError> {
     let mut document = first.to_owned();
     let mut round = 1;
     loop {
@@ -486,7 +548,47 @@ async fn merge_policy_until_verified(
                 document = next.clone();
                 round += 1;
             }
-            _ => return Ok(finding),
+            _ => return Ok((finding, now)),
         }
     }
+}
+
+/// `apply --plan`: keeps the proposals the plan has, as planned; the rest are reported
+/// (not in the plan: `would-remediate`; changed since: `skipped`) and not written.
+fn admit_planned(
+    approved: &Approved,
+    (account, target): (&str, &BucketTarget),
+    full: &HashMap<&'static str, (Value, Value)>,
+    proposals: Vec<Finding>,
+    resource: &mut Resource,
+) -> Vec<Finding> {
+    let mut kept = Vec::new();
+    for f in proposals {
+        let Some((before, after)) = full.get(f.control) else {
+            kept.push(f);
+            continue;
+        };
+        let at = (account, target.region.as_str(), target.name.as_str());
+        match approved.admit(at, f.control, before, after) {
+            Admit::Go => kept.push(f),
+            Admit::NotPlanned => resource.controls.push(f.unapplied(
+                Status::WouldRemediate,
+                &format!("not in plan {}", approved.plan_id),
+            )),
+            Admit::ChangedSincePlan(why) => {
+                let mut result = ControlResult::new(
+                    f.control,
+                    Status::Skipped,
+                    format!(
+                        "changed since plan {}: {why}; nothing written",
+                        approved.plan_id
+                    ),
+                )
+                .with_before(f.before);
+                result.severity = f.severity;
+                resource.controls.push(result);
+            }
+        }
+    }
+    kept
 }

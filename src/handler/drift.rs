@@ -36,8 +36,8 @@ pub(super) fn restoration_log(config: &Config, clients: &Clients) -> Arc<dyn Res
 }
 
 impl App {
-    /// This function's own principal (`sts:GetCallerIdentity`, cached).
-    async fn principal(&self) -> Result<&str, HandleError> {
+    /// This function's own principal, or the CLI caller's (`sts:GetCallerIdentity`, cached).
+    pub async fn principal(&self) -> Result<&str, HandleError> {
         self.principal
             .get_or_try_init(|| async { sts::caller_arn(&self.clients.sts()).await })
             .await

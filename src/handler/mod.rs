@@ -98,13 +98,20 @@ pub struct App {
     /// Drift restorations per bucket: `GUARD_STATE_TABLE` (in the guard account), or this
     /// process alone; shared by every account's `App`.
     restorations: Arc<dyn crate::state::RestorationLog>,
+    /// `apply --plan`: the only writes allowed (shared by every account's `App`).
+    pub approved: Option<Arc<crate::change::plan::Approved>>,
+    /// Where this process records its writes (`crate::change::store`).
+    pub history: Arc<crate::change::store::Store>,
 }
 
 impl App {
     pub fn new(config: Config, clients: Clients) -> Self {
         let restorations = drift::restoration_log(&config, &clients);
+        let history = Arc::new(crate::change::store::Store::configured(&config, &clients));
         let clients = Arc::new(clients);
         Self {
+            approved: None,
+            history,
             principal: tokio::sync::OnceCell::new(),
             restorations,
             config,
@@ -139,7 +146,15 @@ impl App {
             // The member role's own ARN in that account, read with its credentials.
             principal: tokio::sync::OnceCell::new(),
             restorations: Arc::clone(&self.restorations),
+            approved: self.approved.clone(),
+            history: Arc::clone(&self.history),
         }
+    }
+
+    /// Only the changes of this plan may be written (`apply --plan`).
+    pub fn with_plan(mut self, approved: crate::change::plan::Approved) -> Self {
+        self.approved = Some(Arc::new(approved));
+        self
     }
 
     /// Forgets the cached opt-out verdicts (all accounts).
@@ -623,6 +638,11 @@ async fn finish(
     started: Instant,
     deadline: Instant,
 ) -> Report {
+    let mut trigger = trigger;
+    if let Some(approved) = &app.approved {
+        trigger.kind = TriggerKind::PlanApplied;
+        trigger.reference = Some(approved.plan_id.clone());
+    }
     let mut report = Report {
         trigger,
         mode: app.config.mode,
@@ -630,6 +650,7 @@ async fn finish(
         alert: AlertOutcome::default(),
         security_hub: None,
         unfinished,
+        change_record: None,
     };
     // Every resource names its account: the event's (the member's in organization scope).
     let account = report.trigger.account.clone();
@@ -640,6 +661,7 @@ async fn finish(
     }
     alert::classify_all(&mut report);
     standards::cite_all(&mut report);
+    record_changes(app, &mut report).await;
     let mut sinks = sink::configured(&app.config);
     // Security Hub takes a finding only in the account it is about: a report on another
     // account than this `App`'s (a record the organization gate refused) has no finding.
@@ -660,6 +682,34 @@ async fn finish(
     .await;
     log_summary(app, &report, started);
     report
+}
+
+/// Keeps every write of the report in the change record, after the writes (never a
+/// round trip before a fix); a record that cannot be kept fails the invocation.
+async fn record_changes(app: &App, report: &mut Report) {
+    let written = report.results().any(|(_, c)| {
+        c.states
+            .as_ref()
+            .is_some_and(|s| s.kind == crate::change::StatesKind::Written)
+    });
+    if !written {
+        return;
+    }
+    let written_by = app.principal().await.ok().map(str::to_owned);
+    let now = crate::metrics::now_millis() as i64;
+    let records = crate::change::records(report, written_by.as_deref(), written_by.as_deref(), now);
+    let outcome = app.history.append(&records, (now / 1000) as u64).await;
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, "change record not written; the fixes stay");
+    }
+    report.change_record = Some(crate::report::RecordOutcome {
+        recorded: match outcome {
+            Ok(()) => records.into_iter().map(|r| r.id).collect(),
+            Err(_) => Vec::new(),
+        },
+        store: app.history.describe(),
+        error: outcome.err(),
+    });
 }
 
 fn log_summary(app: &App, report: &Report, started: Instant) {

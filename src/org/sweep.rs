@@ -181,6 +181,8 @@ impl Router {
             region: Some(item.region.clone()),
             ignored_reason: None,
             change: None,
+            principal: None,
+            reference: None,
         };
         if !self.regions().contains(&item.region) {
             let reason = format!(
@@ -306,6 +308,31 @@ impl Router {
         deadline: Instant,
         progress: &dyn OrgProgress,
     ) -> Result<OrgSweep, AwsError> {
+        self.sweep_organization_items(only_accounts, None, deadline, progress)
+            .await
+    }
+
+    /// `apply --plan` in organization scope: only the plan's buckets, per account × Region,
+    /// each account through the gate as in a sweep.
+    pub async fn apply_organization(
+        &self,
+        planned: &std::collections::BTreeMap<(String, String), Vec<String>>,
+        deadline: Instant,
+        progress: &dyn OrgProgress,
+    ) -> Result<OrgSweep, AwsError> {
+        let mut accounts: Vec<String> = planned.keys().map(|(a, _)| a.clone()).collect();
+        accounts.dedup();
+        self.sweep_organization_items(&accounts, Some(planned), deadline, progress)
+            .await
+    }
+
+    async fn sweep_organization_items(
+        &self,
+        only_accounts: &[String],
+        planned: Option<&std::collections::BTreeMap<(String, String), Vec<String>>>,
+        deadline: Instant,
+        progress: &dyn OrgProgress,
+    ) -> Result<OrgSweep, AwsError> {
         let snapshot = self.snapshot(None, true).await?;
         let sweep_id = format!("cli-{}", session_name());
         let mut refused = Vec::new();
@@ -345,8 +372,26 @@ impl Router {
             }
             chosen
         };
-        let regions = self.regions();
-        let items = work::plan(&accounts, &regions, &sweep_id);
+        let (regions, items) = match planned {
+            None => {
+                let regions = self.regions();
+                let items = work::plan(&accounts, &regions, &sweep_id);
+                (regions, items)
+            }
+            Some(planned) => {
+                let items: Vec<WorkItem> = planned
+                    .iter()
+                    .filter(|((account, _), _)| accounts.contains(account))
+                    .map(|((account, region), buckets)| {
+                        WorkItem::new(account, region, &sweep_id).remainder(buckets.clone())
+                    })
+                    .collect();
+                let mut regions: Vec<String> = planned.keys().map(|(_, r)| r.clone()).collect();
+                regions.sort();
+                regions.dedup();
+                (regions, items)
+            }
+        };
         let results: Vec<(WorkItem, Report)> =
             futures::stream::iter(items.into_iter().map(|item| async move {
                 let bar = progress.started(&item);
