@@ -111,7 +111,8 @@ pub struct ChangeRecord {
     pub control: String,
     /// `remediate` (event, sweep, drift, apply) or `undo`.
     pub action: String,
-    /// `remediated` when the write was verified by reading back, else `failed`.
+    /// `remediated` (`restored` for an undo) when the write was verified by reading
+    /// back, else `failed`.
     pub status: String,
     pub before: Value,
     pub after: Value,

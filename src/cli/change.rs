@@ -506,7 +506,7 @@ async fn undo_one(
         bucket: change.bucket.clone(),
         control: change.control.clone(),
         action: "undo".to_owned(),
-        status: if ok { "remediated" } else { "failed" }.to_owned(),
+        status: if ok { "restored" } else { "failed" }.to_owned(),
         before: current,
         after: read_back,
         trigger: Trigger {

@@ -303,9 +303,6 @@ async fn guard_bucket_unbounded(
             _ => None,
         })
         .collect();
-    if let Some(approved) = &app.approved {
-        proposals = admit_planned(approved, (account, target), &full, proposals, &mut resource);
-    }
     let states = |control: &str, kind: StatesKind| {
         full.get(control).map(|(before, after)| States {
             kind,
@@ -341,6 +338,9 @@ async fn guard_bucket_unbounded(
                 }
                 safety::Verdict::Apply(finding) => to_apply.push(finding),
             }
+        }
+        if let Some(approved) = &app.approved {
+            to_apply = admit_planned(approved, (account, target), &full, to_apply, &mut resource);
         }
     }
     let held = match gate {
@@ -553,7 +553,7 @@ async fn merge_policy_until_verified(
     }
 }
 
-/// `apply --plan`: keeps the proposals the plan has, as planned; the rest are reported
+/// `apply --plan`: keeps the fixes the plan has, as planned; the rest are reported
 /// (not in the plan: `would-remediate`; changed since: `skipped`) and not written.
 fn admit_planned(
     approved: &Approved,

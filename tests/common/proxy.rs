@@ -134,6 +134,12 @@ impl Proxy {
     /// proxy, no `AWS_*`/`GUARD_*`/`RUST_LOG` variable of the developer's but `env`, and a
     /// time limit past which it is killed.
     pub fn invoke(&self, event_file: &Path, env: &[(&str, &str)], limit: Duration) -> Invocation {
+        let file = event_file.to_string_lossy();
+        self.run(&["invoke", "--event", &file], env, limit)
+    }
+
+    /// Runs the built binary with `args`, as [`Proxy::invoke`] does.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Invocation {
         let scratch = tempfile::tempdir().unwrap();
         let (out, err) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rekognition-guard"));
@@ -144,8 +150,7 @@ impl Proxy {
             }
         }
         let mut child = cmd
-            .args(["invoke", "--event"])
-            .arg(event_file)
+            .args(args)
             .envs(self.env())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
