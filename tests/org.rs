@@ -665,6 +665,94 @@ async fn a_worker_out_of_time_requeues_the_rest_and_the_next_pass_finishes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn plan_org_reads_members_through_their_roles_and_apply_writes_only_the_plan() {
+    let w = World::new().await;
+    let mut guarded = Vec::new();
+    for account in [&w.a, &w.b, &w.d] {
+        for region in [REGION, OTHER_REGION] {
+            let name = format!("acme-ml-plan-{}-{region}", &account[..6]);
+            w.bucket(account, region, &name).await;
+            guarded.push((account.clone(), region, name));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.jsonl");
+    let history = history.to_str().unwrap();
+    let env = [
+        ("GUARD_BUCKET_PREFIXES", "acme-ml-"),
+        ("GUARD_HISTORY_FILE", history),
+    ];
+    w.proxy.reset();
+    let (code, plan, stderr) = w.run(
+        &["plan", "--org", "--regions", "us-east-1,eu-west-1", "--format", "json"],
+        None,
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}\n{plan:#}");
+    assert_eq!(plan["scope"], "organization");
+    let writes: Vec<Value> = w
+        .proxy
+        .log()
+        .into_iter()
+        .filter(|e| e["service"] == "s3" && e["write"] == true)
+        .collect();
+    assert!(writes.is_empty(), "plan wrote: {writes:?}");
+    assert!(
+        w.assumed().iter().any(|r| r.contains(&w.a)) && w.assumed().iter().any(|r| r.contains(&w.b)),
+        "members read through their roles: {:?}",
+        w.assumed()
+    );
+    let changes = plan["changes"].as_array().unwrap();
+    for (account, region, bucket) in &guarded {
+        let n = changes
+            .iter()
+            .filter(|c| c["account"] == account.as_str() && c["region"] == *region && c["bucket"] == bucket.as_str())
+            .count();
+        assert_eq!(n, if *account == w.d { 0 } else { 3 }, "{bucket}: {plan:#}");
+    }
+    // Only member a is approved: the plan is edited down, as a reviewer may.
+    let mut reviewed = plan.clone();
+    reviewed["changes"] = Value::Array(
+        changes
+            .iter()
+            .filter(|c| c["account"] == w.a.as_str())
+            .cloned()
+            .collect(),
+    );
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, reviewed.to_string()).unwrap();
+    let (code, out, stderr) = w.run(
+        &["apply", "--plan", file.to_str().unwrap(), "--format", "json"],
+        None,
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}\n{out:#}");
+    for (account, region, bucket) in &guarded {
+        let want = if *account == w.a {
+            (Some("aws:kms".to_owned()), true, true)
+        } else {
+            untouched()
+        };
+        assert_eq!(w.state(account, region, bucket).await, want, "{bucket}");
+    }
+    // The change record names each member account and the member role that wrote.
+    let records: Vec<Value> = std::fs::read_to_string(history)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 6, "{records:#?}");
+    for r in &records {
+        assert_eq!(r["account"], w.a.as_str());
+        assert_eq!(r["trigger"]["kind"], "plan-applied");
+        assert!(
+            r["written_by"].as_str().unwrap().contains(&w.a),
+            "written in the member account: {r}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn scan_org_reaches_the_same_end_state_in_one_process() {
     let w = World::new().await;
     let mut guarded = Vec::new();

@@ -33,6 +33,7 @@ FUNCTION_ENV = {
     "GUARD_RECHECK_SECONDS",
     "GUARD_OUTPUT_BUCKET_PATTERNS",
     "GUARD_STATE_TABLE",
+    "GUARD_HISTORY_DAYS",
     "GUARD_SECURITY_HUB",
 }
 
@@ -156,6 +157,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_RECHECK_SECONDS": "30",
         "GUARD_OUTPUT_BUCKET_PATTERNS": "acme-*-output",
         "GUARD_STATE_TABLE": "<ref:StateTable>",
+        "GUARD_HISTORY_DAYS": "400",
         "GUARD_SECURITY_HUB": "off",
     }
 
@@ -181,8 +183,13 @@ def test_defaults_match_design(template: dict[str, Any]) -> None:
 
 
 def test_state_table_is_on_demand_encrypted_with_ttl(template: dict[str, Any]) -> None:
-    """The drift restoration counts (src/aws/dynamodb.rs): key pk (string), TTL expires_at."""
-    props = cfn.Resolver(template).resources()["StateTable"]["Properties"]
+    """Drift restoration counts and the change record (src/aws/dynamodb.rs): key pk (string),
+    TTL expires_at; an audit trail: point-in-time recovery on, kept when the stack goes."""
+    table = cfn.Resolver(template).resources()["StateTable"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert cfn.Resolver(template).resources()[FUNCTION]["Properties"]["Environment"]["Variables"]["GUARD_HISTORY_DAYS"] == "400"
+    props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
