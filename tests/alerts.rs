@@ -18,7 +18,7 @@ async fn run(topic: &str, event: &Value) -> Report {
         alert_topic_arn: Some(topic.to_owned()),
         ..Config::default()
     };
-    let app = App::new(config, Clients::new(common::sdk_config().await));
+    let app = common::app(config, Clients::new(common::sdk_config().await));
     handler::handle(&app, event, Instant::now() + Duration::from_secs(60))
         .await
         .unwrap()
@@ -158,7 +158,7 @@ async fn nothing_is_published_when_everything_is_compliant() {
         alert_topic_arn: Some(topic.clone()),
         ..Config::default()
     };
-    let app = App::new(config, Clients::new(conf.clone()));
+    let app = common::app(config, Clients::new(conf.clone()));
     let first = handler::handle(
         &app,
         &common::console_event(bucket),

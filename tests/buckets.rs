@@ -29,7 +29,7 @@ fn event_for(bucket: &str, region: &str) -> Value {
 }
 
 async fn app(config: Config) -> App {
-    App::new(config, Clients::new(common::sdk_config().await))
+    common::app(config, Clients::new(common::sdk_config().await))
 }
 
 async fn run(app: &App, event: &Value) -> Report {

@@ -38,7 +38,7 @@ fn config() -> Config {
 }
 
 async fn app(config: Config) -> App {
-    App::new(config, Clients::new(common::sdk_config().await))
+    common::app(config, Clients::new(common::sdk_config().await))
 }
 
 async fn run(app: &App, event: &Value) -> Report {
@@ -260,6 +260,20 @@ async fn each_weakening_change_is_restored_and_names_who_made_it() {
         // One control written (the policy merge may need its put only).
         assert_eq!(guard.clients.counter().s3_writes() - writes, 1, "{sample}");
         assert_guarded(&s3, &bucket).await;
+        // The restoration is in the change record: who changed it, and the full states.
+        let recorded = &report.change_record.as_ref().unwrap().recorded;
+        assert_eq!(recorded.len(), 1, "{sample}");
+        let record: Value = std::fs::read_to_string(common::history_file())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|r| r["id"] == recorded[0].as_str())
+            .unwrap();
+        assert_eq!(record["control"], control);
+        assert_eq!(record["trigger"]["kind"], "configuration-changed");
+        assert_eq!(record["trigger"]["event_name"], event_name);
+        assert_eq!(record["trigger"]["principal"], CI, "who weakened it");
+        assert_ne!(record["before"], record["after"], "{record}");
         if event_name == "PutBucketPolicy" {
             let kept = statements(&policy(&s3, &bucket).await.unwrap());
             assert!(
@@ -393,7 +407,7 @@ async fn the_functions_own_change_is_ignored_without_touching_s3() {
         ))
         .load()
         .await;
-    let guard = App::new(config(), Clients::new(conf));
+    let guard = common::app(config(), Clients::new(conf));
 
     let (bucket, s3) = remediated_bucket("drift-own-").await;
     weaken(&s3, &bucket, "PutBucketPolicy").await;
@@ -750,7 +764,7 @@ async fn an_opt_out_policy_detached_from_an_ou_re_evaluates_every_account_below(
     .await;
 
     let (topic, queue) = common::topic_with_queue_in(&conf).await;
-    let guard = App::new(
+    let guard = common::app(
         Config {
             alert_topic_arn: Some(topic),
             ..config()
@@ -828,7 +842,7 @@ async fn a_scp_change_is_not_an_opt_out_change() {
         &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}]}).to_string(),
     )
     .await;
-    let guard = App::new(config(), Clients::new(conf));
+    let guard = common::app(config(), Clients::new(conf));
     let mut event = common::sample("drift-detach-opt-out-policy.json");
     event["detail"]["requestParameters"] = json!({"policyId": scp, "targetId": root});
     let report = run(&guard, &event).await;

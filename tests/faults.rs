@@ -59,7 +59,7 @@ async fn sdk_via(proxy: &Proxy, attempt: Duration, operation: Duration) -> aws_c
 
 async fn app_via(proxy: &Proxy, config: Config) -> App {
     let conf = sdk_via(proxy, Duration::from_secs(10), Duration::from_secs(30)).await;
-    App::new(config, Clients::new(conf))
+    common::app(config, Clients::new(conf))
 }
 
 /// A bucket as the console leaves it, plus a policy of several statements of the owner's.
@@ -449,7 +449,7 @@ async fn connection_resets_are_retried_then_reported() {
         {"operation": "PutBucketEncryption", "fault": "reset"}
     ]));
     let conf = sdk_via(&proxy, Duration::from_secs(2), Duration::from_secs(5)).await;
-    let app = App::new(Config::default(), Clients::new(conf));
+    let app = common::app(Config::default(), Clients::new(conf));
     let started = Instant::now();
     let report = handler::handle(
         &app,
@@ -488,7 +488,7 @@ async fn a_delay_past_the_attempt_timeout_is_bounded_by_the_operation_timeout() 
     ]));
     let operation_timeout = Duration::from_millis(2500);
     let conf = sdk_via(&proxy, Duration::from_secs(1), operation_timeout).await;
-    let app = App::new(Config::default(), Clients::new(conf));
+    let app = common::app(Config::default(), Clients::new(conf));
     let started = Instant::now();
     let report = handler::handle(
         &app,

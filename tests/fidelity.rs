@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 async fn run_via(proxy: &Proxy, bucket: &str) -> Report {
     let conf = common::sdk_config_with_endpoint(&proxy.endpoint).await;
-    let app = App::new(Config::default(), Clients::new(conf));
+    let app = common::app(Config::default(), Clients::new(conf));
     handler::handle(
         &app,
         &common::console_event(bucket),

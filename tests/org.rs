@@ -684,7 +684,14 @@ async fn plan_org_reads_members_through_their_roles_and_apply_writes_only_the_pl
     ];
     w.proxy.reset();
     let (code, plan, stderr) = w.run(
-        &["plan", "--org", "--regions", "us-east-1,eu-west-1", "--format", "json"],
+        &[
+            "plan",
+            "--org",
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--format",
+            "json",
+        ],
         None,
         &env,
     );
@@ -698,7 +705,8 @@ async fn plan_org_reads_members_through_their_roles_and_apply_writes_only_the_pl
         .collect();
     assert!(writes.is_empty(), "plan wrote: {writes:?}");
     assert!(
-        w.assumed().iter().any(|r| r.contains(&w.a)) && w.assumed().iter().any(|r| r.contains(&w.b)),
+        w.assumed().iter().any(|r| r.contains(&w.a))
+            && w.assumed().iter().any(|r| r.contains(&w.b)),
         "members read through their roles: {:?}",
         w.assumed()
     );
@@ -706,7 +714,11 @@ async fn plan_org_reads_members_through_their_roles_and_apply_writes_only_the_pl
     for (account, region, bucket) in &guarded {
         let n = changes
             .iter()
-            .filter(|c| c["account"] == account.as_str() && c["region"] == *region && c["bucket"] == bucket.as_str())
+            .filter(|c| {
+                c["account"] == account.as_str()
+                    && c["region"] == *region
+                    && c["bucket"] == bucket.as_str()
+            })
             .count();
         assert_eq!(n, if *account == w.d { 0 } else { 3 }, "{bucket}: {plan:#}");
     }
@@ -722,7 +734,13 @@ async fn plan_org_reads_members_through_their_roles_and_apply_writes_only_the_pl
     let file = dir.path().join("plan.json");
     std::fs::write(&file, reviewed.to_string()).unwrap();
     let (code, out, stderr) = w.run(
-        &["apply", "--plan", file.to_str().unwrap(), "--format", "json"],
+        &[
+            "apply",
+            "--plan",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         None,
         &env,
     );

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 async fn app(config: Config) -> App {
-    App::new(config, Clients::new(common::sdk_config().await))
+    common::app(config, Clients::new(common::sdk_config().await))
 }
 
 async fn run(app: &App, event: &Value) -> Report {

@@ -30,11 +30,11 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 async fn app(config: Config) -> App {
-    App::new(config, Clients::new(common::sdk_config().await))
+    common::app(config, Clients::new(common::sdk_config().await))
 }
 
 async fn app_with_rekognition(config: Config, client: RekClient) -> App {
-    App::new(
+    common::app(
         config,
         Clients::new(common::sdk_config().await).with_rekognition(client),
     )

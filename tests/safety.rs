@@ -116,7 +116,7 @@ async fn the_same_event_five_times_converges_and_writes_only_once() {
     let mut states = Vec::new();
     for _ in 0..5 {
         // a fresh process each time, as separate Lambda deliveries may be
-        let app = App::new(Config::default(), Clients::new(common::sdk_config().await));
+        let app = common::app(Config::default(), Clients::new(common::sdk_config().await));
         handler::handle(&app, &event, Instant::now() + Duration::from_secs(60))
             .await
             .unwrap();

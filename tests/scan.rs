@@ -21,7 +21,7 @@ async fn app(prefix: &str) -> App {
         console_bucket_prefix: prefix.to_owned(),
         ..Config::default()
     };
-    App::new(config, Clients::new(common::sdk_config().await))
+    common::app(config, Clients::new(common::sdk_config().await))
 }
 
 async fn seed(prefix: &str) -> (aws_sdk_s3::Client, Vec<String>) {

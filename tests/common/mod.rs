@@ -18,6 +18,24 @@ pub mod org;
 pub mod proxy;
 
 pub const ACCOUNT: &str = "123456789012";
+
+/// The function in process, its change record in a scratch file of this test process
+/// (never `rekognition-guard-history.jsonl` in the source tree).
+pub fn app(
+    mut config: rekognition_guard::config::Config,
+    clients: rekognition_guard::aws::clients::Clients,
+) -> rekognition_guard::handler::App {
+    config.history_file = history_file();
+    rekognition_guard::handler::App::new(config, clients)
+}
+
+/// This test process's change record file.
+pub fn history_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "rekognition-guard-test-history-{}.jsonl",
+        std::process::id()
+    ))
+}
 pub const REGION: &str = "us-east-1";
 
 pub struct Moto {
