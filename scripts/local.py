@@ -288,6 +288,18 @@ def run(binary, env, event_path, *extra):
     return proc.returncode
 
 
+def cli(binary, env, *args):
+    """Runs a CLI command (not an event), printing it and its output; (exit code, stdout)."""
+    cmd = [binary, *args]
+    print(f"$ rekognition-guard {' '.join(args)}")
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True)
+    print(proc.stdout, end="")
+    if proc.stderr.strip():
+        print(proc.stderr, end="", file=sys.stderr)
+    print(f"(exit code {proc.returncode})\n")
+    return proc.returncode, proc.stdout
+
+
 def read_bucket(s3, name):
     """A bucket's encryption, Block Public Access and policy as the emulator has them
     (None where unset). Also used by bench/seed.py to check every tool's result."""
@@ -355,8 +367,9 @@ def demo(args):
         opted_out_organization(endpoint)
         topic, queue = alert_queue(endpoint)
         hub = security_hub(endpoint)
+        table = state_table(endpoint)
         env = env_for(endpoint, GUARD_KMS_KEY_ID="alias/rekognition-guard", GUARD_ALERT_TOPIC_ARN=topic,
-                      GUARD_SECURITY_HUB="on")
+                      GUARD_SECURITY_HUB="on", GUARD_STATE_TABLE=table)
         print(f"moto_server at {endpoint}; remediation key alias/rekognition-guard -> {key}\n")
         show(f"bucket {bucket} before (as the Custom Labels console leaves it)", bucket_state(endpoint, bucket))
         first = run(args.binary, env, sample)
@@ -382,8 +395,20 @@ def demo(args):
         second = run(args.binary, env, sample)
         show_findings("the same findings after the rerun: same ids, CreatedAt kept, UpdatedAt newer",
                       our_findings(hub))
-        if first != 0 or second != 0:
-            sys.exit(f"local.py: demo expected exit codes 0 and 0, got {first} and {second}")
+        print("Every write is in the change record (the state table), with its full before and after:")
+        code, _ = cli(args.binary, env, "history", "--bucket", bucket, "--format", "table")
+        out = subprocess.run([args.binary, "history", "--bucket", bucket, "--format", "json"], env=env,
+                             text=True, capture_output=True, check=True).stdout
+        change = next(r for r in json.loads(out) if r["control"] == "tls-only")
+        print(f"Undo one of them ({change['control']}), exactly as it was before {change['time']}:")
+        undone, _ = cli(args.binary, env, "undo", "--change", change["id"])
+        show(f"bucket {bucket} after the undo (read back)", bucket_state(endpoint, bucket))
+        print("A second undo of the same change is refused:")
+        again, _ = cli(args.binary, env, "undo", "--change", change["id"])
+        cli(args.binary, env, "history", "--bucket", bucket, "--format", "table")
+        if first != 0 or second != 0 or code != 0 or undone != 0 or again != 1:
+            sys.exit(f"local.py: demo expected exit codes 0, 0, 0, 0 and 1, got {first}, {second}, {code}, "
+                     f"{undone} and {again}")
 
 
 def demo_project(args):
