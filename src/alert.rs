@@ -401,6 +401,8 @@ mod tests {
                 region: Some("us-east-1".into()),
                 ignored_reason: None,
                 change: None,
+                principal: None,
+                reference: None,
             },
             mode: Mode::Remediate,
             resources: (0..n)
@@ -424,6 +426,7 @@ mod tests {
             alert: AlertOutcome::default(),
             security_hub: None,
             unfinished: vec![],
+            change_record: None,
         }
     }
 

@@ -78,6 +78,7 @@ mod tests {
             alert: AlertOutcome::default(),
             security_hub: None,
             unfinished: vec![],
+            change_record: None,
         };
         let v: Value = serde_json::from_str(&emf_line(&report, 42, 1_700_000_000_000)).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);

@@ -188,6 +188,8 @@ mod tests {
                 region: Some("us-east-1".into()),
                 ignored_reason: None,
                 change: None,
+                principal: None,
+                reference: None,
             },
             mode: Mode::Remediate,
             resources: vec![Resource {
@@ -206,6 +208,7 @@ mod tests {
             alert: Default::default(),
             security_hub: None,
             unfinished: vec![],
+            change_record: None,
         };
         crate::alert::classify_all(&mut report);
         let f = findings(&report, "us-east-1", 1_000);

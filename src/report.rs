@@ -450,6 +450,7 @@ mod tests {
             alert: AlertOutcome::default(),
             security_hub: None,
             unfinished: Vec::new(),
+            change_record: None,
         }
     }
 

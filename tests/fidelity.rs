@@ -16,7 +16,7 @@ use common::proxy::Proxy;
 use common::{REGION, statements};
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::config::Config;
-use rekognition_guard::handler::{self, App};
+use rekognition_guard::handler;
 use rekognition_guard::report::{Report, Status};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@ mod common;
 use common::REGION;
 use rekognition_guard::aws::clients::Clients;
 use rekognition_guard::config::Config;
-use rekognition_guard::handler::{self, App};
+use rekognition_guard::handler;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

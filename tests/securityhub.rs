@@ -659,6 +659,8 @@ async fn member_account() {
             region: Some(REGION.into()),
             ignored_reason: None,
             change: None,
+            principal: None,
+            reference: None,
         },
         mode: Mode::Remediate,
         resources: vec![Resource {
@@ -677,6 +679,7 @@ async fn member_account() {
         alert: Default::default(),
         security_hub: None,
         unfinished: vec![],
+        change_record: None,
     };
     rekognition_guard::alert::classify_all(&mut report);
     let member_clients = Clients::new(member_conf);

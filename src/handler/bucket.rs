@@ -371,7 +371,7 @@ async fn guard_bucket_unbounded(
             };
             let apply = |f: Finding| {
                 let before = full.get(f.control).map(|(b, _)| b.clone());
-                apply_and_verify(&client, target, account, &verify, &req, f, before, race)
+                apply_and_verify(&client, target, account, &verify, &req, (f, before), race)
             };
             // S3 refuses a public policy once BlockPublicPolicy is on: a merge that keeps a
             // public statement is written first, Block Public Access after it.
@@ -401,15 +401,15 @@ struct Verify<'a> {
     key_policy: KeyPolicy,
 }
 
-/// Applies one fix, then reads the bucket back and reports what it verified.
+/// Applies one fix, then reads the bucket back and reports what it verified; the full
+/// state read before it (a policy: the document) goes into the change record with it.
 async fn apply_and_verify(
     client: &aws_sdk_s3::Client,
     target: &BucketTarget,
     owner: &str,
     verify: &Verify<'_>,
     req: &Requirement,
-    finding: Finding,
-    full_before: Option<Value>,
+    (finding, full_before): (Finding, Option<Value>),
     race: s3::Race,
 ) -> ControlResult {
     let bucket = target.name.as_str();

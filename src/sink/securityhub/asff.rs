@@ -554,6 +554,8 @@ mod tests {
             region: Some("us-east-1".into()),
             ignored_reason: None,
             change: None,
+            principal: None,
+            reference: None,
         }
     }
 
@@ -788,6 +790,7 @@ mod tests {
             alert: Default::default(),
             security_hub: None,
             unfinished: vec![],
+            change_record: None,
         };
         let s = subjects(&report, "us-east-1");
         assert_eq!(s.len(), 1);
