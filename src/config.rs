@@ -108,6 +108,17 @@ pub struct Config {
     pub history_file: std::path::PathBuf,
     /// `GUARD_HISTORY_DAYS`: how long the state table keeps a change (its TTL).
     pub history_days: u32,
+    /// `GUARD_SCOPE_RULES`: the SSM parameter (name or ARN) holding the scope rules
+    /// document (`crate::scope`); the CLI's `--rules FILE` takes precedence.
+    pub scope_rules_parameter: Option<String>,
+    /// `GUARD_SCHEDULE_GROUP`: the EventBridge Scheduler group of notify-then-remediate's
+    /// one-time schedules.
+    pub schedule_group: String,
+    /// `GUARD_SCHEDULER_ROLE_ARN`: the role EventBridge Scheduler assumes to invoke the target.
+    pub scheduler_role_arn: Option<String>,
+    /// `GUARD_SCHEDULE_TARGET_ARN`: what a schedule invokes (the function, or its queue);
+    /// unset in Lambda: the invoked function's own ARN.
+    pub schedule_target_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -147,6 +158,10 @@ impl Default for Config {
             recheck: Duration::from_secs(300),
             history_file: "rekognition-guard-history.jsonl".into(),
             history_days: 400,
+            scope_rules_parameter: None,
+            schedule_group: "rekognition-guard".to_owned(),
+            scheduler_role_arn: None,
+            schedule_target_arn: None,
             security_hub: false,
             report_format: None,
         }
@@ -421,6 +436,34 @@ impl Config {
                 }
             },
         };
+        let scope_rules_parameter = get("GUARD_SCOPE_RULES");
+        if let Some(p) = &scope_rules_parameter
+            && (p.chars().any(char::is_whitespace) || p.len() > 2048)
+        {
+            return Err(invalid(
+                "GUARD_SCOPE_RULES",
+                p,
+                "expected an SSM parameter name or ARN",
+            ));
+        }
+        let schedule_group = get("GUARD_SCHEDULE_GROUP").unwrap_or(defaults.schedule_group.clone());
+        if !is_schedule_group(&schedule_group) {
+            return Err(invalid(
+                "GUARD_SCHEDULE_GROUP",
+                &schedule_group,
+                "expected 1-64 of A-Z a-z 0-9 . _ -",
+            ));
+        }
+        let arn = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                Some(v) if !v.starts_with("arn:") || v.chars().any(char::is_whitespace) => {
+                    Err(invalid(name, &v, "expected an ARN"))
+                }
+                other => Ok(other),
+            }
+        };
+        let scheduler_role_arn = arn("GUARD_SCHEDULER_ROLE_ARN")?;
+        let schedule_target_arn = arn("GUARD_SCHEDULE_TARGET_ARN")?;
         let output_bucket_patterns = get("GUARD_OUTPUT_BUCKET_PATTERNS")
             .map(|v| split_list(&v))
             .unwrap_or_default();
@@ -489,6 +532,10 @@ impl Config {
             recheck,
             history_file,
             history_days,
+            scope_rules_parameter,
+            schedule_group,
+            scheduler_role_arn,
+            schedule_target_arn,
             output_bucket_patterns,
             state_table,
             security_hub,
@@ -593,6 +640,12 @@ fn is_bucket_pattern(p: &str) -> bool {
         && p.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'*' | b'?')
         })
+}
+
+fn is_schedule_group(g: &str) -> bool {
+    (1..=64).contains(&g.len())
+        && g.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn is_table_name(t: &str) -> bool {
