@@ -128,7 +128,31 @@ pub struct ControlResult {
     /// In process only: the full states written or proposed (`crate::change`), for the
     /// change record and the plan; never in the report.
     #[serde(skip)]
-    pub states: Option<Box<crate::change::States>>,
+    pub states: Attached,
+}
+
+/// What a result carries in process and never reports (`ControlResult::states`). Two
+/// results are equal when they report the same: this compares equal to any other.
+#[derive(Debug, Clone, Default)]
+pub struct Attached(pub Option<Box<crate::change::States>>);
+
+impl PartialEq for Attached {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::ops::Deref for Attached {
+    type Target = Option<Box<crate::change::States>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl From<Option<Box<crate::change::States>>> for Attached {
+    fn from(states: Option<Box<crate::change::States>>) -> Self {
+        Self(states)
+    }
 }
 
 /// A present field is `Some`, even when it is `null`.
@@ -146,12 +170,12 @@ impl ControlResult {
             before: None,
             after: None,
             standards: Vec::new(),
-            states: None,
+            states: Attached::default(),
         }
     }
 
     pub fn with_states(mut self, states: crate::change::States) -> Self {
-        self.states = Some(Box::new(states));
+        self.states = Attached(Some(Box::new(states)));
         self
     }
 

@@ -327,13 +327,15 @@ async fn guard_bucket_unbounded(
         for verdict in verdicts {
             match verdict {
                 safety::Verdict::Held(mut result) => {
-                    result.states = states(&result.control, StatesKind::Held).map(Box::new);
+                    result.states = states(&result.control, StatesKind::Held)
+                        .map(Box::new)
+                        .into();
                     resource.controls.push(result);
                 }
                 safety::Verdict::Apply(finding) if app.config.mode == Mode::Audit => {
                     let proposed = states(finding.control, StatesKind::Proposed);
                     let mut result = finding.unapplied(Status::WouldRemediate, "audit mode");
-                    result.states = proposed.map(Box::new);
+                    result.states = proposed.map(Box::new).into();
                     resource.controls.push(result);
                 }
                 safety::Verdict::Apply(finding) => to_apply.push(finding),
@@ -490,7 +492,7 @@ async fn apply_and_verify(
                 .with_before(before)
                 .with_after(after.before);
             result.severity = finding.severity;
-            result.states = states;
+            result.states = states.into();
             result
         }
         Ok(after) => {
@@ -503,7 +505,7 @@ async fn apply_and_verify(
             )
             .with_before(before)
             .with_after(after.before);
-            result.states = states;
+            result.states = states.into();
             result
         }
         Err(e) => {
