@@ -21,6 +21,7 @@ pub mod org;
 pub mod policy;
 pub mod region;
 pub mod report;
+pub mod scope;
 pub mod sink;
 pub mod standards;
 pub mod state;
