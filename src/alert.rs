@@ -401,6 +401,8 @@ mod tests {
                 region: Some("us-east-1".into()),
                 ignored_reason: None,
                 change: None,
+                principal: None,
+                reference: None,
             },
             mode: Mode::Remediate,
             resources: (0..n)
@@ -423,6 +425,7 @@ mod tests {
                 .collect(),
             alert: AlertOutcome::default(),
             security_hub: None,
+            change_record: None,
             unfinished: vec![],
         }
     }

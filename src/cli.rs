@@ -166,15 +166,12 @@ pub async fn run(cli: Cli) -> u8 {
     if let Some(code) = run_change(&cli, &mut config).await {
         return code;
     }
-    match cli.format {
-        Some(f @ (Format::Html | Format::Csv)) => {
-            return bad_input(format!(
-                "--format {} is for {}",
-                if f == Format::Html { "html" } else { "csv" },
-                if f == Format::Html { "plan" } else { "history" }
-            ));
-        }
-        _ => {}
+    if let Some(f @ (Format::Html | Format::Csv)) = cli.format {
+        return bad_input(format!(
+            "--format {} is for {}",
+            if f == Format::Html { "html" } else { "csv" },
+            if f == Format::Html { "plan" } else { "history" }
+        ));
     }
     // Validate the input before any AWS client exists.
     let mut batch = None;

@@ -77,6 +77,7 @@ mod tests {
             }],
             alert: AlertOutcome::default(),
             security_hub: None,
+            change_record: None,
             unfinished: vec![],
         };
         let v: Value = serde_json::from_str(&emf_line(&report, 42, 1_700_000_000_000)).unwrap();

@@ -188,6 +188,8 @@ mod tests {
                 region: Some("us-east-1".into()),
                 ignored_reason: None,
                 change: None,
+                principal: None,
+                reference: None,
             },
             mode: Mode::Remediate,
             resources: vec![Resource {
@@ -205,6 +207,7 @@ mod tests {
             }],
             alert: Default::default(),
             security_hub: None,
+            change_record: None,
             unfinished: vec![],
         };
         crate::alert::classify_all(&mut report);

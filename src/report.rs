@@ -449,6 +449,7 @@ mod tests {
             }],
             alert: AlertOutcome::default(),
             security_hub: None,
+            change_record: None,
             unfinished: Vec::new(),
         }
     }

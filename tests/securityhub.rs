@@ -659,6 +659,8 @@ async fn member_account() {
             region: Some(REGION.into()),
             ignored_reason: None,
             change: None,
+            principal: None,
+            reference: None,
         },
         mode: Mode::Remediate,
         resources: vec![Resource {
@@ -676,6 +678,7 @@ async fn member_account() {
         }],
         alert: Default::default(),
         security_hub: None,
+        change_record: None,
         unfinished: vec![],
     };
     rekognition_guard::alert::classify_all(&mut report);

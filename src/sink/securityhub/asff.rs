@@ -554,6 +554,8 @@ mod tests {
             region: Some("us-east-1".into()),
             ignored_reason: None,
             change: None,
+            principal: None,
+            reference: None,
         }
     }
 
@@ -787,6 +789,7 @@ mod tests {
             resources: vec![r],
             alert: Default::default(),
             security_hub: None,
+            change_record: None,
             unfinished: vec![],
         };
         let s = subjects(&report, "us-east-1");
