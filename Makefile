@@ -12,9 +12,11 @@ PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml checkov
 
 all: test
 
+# Chromium: tests/plan_html.rs opens the plan page in it (Debian's package; fails without it).
 deps:
 	@$(PYTHON) -c "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]" $(PY_MODULES) 2>/dev/null \
 	  || $(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
 lint:
 	$(CARGO) fmt --check
