@@ -73,11 +73,19 @@ pub struct PlanControl {
     pub severity: Option<crate::report::Severity>,
     pub detail: String,
     /// The full state read (a policy: the whole document), when a change is proposed or
-    /// held; else the report's summary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// held; else the report's summary. `null`: read, nothing configured; absent: not read.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::report::present"
+    )]
     pub before: Option<Value>,
     /// The full state it would write (would-change and held).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::report::present"
+    )]
     pub after: Option<Value>,
     /// Policy statements the change adds, and removes (only stale principals, ever).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -581,6 +589,22 @@ mod tests {
         assert_eq!(parse_duration("3600"), Ok(3_600));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn a_saved_plan_keeps_nothing_configured_apart_from_not_read() {
+        let c = PlanControl {
+            control: "tls-only".into(),
+            status: PlanStatus::WouldChange,
+            severity: None,
+            detail: "d".into(),
+            before: Some(Value::Null),
+            after: Some(json!("{}")),
+            statements_added: vec![],
+            statements_removed: vec![],
+        };
+        let back: PlanControl = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
     }
 
     #[test]
