@@ -35,6 +35,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = CLI_BUDGET.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub deadline_seconds: u64,
+    /// Scope rules document (JSON): modes per OU, account, Region and tag, and exceptions;
+    /// instead of the SSM parameter GUARD_SCOPE_RULES. Checked before any AWS call.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     /// Log more on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -141,6 +145,13 @@ fn bad_input(message: impl std::fmt::Display) -> u8 {
     exit::BAD_INPUT
 }
 
+/// A scope rules document from a file: one line naming the file, line and reason.
+fn read_rules(path: &PathBuf) -> Result<crate::scope::Rules, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the rules {}: {e}", path.display()))?;
+    crate::scope::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn read_event(path: &PathBuf) -> Result<Vec<u8>, String> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
@@ -162,6 +173,13 @@ pub async fn run(cli: Cli) -> u8 {
     };
     if cli.dry_run {
         config.mode = Mode::Audit;
+        config.dry_run = true;
+    }
+    if let Some(path) = &cli.rules {
+        match read_rules(path) {
+            Ok(rules) => config.rules = std::sync::Arc::new(rules),
+            Err(e) => return bad_input(e),
+        }
     }
     if let Some(code) = run_change(&cli, &mut config).await {
         return code;

@@ -119,6 +119,12 @@ pub struct Config {
     /// `GUARD_SCHEDULE_TARGET_ARN`: what a schedule invokes (the function, or its queue);
     /// unset in Lambda: the invoked function's own ARN.
     pub schedule_target_arn: Option<String>,
+    /// `--dry-run` and `plan` (never from the environment): nothing is written, whatever
+    /// `GUARD_MODE` or a scope rule says.
+    pub dry_run: bool,
+    /// The scope rules document, once read (`--rules FILE`, or the SSM parameter
+    /// `GUARD_SCOPE_RULES` at start); empty: `GUARD_MODE` decides.
+    pub rules: std::sync::Arc<crate::scope::Rules>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -162,6 +168,8 @@ impl Default for Config {
             schedule_group: "rekognition-guard".to_owned(),
             scheduler_role_arn: None,
             schedule_target_arn: None,
+            dry_run: false,
+            rules: std::sync::Arc::default(),
             security_hub: false,
             report_format: None,
         }
@@ -536,6 +544,8 @@ impl Config {
             schedule_group,
             scheduler_role_arn,
             schedule_target_arn,
+            dry_run: false,
+            rules: std::sync::Arc::default(),
             output_bucket_patterns,
             state_table,
             security_hub,

@@ -132,6 +132,9 @@ pub struct BucketTarget {
     /// the triggering call: a Custom Labels caller (`userIdentity`), a stream
     /// processor's `RoleArn`. Dependents of the bucket (see `crate::dependents`).
     pub users: Vec<String>,
+    /// The grace of a `notify-then-remediate` rule has elapsed (the schedule fired): its
+    /// fixes are applied now, after the bucket is evaluated again from scratch.
+    pub after_grace: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

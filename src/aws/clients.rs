@@ -319,6 +319,22 @@ impl Clients {
         aws_sdk_sqs::Client::from_conf(conf)
     }
 
+    /// SSM Parameter Store in the function's own Region (the scope rules parameter).
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        let conf = aws_sdk_ssm::config::Builder::from(&self.base)
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_ssm::Client::from_conf(conf)
+    }
+
+    /// EventBridge Scheduler in the function's own Region (notify-then-remediate).
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        let conf = aws_sdk_scheduler::config::Builder::from(&self.base)
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_scheduler::Client::from_conf(conf)
+    }
+
     pub fn sts(&self) -> aws_sdk_sts::Client {
         let conf = aws_sdk_sts::config::Builder::from(&self.base)
             .interceptor(self.counting(false))

@@ -13,9 +13,11 @@ pub mod organizations;
 pub mod permissions;
 pub mod rekognition;
 pub mod s3;
+pub mod scheduler;
 pub mod securityhub;
 pub mod sns;
 pub mod sqs;
+pub mod ssm;
 pub mod sts;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;

@@ -120,3 +120,41 @@ pub async fn accounts_below(client: &Client, ou: &str) -> Result<Vec<String>, Aw
     }
     Ok(accounts)
 }
+
+/// An account's OUs, root first (`r-…`, then each OU down to the account's own), by
+/// `ListParents` from the account up: what scope rules by OU match against.
+pub async fn ou_path(client: &Client, account: &str) -> Result<Vec<String>, AwsError> {
+    /// Organizations allows five levels of OUs below the root.
+    const MAX_DEPTH: usize = 8;
+    let mut path = Vec::new();
+    let mut child = account.to_owned();
+    for _ in 0..MAX_DEPTH {
+        let out = client
+            .list_parents()
+            .child_id(&child)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListParents", e))?;
+        let Some(parent) = out.parents().first() else {
+            return Err(AwsError::new(
+                "ListParents",
+                format!("{child} has no parent"),
+            ));
+        };
+        let id = parent.id().unwrap_or_default().to_owned();
+        let root = matches!(
+            parent.r#type(),
+            Some(aws_sdk_organizations::types::ParentType::Root)
+        );
+        path.push(id.clone());
+        if root {
+            path.reverse();
+            return Ok(path);
+        }
+        child = id;
+    }
+    Err(AwsError::new(
+        "ListParents",
+        format!("{account} is more than {MAX_DEPTH} levels below the root"),
+    ))
+}

@@ -32,6 +32,7 @@ pub async fn plan(
     deadline: Instant,
 ) -> u8 {
     config.mode = Mode::Audit;
+    config.dry_run = true;
     let scope = config.scope;
     let router = Router::new(App::new(config, Clients::from_env().await));
     let app = &*router.app;

@@ -26,6 +26,7 @@ pub(super) fn plan(params: &Map<String, Value>, region: &str) -> PlanResult {
             audit_only: true,
             fresh: false,
             users: Vec::new(),
+            after_grace: false,
         }),
     ))
 }

@@ -312,6 +312,7 @@ fn bucket_target(
         audit_only: false,
         fresh: false,
         users: Vec::new(),
+        after_grace: false,
     }))
 }
 

@@ -241,6 +241,7 @@ fn create_dataset(call: &Call) -> PlanResult {
                 audit_only: true,
                 fresh: false,
                 users: Vec::new(),
+                after_grace: false,
             })
         }
     };
@@ -388,6 +389,7 @@ fn output_bucket(
             check_existing_bucket_name(name)?;
             Ok(Field::Value(BucketTarget {
                 name: name.clone(),
+                after_grace: false,
                 region: region.to_owned(),
                 role,
                 audit_only: false,
@@ -415,6 +417,7 @@ fn push_input(
             audit_only: true,
             fresh: false,
             users: Vec::new(),
+            after_grace: false,
         });
     }
 }

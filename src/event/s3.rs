@@ -47,6 +47,7 @@ pub(super) fn create_bucket_plan(
             audit_only: false,
             fresh: true,
             users: Vec::new(),
+            after_grace: false,
         }),
     ))
 }

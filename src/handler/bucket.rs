@@ -5,7 +5,7 @@ use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop, safety};
 use crate::aws::{AwsError, s3};
 use crate::change::plan::{Admit, Approved};
 use crate::change::{self, States, StatesKind};
-use crate::config::{KeyPolicy, Mode};
+use crate::config::KeyPolicy;
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
@@ -13,6 +13,7 @@ use crate::event::BucketTarget;
 use crate::policy::Requirement;
 use crate::region;
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
+use crate::scope;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -209,9 +210,18 @@ async fn guard_bucket_unbounded(
             return resource;
         }
     };
-    let exempt = tags
-        .iter()
-        .any(|(k, v)| *k == app.config.exempt_tag && v.eq_ignore_ascii_case("true"));
+    let now = app.now_millis();
+    // The OUs a rule may name: unknown, no rule can allow a write (audited, said).
+    let ous = app.ou_path(account).await;
+    let ou_list: &[String] = ous.as_deref().unwrap_or(&[]);
+    let subject = |control| scope::Subject {
+        account,
+        ous: ou_list,
+        region: &target.region,
+        tags: &tags,
+        bucket: &target.name,
+        control,
+    };
 
     let existing_key = match facts
         .encryption
@@ -264,18 +274,33 @@ async fn guard_bucket_unbounded(
                 continue;
             }
         };
-        if exempt {
+        let mut finding = finding;
+        let excepted = exception(app, &subject(control), &tags, now);
+        if let Some(scope::Excepted::Expired { .. }) = &excepted {
+            finding.detail = format!("{}; {}", excepted_detail(&excepted), finding.detail);
+        }
+        let decision = mode_of(app, &subject(control), &ous);
+        if let Some(e @ scope::Excepted::Exempt { until, .. }) = &excepted {
             let mut r = ControlResult::new(
                 control,
                 Status::Exempt,
-                format!(
-                    "exempt by tag {}=true; found: {}",
-                    app.config.exempt_tag, finding.detail
-                ),
+                format!("{}; found: {}", e.detail(), finding.detail),
             )
             .with_before(finding.before);
-            r.severity = finding.severity;
+            // Open-ended: low (unless the control insists, as a public bucket does).
+            r.severity = finding
+                .severity
+                .or(until.is_none().then_some(Severity::Low));
             resource.controls.push(r);
+        } else if decision.mode == scope::RuleMode::Off && !target.audit_only {
+            resource.controls.push(
+                ControlResult::new(
+                    control,
+                    Status::Skipped,
+                    format!("off by {}; not evaluated for a fix", decision.decided_by),
+                )
+                .with_before(finding.before),
+            );
         } else if target.audit_only {
             resource.controls.push(finding.unapplied(
                 Status::NonCompliant,
@@ -332,13 +357,28 @@ async fn guard_bucket_unbounded(
                         .into();
                     resource.controls.push(result);
                 }
-                safety::Verdict::Apply(finding) if app.config.mode == Mode::Audit => {
-                    let proposed = states(finding.control, StatesKind::Proposed);
-                    let mut result = finding.unapplied(Status::WouldRemediate, "audit mode");
-                    result.states = proposed.map(Box::new).into();
-                    resource.controls.push(result);
+                safety::Verdict::Apply(finding) => {
+                    let decision = mode_of(app, &subject(finding.control), &ous);
+                    let why = match decision.mode {
+                        _ if app.dry_run => Some("audit mode".to_owned()),
+                        scope::RuleMode::Audit if app.rules.rules.is_empty() => {
+                            Some("audit mode".to_owned())
+                        }
+                        scope::RuleMode::Audit => {
+                            Some(format!("audit mode, by {}", decision.decided_by))
+                        }
+                        _ => None,
+                    };
+                    match why {
+                        Some(why) => {
+                            let proposed = states(finding.control, StatesKind::Proposed);
+                            let mut result = finding.unapplied(Status::WouldRemediate, &why);
+                            result.states = proposed.map(Box::new).into();
+                            resource.controls.push(result);
+                        }
+                        None => to_apply.push(finding),
+                    }
                 }
-                safety::Verdict::Apply(finding) => to_apply.push(finding),
             }
         }
         if let Some(approved) = &app.approved {
@@ -593,4 +633,43 @@ fn admit_planned(
         }
     }
     kept
+}
+
+/// The exception for one control of the bucket: one in force (the document's or the
+/// bucket's tags) wins over one that ended.
+fn exception(
+    app: &App,
+    subject: &scope::Subject<'_>,
+    tags: &[(String, String)],
+    now: i64,
+) -> Option<scope::Excepted> {
+    let from_tags = scope::tag_exception(tags, &app.config.exempt_tag, now);
+    let from_rules = scope::document_exception(&app.rules, subject, now);
+    match (from_tags, from_rules) {
+        (Some(e @ scope::Excepted::Exempt { .. }), _)
+        | (_, Some(e @ scope::Excepted::Exempt { .. })) => Some(e),
+        (a, b) => a.or(b),
+    }
+}
+
+fn excepted_detail(e: &Option<scope::Excepted>) -> String {
+    e.as_ref().map(scope::Excepted::detail).unwrap_or_default()
+}
+
+/// A control's mode: the scope rules, else `GUARD_MODE`; audit when an OU rule may
+/// apply and the account's OUs are unknown.
+fn mode_of(
+    app: &App,
+    subject: &scope::Subject<'_>,
+    ous: &Result<&[String], String>,
+) -> scope::Decision {
+    if let Err(why) = ous {
+        return scope::Decision {
+            mode: scope::RuleMode::Audit,
+            decided_by: format!(
+                "the account's OUs are unknown ({why}), so no OU rule can allow a write"
+            ),
+        };
+    }
+    scope::resolve(&app.rules, subject, app.config.mode)
 }

@@ -102,6 +102,14 @@ pub struct App {
     pub approved: Option<Arc<crate::change::plan::Approved>>,
     /// Where this process records its writes (`crate::change::store`).
     pub history: Arc<crate::change::store::Store>,
+    /// The scope rules document (`crate::scope`); empty: `GUARD_MODE` decides.
+    pub rules: Arc<crate::scope::Rules>,
+    /// `--dry-run` and `plan`: nothing is written, whatever a rule says.
+    pub dry_run: bool,
+    /// A fixed "now" (milliseconds since the epoch) for exceptions' dates: tests set it.
+    pub clock: Option<i64>,
+    /// The OUs of this `App`'s account, root first, read once when a rule names an OU.
+    ous: tokio::sync::OnceCell<Result<Vec<String>, String>>,
 }
 
 impl App {
@@ -111,6 +119,10 @@ impl App {
         let clients = Arc::new(clients);
         Self {
             approved: None,
+            rules: Arc::clone(&config.rules),
+            dry_run: config.dry_run,
+            clock: None,
+            ous: tokio::sync::OnceCell::new(),
             history,
             principal: tokio::sync::OnceCell::new(),
             restorations,
@@ -148,7 +160,39 @@ impl App {
             restorations: Arc::clone(&self.restorations),
             approved: self.approved.clone(),
             history: Arc::clone(&self.history),
+            rules: Arc::clone(&self.rules),
+            dry_run: self.dry_run,
+            clock: self.clock,
+            ous: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Milliseconds since the epoch: the clock, or the fixed one tests set.
+    pub fn now_millis(&self) -> i64 {
+        self.clock
+            .unwrap_or_else(|| crate::metrics::now_millis() as i64)
+    }
+
+    /// This account's OUs (root first) when a rule names an OU; `Err` says why they are
+    /// unknown (then no rule can be trusted to allow a write: the caller audits).
+    pub async fn ou_path(&self, account: &str) -> Result<&[String], String> {
+        let needed = self
+            .rules
+            .rules
+            .iter()
+            .any(|r| matches!(r.selector, crate::scope::Selector::Ou(_)));
+        if !needed {
+            return Ok(&[]);
+        }
+        self.ous
+            .get_or_init(|| async {
+                crate::aws::org_accounts::ou_path(&self.central.organizations(), account)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .as_deref()
+            .map_err(Clone::clone)
     }
 
     /// Only the changes of this plan may be written (`apply --plan`).

@@ -211,6 +211,7 @@ fn fill_from_description(plan: &mut RekognitionPlan, facts: &ResourceFacts) {
                 audit_only: false,
                 fresh: false,
                 users: Vec::new(),
+                after_grace: false,
             }),
             Some(_) => Field::Hidden,
             None => Field::Absent,

@@ -177,6 +177,7 @@ pub async fn sweep_in(
             audit_only: false,
             fresh: false,
             users: Vec::new(),
+            after_grace: false,
         };
         if only_region.is_some_and(|r| r != target.region) {
             return Ok(None);

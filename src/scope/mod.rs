@@ -428,7 +428,7 @@ impl Excepted {
                 source,
                 reason,
                 until: None,
-            } => format!("exempt, open-ended (no end date), by {source}: {reason}"),
+            } => format!("exempt by {source}, open-ended (no end date): {reason}"),
             Excepted::Expired {
                 source,
                 reason,
