@@ -32,6 +32,9 @@ pub use deleted::ROLE as DELETED_ROLE;
 
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
+/// The event a notify-then-remediate schedule delivers when its grace has elapsed.
+pub const GRACE_DETAIL_TYPE: &str = "Rekognition Guard Grace Elapsed";
+pub const GRACE_SOURCE: &str = "rekognition-guard";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -54,6 +57,8 @@ pub enum TriggerKind {
     PlanApplied,
     /// `undo`: a recorded change put back.
     Undo,
+    /// A notify-then-remediate grace elapsed: the bucket is evaluated again and fixed.
+    GraceElapsed,
 }
 
 impl TriggerKind {
@@ -75,6 +80,7 @@ impl TriggerKind {
             TriggerKind::BucketDeleted => "bucket-deleted",
             TriggerKind::PlanApplied => "plan-applied",
             TriggerKind::Undo => "undo",
+            TriggerKind::GraceElapsed => "grace-elapsed",
         }
     }
 }
@@ -299,6 +305,7 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
             trigger.event_name = Some(SCHEDULED_DETAIL_TYPE.to_owned());
             Ok((TriggerKind::ScheduledScan, Plan::Scan))
         }
+        (GRACE_DETAIL_TYPE, GRACE_SOURCE) => grace_plan(detail, config),
         (CLOUDTRAIL_DETAIL_TYPE, _) => cloudtrail_plan(source, detail, &trigger, config),
         _ => Err(format!(
             "unsupported event: detail-type {detail_type:?} from {source:?}"
@@ -337,6 +344,59 @@ pub fn parse(event: &Value, config: &Config) -> Result<Parsed, EventError> {
 }
 
 pub(crate) type PlanResult = Result<(TriggerKind, Plan), String>;
+
+/// A notify-then-remediate schedule fired: the bucket it names, evaluated again (only a
+/// guarded bucket: anything else is ignored, as a CloudTrail event for it would be).
+fn grace_plan(detail: &Map<String, Value>, config: &Config) -> PlanResult {
+    let name = str_field(detail, "bucketName").ok_or("no detail.bucketName")?;
+    check_bucket_name(&name)?;
+    let region = str_field(detail, "awsRegion").ok_or("no detail.awsRegion")?;
+    if !crate::region::is_region(&region) {
+        return Err(format!("detail.awsRegion {region:?} is not a Region name"));
+    }
+    let role = config
+        .bucket_role(&name)
+        .ok_or_else(|| format!("bucket {name} is not guarded (no guarded prefix)"))?;
+    Ok((
+        TriggerKind::GraceElapsed,
+        Plan::Bucket(BucketTarget {
+            name,
+            region,
+            role,
+            audit_only: false,
+            fresh: false,
+            users: Vec::new(),
+            after_grace: true,
+        }),
+    ))
+}
+
+/// The event a schedule delivers for `bucket` when its grace ends.
+pub fn grace_event(
+    account: &str,
+    region: &str,
+    bucket: &str,
+    schedule: &str,
+    decided_by: &str,
+) -> Value {
+    serde_json::json!({
+        "version": "0",
+        "id": schedule,
+        "detail-type": GRACE_DETAIL_TYPE,
+        "source": GRACE_SOURCE,
+        "account": account,
+        "region": region,
+        "resources": [format!("arn:{}:s3:::{bucket}", crate::region::partition(region))],
+        "detail": {
+            "bucketName": bucket,
+            "awsRegion": region,
+            "recipientAccountId": account,
+            "eventName": "GraceElapsed",
+            "schedule": schedule,
+            "decidedBy": decided_by,
+        }
+    })
+}
 
 /// EventBridge always names the account and region as strings, and CloudTrail the
 /// recipient account and `awsRegion`. Another type there cannot be checked against this

@@ -73,8 +73,19 @@ fn init_lambda_logging() {
 }
 
 async fn lambda() -> Result<(), Error> {
-    let config = Config::from_env()?;
-    let router = Router::new(App::new(config, Clients::from_env().await));
+    let mut config = Config::from_env()?;
+    let clients = Clients::from_env().await;
+    // The scope rules, read once per cold start: a document that cannot be used stops
+    // the function at start (every event then fails into the DLQ) rather than guessing.
+    if let Some(name) = config.scope_rules_parameter.clone() {
+        let text = rekognition_guard::aws::ssm::parameter(&clients.ssm(), &name)
+            .await
+            .map_err(|e| format!("GUARD_SCOPE_RULES {name}: {e}"))?;
+        let rules = rekognition_guard::scope::parse(&text)
+            .map_err(|e| format!("GUARD_SCOPE_RULES {name}: {e}"))?;
+        config.rules = std::sync::Arc::new(rules);
+    }
+    let router = Router::new(App::new(config, clients));
     let router = &router;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         invoke(router, event).await
@@ -94,6 +105,9 @@ async fn invoke(router: &Router, event: LambdaEvent<Value>) -> Result<Value, Err
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     let deadline = Instant::now() + remaining;
+    router
+        .app
+        .set_function_arn(&event.context.invoked_function_arn);
     let report = match router.handle(&event.payload, deadline).await? {
         Handled::Report(report) => *report,
         Handled::Batch(batch) => {

@@ -2,6 +2,7 @@
 //! (unless exempt, audit-only or in audit mode) and verify each by reading it back.
 
 use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop, safety};
+use crate::aws::scheduler;
 use crate::aws::{AwsError, s3};
 use crate::change::plan::{Admit, Approved};
 use crate::change::{self, States, StatesKind};
@@ -338,6 +339,7 @@ async fn guard_bucket_unbounded(
     // Who depends on the bucket is known before anything is written, and in audit mode
     // too: the report says the same in both (what would be held, and why).
     let mut to_apply = Vec::new();
+    let mut notify = Vec::new();
     if !proposals.is_empty() {
         let usage = s3::read_usage(&client, &target.name, account, race).await;
         let verdicts = safety::review(
@@ -367,6 +369,10 @@ async fn guard_bucket_unbounded(
                         scope::RuleMode::Audit => {
                             Some(format!("audit mode, by {}", decision.decided_by))
                         }
+                        scope::RuleMode::NotifyThenRemediate(grace) if !target.after_grace => {
+                            notify.push((finding, grace, decision.decided_by));
+                            continue;
+                        }
                         _ => None,
                     };
                     match why {
@@ -379,6 +385,29 @@ async fn guard_bucket_unbounded(
                         None => to_apply.push(finding),
                     }
                 }
+            }
+        }
+        if !notify.is_empty() {
+            let scheduled = schedule_after_grace(app, target, account, &notify).await;
+            for (finding, _, decided_by) in notify {
+                let proposed = states(finding.control, StatesKind::Proposed);
+                let mut result = match &scheduled {
+                    Ok((scheduler::Created::New, when, name)) => finding.unapplied(
+                        Status::WouldRemediate,
+                        &format!("notify-then-remediate, by {decided_by}: scheduled for {when} (schedule {name}); the bucket is evaluated again then and written only if still needed"),
+                    ),
+                    Ok((scheduler::Created::Exists, _, name)) => {
+                        let mut r = finding.unapplied(Status::Skipped, "");
+                        r.status = Status::Skipped;
+                        r.detail = format!(
+                            "notify-then-remediate, by {decided_by}: remediation already scheduled (schedule {name}); alerted when it was scheduled, nothing written"
+                        );
+                        r
+                    }
+                    Err(why) => finding.unapplied(Status::Failed, why),
+                };
+                result.states = proposed.map(Box::new).into();
+                resource.controls.push(result);
             }
         }
         if let Some(approved) = &app.approved {
@@ -672,4 +701,51 @@ fn mode_of(
         };
     }
     scope::resolve(&app.rules, subject, app.config.mode)
+}
+
+/// notify-then-remediate: one one-time schedule per bucket, at the end of the longest
+/// grace of its controls, that delivers the bucket's grace event to the function. Its
+/// name is the bucket's, so a second event during the grace finds it and schedules
+/// nothing. `Ok((created, when, name))`, or why it could not be scheduled.
+async fn schedule_after_grace(
+    app: &App,
+    target: &BucketTarget,
+    account: &str,
+    notify: &[(Finding, Duration, String)],
+) -> Result<(scheduler::Created, String, String), String> {
+    let grace = notify.iter().map(|(_, g, _)| *g).max().unwrap_or_default();
+    let config = &app.config;
+    let role = config.scheduler_role_arn.as_deref().ok_or(
+        "notify-then-remediate needs GUARD_SCHEDULER_ROLE_ARN (the template's SchedulerRole); nothing scheduled or written",
+    )?;
+    let function = app.function_arn();
+    let target_arn = config
+        .schedule_target_arn
+        .as_deref()
+        .or(function.as_deref())
+        .ok_or("notify-then-remediate needs GUARD_SCHEDULE_TARGET_ARN outside Lambda; nothing scheduled or written")?;
+    let name = scope::schedule_name(account, &target.region, &target.name);
+    let at_millis = app.now_millis() + grace.as_millis() as i64;
+    let at: String = change::timestamp(at_millis).chars().take(19).collect();
+    let decided_by = notify.first().map_or("", |(_, _, d)| d.as_str());
+    let input = crate::event::grace_event(account, &target.region, &target.name, &name, decided_by);
+    let description = format!(
+        "rekognition-guard: remediate {} after its grace",
+        target.name
+    );
+    let created = scheduler::create_one_time(
+        &app.central.scheduler(),
+        &scheduler::OneTime {
+            group: &config.schedule_group,
+            name: &name,
+            at: &at,
+            target_arn,
+            role_arn: role,
+            input: &input.to_string(),
+            description: &description,
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot schedule the remediation ({e}); nothing written"))?;
+    Ok((created, format!("{at}Z"), name))
 }

@@ -110,6 +110,9 @@ pub struct App {
     pub clock: Option<i64>,
     /// The OUs of this `App`'s account, root first, read once when a rule names an OU.
     ous: tokio::sync::OnceCell<Result<Vec<String>, String>>,
+    /// In Lambda: the function's own ARN (from the invocation), what a notify-then-remediate
+    /// schedule invokes unless `GUARD_SCHEDULE_TARGET_ARN` says otherwise.
+    function_arn: Arc<Mutex<Option<String>>>,
 }
 
 impl App {
@@ -123,6 +126,7 @@ impl App {
             dry_run: config.dry_run,
             clock: None,
             ous: tokio::sync::OnceCell::new(),
+            function_arn: Arc::default(),
             history,
             principal: tokio::sync::OnceCell::new(),
             restorations,
@@ -164,7 +168,23 @@ impl App {
             dry_run: self.dry_run,
             clock: self.clock,
             ous: tokio::sync::OnceCell::new(),
+            function_arn: Arc::clone(&self.function_arn),
         }
+    }
+
+    /// The invoked function's ARN, as the Lambda context gives it.
+    pub fn set_function_arn(&self, arn: &str) {
+        *self
+            .function_arn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(arn.to_owned());
+    }
+
+    pub fn function_arn(&self) -> Option<String> {
+        self.function_arn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Milliseconds since the epoch: the clock, or the fixed one tests set.

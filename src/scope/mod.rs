@@ -398,6 +398,15 @@ pub fn resolve(rules: &Rules, subject: &Subject<'_>, fallback: Mode) -> Decision
     }
 }
 
+/// The one-time schedule of a bucket's notify-then-remediate grace: named after the
+/// bucket (at most 64 characters), so an event during the grace finds the one running.
+pub fn schedule_name(account: &str, region: &str, bucket: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{account}/{region}/{bucket}").as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("rg-grace-{hex}")
+}
+
 /// An exception in force, or one that ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Excepted {
