@@ -771,6 +771,116 @@ async fn plan_org_reads_members_through_their_roles_and_apply_writes_only_the_pl
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn scope_rules_audit_an_ou_remediate_a_nested_one_and_audit_one_control() {
+    let w = World::new().await;
+    let org = aws_sdk_organizations::Client::new(&w.conf);
+    let roots = org.list_roots().send().await.unwrap();
+    let root = roots.roots()[0].id().unwrap().to_owned();
+    let rollout = common::org::ou(&org, &root, "rollout").await;
+    let critical = common::org::ou(&org, &rollout, "critical").await;
+    let e = common::org::account(&org, "member-e", &root, &rollout).await;
+    let f = common::org::account(&org, "member-f", &root, &critical).await;
+    let (be, bf) = ("acme-ml-rollout-e", "acme-ml-rollout-f");
+    w.bucket(&e, REGION, be).await;
+    w.bucket(&f, REGION, bf).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        json!({"rules": [
+            {"ou": rollout, "mode": "audit"},
+            {"ou": critical, "mode": "remediate"},
+            {"account": f, "mode": "audit", "controls": ["tls-only"]}]})
+        .to_string(),
+    )
+    .unwrap();
+    w.proxy.reset();
+    let (code, out, stderr) = w.run(
+        &[
+            "scan",
+            "--org",
+            "--account",
+            &e,
+            "--account",
+            &f,
+            "--rules",
+            rules.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+        &[("GUARD_BUCKET_PREFIXES", "acme-ml-")],
+    );
+    assert_eq!(code, 3, "{stderr}\n{out:#}");
+    let results = out["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["resources"].as_array().unwrap())
+        .filter(|r| r["type"] == "s3-bucket")
+        .flat_map(|r| r["controls"].as_array().unwrap())
+        .count();
+    assert_eq!(results, 6, "{out:#}");
+    let of = |bucket: &str, control: &str| -> Value {
+        out["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["resources"].as_array().unwrap())
+            .find(|r| r["id"] == bucket)
+            .unwrap()["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["control"] == control)
+            .unwrap()
+            .clone()
+    };
+    // e: in the audited OU: nothing written, would-remediate, the rule named.
+    for c in ["sse-kms", "public-access-block", "tls-only"] {
+        let r = of(be, c);
+        assert_eq!(r["status"], "would-remediate", "{r}");
+        assert!(
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("by rules[0] (ou {rollout}: audit)")),
+            "{r}"
+        );
+    }
+    assert_eq!(w.state(&e, REGION, be).await, untouched());
+    // f: the nested OU overrides its parent; its own account rule audits tls-only.
+    assert_eq!(of(bf, "sse-kms")["status"], "remediated");
+    assert!(
+        of(bf, "sse-kms")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(
+                "(mode remediate, by rules[1] (ou {critical}: remediate))"
+            )),
+        "{}",
+        of(bf, "sse-kms")
+    );
+    assert_eq!(of(bf, "public-access-block")["status"], "remediated");
+    assert_eq!(of(bf, "tls-only")["status"], "would-remediate");
+    assert_eq!(
+        w.state(&f, REGION, bf).await,
+        (Some("aws:kms".to_owned()), true, false)
+    );
+    let writes: Vec<Value> = w
+        .proxy
+        .log()
+        .into_iter()
+        .filter(|e| e["service"] == "s3" && e["write"] == true)
+        .collect();
+    assert_eq!(
+        writes.len(),
+        2,
+        "f's encryption and flags only: {writes:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn scan_org_reaches_the_same_end_state_in_one_process() {
     let w = World::new().await;
     let mut guarded = Vec::new();

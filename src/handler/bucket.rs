@@ -382,6 +382,15 @@ async fn guard_bucket_unbounded(
                             result.states = proposed.map(Box::new).into();
                             resource.controls.push(result);
                         }
+                        // With rules, what decided the write is said with it.
+                        None if !app.rules.rules.is_empty() => {
+                            let mut finding = finding;
+                            finding.detail = format!(
+                                "{} (mode remediate, by {})",
+                                finding.detail, decision.decided_by
+                            );
+                            to_apply.push(finding);
+                        }
                         None => to_apply.push(finding),
                     }
                 }
