@@ -551,9 +551,23 @@ async fn the_count_survives_across_instances_in_dynamodb() {
     duel(&[&a, &b], &queue).await;
 
     let ddb = aws_sdk_dynamodb::Client::new(&common::sdk_config().await);
-    let items = ddb.scan().table_name(&table).send().await.unwrap();
-    assert_eq!(items.count(), 3, "one item per restoration slot");
-    for item in items.items() {
+    let scan = ddb.scan().table_name(&table).send().await.unwrap();
+    let (slots, changes): (Vec<_>, Vec<_>) = scan
+        .items()
+        .iter()
+        .partition(|i| i["pk"].as_s().unwrap().starts_with("restore#"));
+    assert_eq!(slots.len(), 3, "one item per restoration slot");
+    assert_eq!(
+        changes.len(),
+        3,
+        "and one change record per restoration, in the same table"
+    );
+    assert!(
+        changes
+            .iter()
+            .all(|i| i["pk"].as_s().unwrap().starts_with("change#"))
+    );
+    for item in slots {
         assert_eq!(item["changed_by"].as_s().unwrap(), CI);
         let expires: u64 = item["expires_at"].as_n().unwrap().parse().unwrap();
         let restored: u64 = item["restored_at"].as_n().unwrap().parse().unwrap();
