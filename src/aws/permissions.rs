@@ -72,6 +72,18 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ),
     ("sns:Publish", "alert the security team"),
     (
+        "scheduler:CreateSchedule",
+        "notify-then-remediate: schedule a bucket's remediation after its grace",
+    ),
+    (
+        "iam:PassRole",
+        "notify-then-remediate: hand EventBridge Scheduler its role",
+    ),
+    (
+        "ssm:GetParameter",
+        "read the scope rules document (GUARD_SCOPE_RULES)",
+    ),
+    (
         "rekognition:DescribeProjects",
         "scan: Custom Labels projects",
     ),
@@ -203,9 +215,16 @@ mod tests {
             );
         }
         for (action, _) in IAM_ACTIONS {
-            let guard_only = ["organizations:", "sns:", "dynamodb:"]
-                .iter()
-                .any(|service| action.starts_with(service));
+            let guard_only = [
+                "organizations:",
+                "sns:",
+                "dynamodb:",
+                "scheduler:",
+                "iam:",
+                "ssm:",
+            ]
+            .iter()
+            .any(|service| action.starts_with(service));
             assert_eq!(
                 MEMBER_ACTIONS.iter().any(|(a, _)| a == action),
                 !guard_only,

@@ -34,6 +34,9 @@ FUNCTION_ENV = {
     "GUARD_OUTPUT_BUCKET_PATTERNS",
     "GUARD_STATE_TABLE",
     "GUARD_HISTORY_DAYS",
+    "GUARD_SCOPE_RULES",
+    "GUARD_SCHEDULE_GROUP",
+    "GUARD_SCHEDULER_ROLE_ARN",
     "GUARD_SECURITY_HUB",
 }
 
@@ -90,10 +93,23 @@ def test_sam_translator_produces_cloudformation(template: dict[str, Any], parame
 def test_translator_adds_no_role_or_policy(translated: dict[str, Any]) -> None:
     """With an explicit Role, SAM must not generate a role or attach managed policies."""
     roles = _of_type(translated["Resources"], "AWS::IAM::Role")
-    assert set(roles) == {"RemediationRole"}
+    # SchedulerRole: EventBridge Scheduler's, for notify-then-remediate (only invokes the function).
+    assert set(roles) == {"RemediationRole", "SchedulerRole"}
     assert set(_of_type(translated["Resources"], "AWS::IAM::Policy")) == {
-        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy"}
+        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy", "SchedulerInvokePolicy"}
     assert not _of_type(translated["Resources"], "AWS::IAM::ManagedPolicy")
+
+
+def test_the_scheduler_role_may_only_invoke_the_function(template: dict[str, Any]) -> None:
+    resources = cfn.Resolver(template).resources()
+    trust = resources["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+                      "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": cfn.ACCOUNT_ID}}}]
+    policy = resources["SchedulerInvokePolicy"]["Properties"]
+    assert policy["Roles"] == ["<ref:SchedulerRole>"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "<RemediationFunction.Arn>"}]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +174,8 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_OUTPUT_BUCKET_PATTERNS": "acme-*-output",
         "GUARD_STATE_TABLE": "<ref:StateTable>",
         "GUARD_HISTORY_DAYS": "400",
+        "GUARD_SCHEDULE_GROUP": "<ref:ScheduleGroup>",
+        "GUARD_SCHEDULER_ROLE_ARN": "<SchedulerRole.Arn>",
         "GUARD_SECURITY_HUB": "off",
     }
 

@@ -54,6 +54,12 @@ REASONED_UNUSED = {
     ("MemberRole/rekognition-guard-member/ReadKeys", "kms:GetKeyPolicy"):
         "reads a member's own key's policy when GUARD_KMS_KEY_ID is an alias (resolved in each member); the scenario "
         "names the guard account's key by ARN, whose policy the function reads itself",
+    ("RemediationPolicy/ScheduleRemediations", "scheduler:CreateSchedule"):
+        "notify-then-remediate only (a scope rule); the scenario has none. tests/scope.rs creates schedules in moto",
+    ("RemediationPolicy/PassSchedulerRole", "iam:PassRole"):
+        "passed with CreateSchedule (notify-then-remediate), which the scenario does not send",
+    ("RemediationPolicy/ReadScopeRules", "ssm:GetParameter"):
+        "read at a cold start when GUARD_SCOPE_RULES is set; the scenario runs without a rules document",
     ("OrganizationPolicy/EventSourceMapping", "sqs:ReceiveMessage"): "the event source mapping polls the work queue with the function's role",
     ("OrganizationPolicy/EventSourceMapping", "sqs:DeleteMessage"): "the event source mapping deletes handled records with the function's role",
     ("OrganizationPolicy/EventSourceMapping", "sqs:GetQueueAttributes"): "the event source mapping reads the queue's attributes with the function's role",
