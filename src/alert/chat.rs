@@ -27,6 +27,8 @@ pub const MAX_KEYWORD_CHARS: usize = 75;
 /// Ours (the page sets no count): what a channel reader acts on; the e-mail has the rest.
 pub const MAX_NEXT_STEPS: usize = 6;
 pub const MAX_RELATED_RESOURCES: usize = 10;
+/// Held resources given a step each; the rest are counted in one.
+const MAX_HELD_STEPS: usize = 3;
 /// One result's detail in the description: a held bucket's reason can be long.
 const MAX_DETAIL_CHARS: usize = 600;
 /// The description's first lines (a drift event names a principal of any length).
@@ -143,8 +145,8 @@ fn counts(report: &Report) -> String {
 }
 
 /// The results the e-mail lists, most severe first (the report's order otherwise).
-fn entries(report: &Report) -> Vec<(&Resource, &ControlResult)> {
-    let mut entries: Vec<(&Resource, &ControlResult)> = report
+fn entries(report: &Report) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry> = report
         .results()
         .filter(|(_, c)| c.status.needs_attention() || c.severity.is_some())
         .collect();
@@ -229,109 +231,140 @@ fn fit(head: &str, lines: &[String], max: usize) -> String {
 /// not fix, audit mode's would-be changes (how to apply them), a drift restoration (who
 /// removed the protection), remediations (how to review or undo them).
 fn next_steps(report: &Report) -> Vec<String> {
-    let results: Vec<(&Resource, &ControlResult)> = report.results().collect();
-    let with = |s: Status| -> Vec<&(&Resource, &ControlResult)> {
-        results.iter().filter(|(_, c)| c.status == s).collect()
-    };
-    let mut steps = Vec::new();
-
-    let failed = with(Status::Failed);
-    if let Some((r, c)) = failed.first() {
-        steps.push(step(
-            &format!("Failed ({}), e.g. {} {}: ", failed.len(), code(&r.id), c.control),
-            &one_line(&c.detail),
-            ". Lambda retries the event, then keeps it in the dead-letter queue (alarmed): fix the cause, then redrive it or run `rekognition-guard scan --bucket NAME`.",
-        ));
-    }
-    if let Some(u) = report.unfinished.first() {
-        steps.push(step(
-            &format!("Unfinished ({}), e.g. ", report.unfinished.len()),
-            &one_line(u),
-            ": the deadline came first; the invocation fails, so Lambda retries it (then dead-letters it).",
-        ));
-    }
-
-    // Held: one step per resource, its controls together (they share the safe path).
-    let mut held: Vec<(&Resource, Vec<&str>, &str)> = Vec::new();
-    for (r, c) in &results {
-        if c.status == Status::Failed {
-            continue;
-        }
-        if let Some(why) = held_reason(c) {
-            match held
-                .iter_mut()
-                .find(|(h, _, _)| h.id == r.id && h.kind == r.kind)
-            {
-                Some((_, controls, _)) => controls.push(&c.control),
-                None => held.push((r, vec![&c.control], why)),
-            }
-        }
-    }
-    for (r, controls, why) in &held {
-        let why = why.strip_prefix("held, nothing written: ").unwrap_or(why);
-        let (what, fix) = why.split_once(" — ").unwrap_or((why, ""));
-        let fix = if fix.is_empty() {
-            String::new()
-        } else {
-            format!(". Fix: {fix}")
-        };
-        steps.push(step(
-            &format!("Held on {} ({}): ", code(&r.id), controls.join(", ")),
-            &one_line(what),
-            &one_line(&fix),
-        ));
-    }
-
-    let open: Vec<_> = with(Status::NonCompliant)
+    let results: Vec<Entry> = report.results().collect();
+    let mut steps: Vec<String> = [failed_step(&results), unfinished_step(report)]
         .into_iter()
+        .flatten()
+        .collect();
+    steps.extend(held_steps(&results));
+    steps.extend(
+        [
+            open_step(&results),
+            would_step(&results),
+            done_step(report, &results),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    steps.truncate(MAX_NEXT_STEPS);
+    steps
+}
+
+type Entry<'a> = (&'a Resource, &'a ControlResult);
+
+fn with<'a>(results: &'a [Entry<'a>], status: Status) -> impl Iterator<Item = &'a Entry<'a>> {
+    results.iter().filter(move |(_, c)| c.status == status)
+}
+
+fn failed_step(results: &[Entry]) -> Option<String> {
+    let failed: Vec<_> = with(results, Status::Failed).collect();
+    let (r, c) = failed.first()?;
+    Some(step(
+        &format!(
+            "Failed ({}), e.g. {} {}: ",
+            failed.len(),
+            code(&r.id),
+            c.control
+        ),
+        &one_line(&c.detail),
+        ". Lambda retries the event, then keeps it in the dead-letter queue (alarmed): fix the cause, then redrive it or run `rekognition-guard scan --bucket NAME`.",
+    ))
+}
+
+fn unfinished_step(report: &Report) -> Option<String> {
+    let u = report.unfinished.first()?;
+    Some(step(
+        &format!("Unfinished ({}), e.g. ", report.unfinished.len()),
+        &one_line(u),
+        ": the deadline came first; the invocation fails, so Lambda retries it (then dead-letters it).",
+    ))
+}
+
+/// One step per held resource, its controls together (they share the safe path); past
+/// [`MAX_HELD_STEPS`], one step counts the rest.
+fn held_steps(results: &[Entry]) -> Vec<String> {
+    let mut held: Vec<(&Resource, Vec<&str>, &str)> = Vec::new();
+    for (r, c) in results.iter().filter(|(_, c)| c.status != Status::Failed) {
+        let Some(why) = held_reason(c) else { continue };
+        match held
+            .iter_mut()
+            .find(|(h, _, _)| h.id == r.id && h.kind == r.kind)
+        {
+            Some((_, controls, _)) => controls.push(&c.control),
+            None => held.push((r, vec![&c.control], why)),
+        }
+    }
+    let mut steps: Vec<String> = held
+        .iter()
+        .take(MAX_HELD_STEPS)
+        .map(|(r, controls, why)| {
+            let why = why.strip_prefix("held, nothing written: ").unwrap_or(why);
+            let (what, fix) = why.split_once(" — ").unwrap_or((why, ""));
+            let fix = if fix.is_empty() {
+                String::new()
+            } else {
+                format!(". Fix: {}", one_line(fix))
+            };
+            step(
+                &format!("Held on {} ({}): ", code(&r.id), controls.join(", ")),
+                &one_line(what),
+                &fix,
+            )
+        })
+        .collect();
+    if held.len() > MAX_HELD_STEPS {
+        steps.push(format!(
+            "Held on {} more resources: the description and the e-mail give each one's reason and safe path.",
+            held.len() - MAX_HELD_STEPS
+        ));
+    }
+    steps
+}
+
+/// Non-compliance nobody held: the function does not change it (an opt-out policy, a key).
+fn open_step(results: &[Entry]) -> Option<String> {
+    let open: Vec<_> = with(results, Status::NonCompliant)
         .filter(|(_, c)| held_reason(c).is_none())
         .collect();
-    if let Some((r, c)) = open.first() {
-        steps.push(step(
-            &format!(
-                "Non-compliant ({}), e.g. {} {} {}: ",
-                open.len(),
-                r.kind.as_str(),
-                code(&r.id),
-                c.control
-            ),
-            &one_line(&c.detail),
-            ". The function does not change this: the owner must.",
-        ));
-    }
+    let (r, c) = open.first()?;
+    Some(step(
+        &format!(
+            "Non-compliant ({}), e.g. {} {} {}: ",
+            open.len(),
+            r.kind.as_str(),
+            code(&r.id),
+            c.control
+        ),
+        &one_line(&c.detail),
+        ". The function does not change this: the owner must.",
+    ))
+}
 
-    let would = with(Status::WouldRemediate);
-    if !would.is_empty() {
-        steps.push(cut(
-            &format!(
-                "Would remediate ({}): audit mode wrote nothing. Review with `rekognition-guard plan`, then apply exactly that with `rekognition-guard apply --plan PLAN.json`, or set GUARD_MODE=remediate.",
-                would.len()
-            ),
-            MAX_NEXT_STEP_CHARS,
-        ));
-    }
+fn would_step(results: &[Entry]) -> Option<String> {
+    let n = with(results, Status::WouldRemediate).count();
+    (n > 0).then(|| {
+        format!(
+            "Would remediate ({n}): audit mode wrote nothing. Review with `rekognition-guard plan`, then apply exactly that with `rekognition-guard apply --plan PLAN.json`, or set GUARD_MODE=remediate."
+        )
+    })
+}
 
-    let remediated = with(Status::Remediated);
-    if let (TriggerKind::ConfigurationChanged, Some(change)) =
-        (report.trigger.kind, &report.trigger.change)
-        && !remediated.is_empty()
-    {
-        steps.push(step(
+/// After remediation: who to ask (a drift restoration), or how to review and undo.
+fn done_step(report: &Report, results: &[Entry]) -> Option<String> {
+    let n = with(results, Status::Remediated).count();
+    if n == 0 {
+        return None;
+    }
+    match (&report.trigger.kind, &report.trigger.change) {
+        (TriggerKind::ConfigurationChanged, Some(change)) => Some(step(
             "Restored after ",
             &code(&change.by),
             " removed it: ask why. A writer that keeps removing it is stopped after three restorations in an hour.",
-        ));
-    } else if !remediated.is_empty() {
-        steps.push(cut(
-            &format!(
-                "Remediated ({}): nothing to do. `rekognition-guard history` lists the changes; `rekognition-guard undo --change ID` puts one back.",
-                remediated.len()
-            ),
-            MAX_NEXT_STEP_CHARS,
-        ));
+        )),
+        _ => Some(format!(
+            "Remediated ({n}): nothing to do. `rekognition-guard history` lists the changes; `rekognition-guard undo --change ID` puts one back."
+        )),
     }
-    steps.truncate(MAX_NEXT_STEPS);
-    steps
 }
 
 /// Why a fix was held back, when it was: the handler marks the result (in process), and

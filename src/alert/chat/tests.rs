@@ -389,6 +389,20 @@ fn a_large_report_is_cut_and_says_how_much_was_left_out() {
         shown > 0 && shown + left == total,
         "{shown} + {left} != {total}"
     );
+    // Three held resources get a step each; the rest are counted.
+    let steps = notification(&r).content.next_steps;
+    assert_eq!(steps.len(), MAX_NEXT_STEPS);
+    assert!(steps[0].starts_with("Failed (3000), e.g. "), "{steps:?}");
+    assert!(steps[1].starts_with("Unfinished (50), e.g. "), "{steps:?}");
+    assert!(
+        steps[2..5]
+            .iter()
+            .all(|s| s.starts_with("Held on `custom-labels-console-us-east-1-"))
+    );
+    assert!(
+        steps[5].starts_with("Held on 2997 more resources:"),
+        "{steps:?}"
+    );
     // Most severe first: the failed (high) lines lead.
     assert!(d.lines().nth(2).unwrap().starts_with("• *HIGH* "), "{d}");
 }
