@@ -6,7 +6,7 @@ CARGO ?= cargo
 BIN := target/debug/rekognition-guard
 EVENT ?= events/create-bucket-console.json
 # Python modules the tests and the demo import; `deps` installs them when one is missing.
-PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml checkov
+PY_MODULES := moto.server boto3 pytest cfnlint samtranslator yaml checkov jsonschema
 
 .PHONY: all deps lint test test-rust iam checkov demo demo-project demo-org demo-drift demo-safety invoke fuzz clean
 

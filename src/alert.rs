@@ -1,12 +1,20 @@
 //! Alerts: severity of every result (the one place that maps them), and the SNS message
-//! a security team reads — subject, human summary, full report JSON, attributes.
+//! a security team reads — subject, human summary, full report JSON, attributes — and,
+//! for chat channels, the same alert as a custom notification ([`chat`]).
 //! Pure: publishing is `aws::sns`.
+
+pub mod chat;
 
 use crate::event::TriggerKind;
 use crate::report::{ControlResult, Report, Resource, ResourceType, Severity, Status};
 
 /// SNS accepts 256 KiB per message including attributes; keep a margin.
 pub const MAX_BODY_BYTES: usize = 240 * 1024;
+/// The `MessageStructure=json` document as sent, escapes included: SNS bounds the whole
+/// document, so its protocols share the 256 KiB ("including multiple protocols may limit
+/// message sizes", <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>). The
+/// rest is the margin for the subject and the attributes.
+pub const MAX_MESSAGE_BYTES: usize = 248 * 1024;
 pub const MAX_SUBJECT_CHARS: usize = 100;
 
 /// The severity of one result; `None` for results that need no attention.
@@ -292,10 +300,31 @@ fn summary_line(r: &Resource, c: &ControlResult) -> String {
     line
 }
 
+/// The message to publish with `MessageStructure=json`: `default`, which every protocol
+/// without its own key gets (e-mail, SQS, Lambda…), is [`body`]'s text, unchanged;
+/// `https` is the [`chat::notification`] (Amazon Q Developer in chat applications
+/// subscribes over HTTPS). No `email` key: it would repeat `default` and halve the room.
+/// The whole document stays within [`MAX_MESSAGE_BYTES`]; the text is cut further only
+/// when its escaped JSON would not fit (a sweep near the limit), in the same way.
+pub fn message(report: &Report) -> String {
+    let https = serde_json::to_string(&chat::notification(report)).unwrap_or_default();
+    let document =
+        |default: &str| serde_json::json!({ "default": default, "https": https }).to_string();
+    let default = body_within(report, &|text: &str| {
+        text.len() <= MAX_BODY_BYTES && document(text).len() <= MAX_MESSAGE_BYTES
+    });
+    document(&default)
+}
+
 /// The message body: the human summary, then the full report JSON on its own lines.
 /// A report too large for SNS is cut to the resources that need attention, then to as
 /// many of those as fit, saying how many entries were left out.
 pub fn body(report: &Report) -> String {
+    body_within(report, &|text: &str| text.len() <= MAX_BODY_BYTES)
+}
+
+/// [`body`], cut until `fits` takes it.
+fn body_within(report: &Report, fits: &dyn Fn(&str) -> bool) -> String {
     let t = &report.trigger;
     let head = format!(
         "rekognition-guard {} ({}) in {}/{}, event {}, mode {}\n",
@@ -334,7 +363,7 @@ pub fn body(report: &Report) -> String {
     };
     let full_json = serde_json::to_string_pretty(report).unwrap_or_default();
     let full = compose(&lines, 0, &full_json);
-    if full.len() <= MAX_BODY_BYTES {
+    if fits(&full) {
         return full;
     }
     // Too large: keep only the resources needing attention, then halve until it fits.
@@ -348,7 +377,7 @@ pub fn body(report: &Report) -> String {
         let left_out = total - reduced.resources.len() + (lines.len() - keep_lines);
         let json = serde_json::to_string(&reduced).unwrap_or_default();
         let candidate = compose(&lines[..keep_lines], left_out, &json);
-        if candidate.len() <= MAX_BODY_BYTES || (reduced.resources.is_empty() && keep_lines == 0) {
+        if fits(&candidate) || (reduced.resources.is_empty() && keep_lines == 0) {
             return candidate;
         }
         if !reduced.resources.is_empty() {
@@ -611,5 +640,67 @@ mod tests {
         assert_eq!(attrs[0], ("severity", "high".to_owned()));
         assert!(attrs.contains(&("mode", "audit".to_owned())));
         assert!(attrs.contains(&("event_name", "CreateBucket".to_owned())));
+    }
+
+    #[test]
+    fn the_message_keeps_the_email_text_for_every_protocol_but_https() {
+        let mut r = report(
+            2,
+            &[
+                ("sse-kms", Status::Remediated),
+                ("tls-only", Status::Compliant),
+            ],
+        );
+        classify_all(&mut r);
+        let m: serde_json::Value = serde_json::from_str(&message(&r)).unwrap();
+        let keys: Vec<&String> = m.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["default", "https"]);
+        // Byte for byte the text e-mail (and SQS, Lambda…) subscribers had before.
+        assert_eq!(m["default"].as_str().unwrap(), body(&r));
+        let https: serde_json::Value = serde_json::from_str(m["https"].as_str().unwrap()).unwrap();
+        assert_eq!(https, serde_json::to_value(chat::notification(&r)).unwrap());
+    }
+
+    #[test]
+    fn a_large_sweep_fits_sns_with_both_protocols() {
+        for n in [250, 3000] {
+            let mut r = report(
+                n,
+                &[
+                    ("sse-kms", Status::Remediated),
+                    ("public-access-block", Status::Remediated),
+                    ("tls-only", Status::Compliant),
+                ],
+            );
+            classify_all(&mut r);
+            let text = message(&r);
+            assert!(text.len() <= MAX_MESSAGE_BYTES, "{n}: {}", text.len());
+            let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let default = m["default"].as_str().unwrap();
+            assert!(default.contains("more entries left out"), "{n}");
+            let json = default.split_once("\n--- report (JSON) ---\n").unwrap().1;
+            let back: Report = serde_json::from_str(json).unwrap();
+            assert!(!back.resources.is_empty(), "{n}");
+            assert!(m["https"].as_str().unwrap().len() < 16 * 1024, "{n}");
+        }
+        // 250 resources: the text fits SNS alone (e-mail had it whole), but escaped
+        // beside the chat message it does not, so it is cut the same way as a larger one.
+        let mut r = report(
+            250,
+            &[
+                ("sse-kms", Status::Remediated),
+                ("public-access-block", Status::Remediated),
+                ("tls-only", Status::Compliant),
+            ],
+        );
+        classify_all(&mut r);
+        assert!(!body(&r).contains("more entries left out"));
+        let m: serde_json::Value = serde_json::from_str(&message(&r)).unwrap();
+        assert!(
+            m["default"]
+                .as_str()
+                .unwrap()
+                .contains("more entries left out")
+        );
     }
 }

@@ -2,8 +2,17 @@
 //!
 //! The same variables configure the Lambda and the CLI (DESIGN.md, "Configuration").
 //! Invalid values are a configuration error (exit code 2), found before any AWS call.
+//!
+//! Every variable is one row of the `variables!` table below: its `Config` field, its
+//! name, its default (and how the README shows it) and the rule a set value must pass.
+//! The struct, its `Default`, [`Config::from_vars`] and [`VARIABLES`] are made from the
+//! table; a test holds the README's configuration table to it. Adding a variable is
+//! adding a row (and a README line).
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -54,77 +63,264 @@ pub enum ReportFormat {
     Ocsf,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub mode: Mode,
+/// A variable as the README's configuration table shows it (a row of [`VARIABLES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    /// The default as the README writes it: a value in backticks, `unset`, `empty`, or
+    /// words where the default is not a value ("the function's Region").
+    pub shown: &'static str,
+}
+
+/// Turns the table below into `Config`, its `Default`, `Config::from_vars` and
+/// [`VARIABLES`], so that a variable is declared once. Rows are read in their order and
+/// the first value a rule refuses is the error; an unset, empty or blank variable takes
+/// its default without being checked.
+macro_rules! variables {
+    (
+    // Fields no variable sets (the CLI's flags, documents read at start), with their default.
+    @not_from_the_environment {
+        $( $(#[$idoc:meta])* $ifield:ident: $ity:ty = $idefault:expr, )*
+    }
+    $(
+        $(#[$doc:meta])*
+        $field:ident: $ty:ty {
+            var: $name:literal,
+            default: $default:expr,
+            shown: $shown:literal,
+            rule: $rule:expr $(,)?
+        }
+    )*) => {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Config {
+            $( $(#[$doc])* pub $field: $ty, )*
+            $( $(#[$idoc])* pub $ifield: $ity, )*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self { $( $field: $default, )* $( $ifield: $idefault, )* }
+            }
+        }
+
+        /// Every variable, in the order they are read.
+        pub const VARIABLES: &[Variable] = &[$( Variable { name: $name, shown: $shown }, )*];
+
+        impl Config {
+            /// Reads configuration from a map of variables, so tests need not touch the
+            /// process environment.
+            pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+                Ok(Self {
+                    $( $field: match set(vars, $name) {
+                        None => $default,
+                        Some(value) => ($rule)(value).map_err(|r| r.of($name, value))?,
+                    }, )*
+                    $( $ifield: $idefault, )*
+                })
+            }
+        }
+
+        /// Whether each default the README shows as a value is the default its rule gives.
+        #[cfg(test)]
+        fn shown_defaults_agree() -> Vec<(&'static str, bool)> {
+            vec![$(
+                ($name, {
+                    let default: $ty = $default;
+                    shown_agrees($shown, &default, |v| ($rule)(v).ok())
+                }),
+            )*]
+        }
+    };
+}
+
+// The configuration, one row per variable: the `Config` field and its type, the variable,
+// the default (typed, and as the README's table shows it), and the rule a set value must
+// pass. A test holds the README's table to these rows.
+variables! {
+    @not_from_the_environment {
+        /// `--dry-run` and `plan`: nothing is written, whatever `GUARD_MODE` or a scope rule says.
+        dry_run: bool = false,
+        /// The scope rules document, once read (`--rules FILE`, or the SSM parameter
+        /// `GUARD_SCOPE_RULES` at start); empty: `GUARD_MODE` decides.
+        rules: std::sync::Arc<crate::scope::Rules> = std::sync::Arc::default(),
+    }
+    /// `remediate` applies fixes and verifies them; `audit` writes nothing.
+    mode: Mode {
+        var: "GUARD_MODE", default: Mode::Remediate, shown: "`remediate`",
+        rule: choice(&[("remediate", Mode::Remediate), ("audit", Mode::Audit)], "expected remediate or audit"),
+    }
     /// Key for SSE-KMS remediation (id, ARN, alias or alias ARN); `None`: the `aws/s3` key.
-    pub kms_key_id: Option<String>,
-    pub alert_topic_arn: Option<String>,
-    pub console_bucket_prefix: String,
-    pub bucket_prefixes: Vec<String>,
-    pub exempt_tag: String,
+    kms_key_id: Option<String> {
+        var: "GUARD_KMS_KEY_ID", default: None, shown: "unset",
+        rule: optional(text(is_name_or_arn, "not a key id, ARN or alias")),
+    }
+    /// The SNS topic alerts go to; `None`: alerts are only logged.
+    alert_topic_arn: Option<String> {
+        var: "GUARD_ALERT_TOPIC_ARN", default: None, shown: "unset",
+        rule: optional(text(is_topic_arn, "expected arn:<partition>:sns:<region>:<account>:<topic>")),
+    }
+    /// The prefix of the buckets the Custom Labels console creates.
+    console_bucket_prefix: String {
+        var: "GUARD_CONSOLE_BUCKET_PREFIX", default: "custom-labels-console-".to_owned(),
+        shown: "`custom-labels-console-`",
+        rule: plain,
+    }
+    /// More prefixes of guarded buckets.
+    bucket_prefixes: Vec<String> {
+        var: "GUARD_BUCKET_PREFIXES", default: Vec::new(), shown: "empty",
+        rule: plain_list,
+    }
+    /// The tag key that exempts a bucket.
+    exempt_tag: String {
+        var: "GUARD_EXEMPT_TAG", default: "rekognition-guard:exempt".to_owned(),
+        shown: "`rekognition-guard:exempt`",
+        rule: plain,
+    }
     /// e.g. `1.2`: also deny requests below this TLS version.
-    pub min_tls_version: Option<String>,
-    pub opt_out_cache: Duration,
-    pub opt_out_services: Vec<String>,
+    min_tls_version: Option<String> {
+        var: "GUARD_MIN_TLS_VERSION", default: None, shown: "unset",
+        rule: optional(text(|v| matches!(v, "1.0" | "1.1" | "1.2" | "1.3"), "expected 1.0, 1.1, 1.2 or 1.3")),
+    }
+    /// How long a warm function trusts its opt-out verdict.
+    opt_out_cache: Duration {
+        var: "GUARD_OPT_OUT_CACHE_SECONDS", default: Duration::from_secs(900), shown: "`900`",
+        rule: seconds(0..=u64::MAX, "expected a whole number of seconds"),
+    }
+    /// The AI services whose opt-out is checked.
+    opt_out_services: Vec<String> {
+        var: "GUARD_OPT_OUT_SERVICES", default: vec!["rekognition".to_owned()], shown: "`rekognition`",
+        rule: at_least_one(plain_list, "expected service names such as rekognition"),
+    }
     /// Whether a Rekognition resource without a customer managed key is a medium finding.
-    pub require_cmk: bool,
-    pub scan_concurrency: usize,
-    /// `GUARD_SECURITY_HUB=on`: import one ASFF finding per resource and control.
-    pub security_hub: bool,
-    /// `GUARD_REPORT_FORMAT`: `None` when unset (the CLI then picks by terminal).
-    pub report_format: Option<ReportFormat>,
+    require_cmk: bool {
+        var: "GUARD_REQUIRE_CMK", default: true, shown: "`true`",
+        rule: choice(&[("true", true), ("false", false)], "expected true or false"),
+    }
+    /// Buckets guarded at once in a sweep.
+    scan_concurrency: usize {
+        var: "GUARD_SCAN_CONCURRENCY", default: 16, shown: "`16`",
+        rule: number(1..=256, "expected a number from 1 to 256"),
+    }
+    /// `account` (guard the account this runs in) or `organization` (a guard account).
+    scope: Scope {
+        var: "GUARD_SCOPE", default: Scope::Account, shown: "`account`",
+        rule: choice(&[("account", Scope::Account), ("organization", Scope::Organization)], "expected account or organization"),
+    }
+    /// Role assumed in member accounts (organization scope).
+    member_role_name: String {
+        var: "GUARD_MEMBER_ROLE_NAME", default: "RekognitionGuardMember".to_owned(),
+        shown: "`RekognitionGuardMember`",
+        rule: text(is_role_name, "expected an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)"),
+    }
+    /// The ExternalId the member role requires.
+    member_external_id: Option<String> {
+        var: "GUARD_MEMBER_EXTERNAL_ID", default: None, shown: "unset",
+        rule: optional(text(is_external_id, "expected 2-1224 of A-Z a-z 0-9 +=,.@:/_-")),
+    }
+    /// Accounts left alone (organization scope).
+    accounts_exclude: Vec<String> {
+        var: "GUARD_ACCOUNTS_EXCLUDE", default: Vec::new(), shown: "empty",
+        rule: list(is_account_id, "expected comma-separated 12-digit account ids"),
+    }
+    /// OUs left alone, with every OU and account below them.
+    ous_exclude: Vec<String> {
+        var: "GUARD_OUS_EXCLUDE", default: Vec::new(), shown: "empty",
+        rule: list(is_ou_id, "expected comma-separated OU ids (ou-xxxx-xxxxxxxx)"),
+    }
+    /// Regions an organization sweep covers; empty: the function's own.
+    regions: Vec<String> {
+        var: "GUARD_REGIONS", default: Vec::new(), shown: "the function's Region",
+        rule: list(crate::region::is_region, "expected comma-separated Region names such as eu-west-1"),
+    }
+    /// The queue the function consumes; the organization planner sends work items there.
+    work_queue_url: Option<String> {
+        var: "GUARD_WORK_QUEUE_URL", default: None, shown: "unset",
+        rule: optional(text(|v| v.starts_with("https://") || v.starts_with("http://"), "expected an SQS queue URL")),
+    }
+    /// Accounts × Regions swept at once by `scan --org`.
+    org_concurrency: usize {
+        var: "GUARD_ORG_CONCURRENCY", default: 8, shown: "`8`",
+        rule: number(1..=64, "expected a number from 1 to 64"),
+    }
+    /// Which customer managed keys meet `sse-kms`.
+    kms_key_policy: KeyPolicy {
+        var: "GUARD_KMS_KEY_POLICY", default: KeyPolicy::CustomerManaged, shown: "`customer-managed`",
+        rule: choice(
+            &[("customer-managed", KeyPolicy::CustomerManaged), ("configured-only", KeyPolicy::ConfiguredOnly)],
+            "expected customer-managed or configured-only",
+        ),
+    }
+    /// Hold or apply public-access fixes on public buckets.
+    public_access: PublicAccess {
+        var: "GUARD_PUBLIC_ACCESS", default: PublicAccess::Hold, shown: "`hold`",
+        rule: choice(&[("hold", PublicAccess::Hold), ("block", PublicAccess::Block)], "expected hold or block"),
+    }
+    /// Remove deleted principals' unique ids (`AROA…`) from a policy before writing it (S3
+    /// refuses to have them put back), reporting each.
+    drop_stale_principals: bool {
+        var: "GUARD_DROP_STALE_PRINCIPALS", default: false, shown: "`false`",
+        rule: choice(&[("true", true), ("false", false)], "expected true or false"),
+    }
+    /// How long a warm function trusts a liveness output bucket it verified compliant.
+    recheck: Duration {
+        var: "GUARD_RECHECK_SECONDS", default: Duration::from_secs(300), shown: "`300`",
+        rule: seconds(0..=86_400, "expected a whole number of seconds from 0 to 86400"),
+    }
+    /// The CLI's change record without a state table (JSON lines).
+    history_file: PathBuf {
+        var: "GUARD_HISTORY_FILE", default: "rekognition-guard-history.jsonl".into(),
+        shown: "`rekognition-guard-history.jsonl`",
+        rule: path,
+    }
+    /// How long the state table keeps a change (its TTL), in days.
+    history_days: u32 {
+        var: "GUARD_HISTORY_DAYS", default: 400, shown: "`400`",
+        rule: number(1..=3650, "expected a whole number of days from 1 to 3650"),
+    }
+    /// The SSM parameter (name or ARN) holding the scope rules document (`crate::scope`);
+    /// the CLI's `--rules FILE` takes precedence.
+    scope_rules_parameter: Option<String> {
+        var: "GUARD_SCOPE_RULES", default: None, shown: "unset",
+        rule: optional(text(is_name_or_arn, "expected an SSM parameter name or ARN")),
+    }
+    /// The EventBridge Scheduler group of notify-then-remediate's one-time schedules.
+    schedule_group: String {
+        var: "GUARD_SCHEDULE_GROUP", default: "rekognition-guard".to_owned(), shown: "`rekognition-guard`",
+        rule: text(is_schedule_group, "expected 1-64 of A-Z a-z 0-9 . _ -"),
+    }
+    /// The role EventBridge Scheduler assumes to invoke the target.
+    scheduler_role_arn: Option<String> {
+        var: "GUARD_SCHEDULER_ROLE_ARN", default: None, shown: "unset",
+        rule: optional(text(is_arn, "expected an ARN")),
+    }
+    /// What a schedule invokes (the function, or its queue); unset in Lambda: the invoked
+    /// function's own ARN.
+    schedule_target_arn: Option<String> {
+        var: "GUARD_SCHEDULE_TARGET_ARN", default: None, shown: "unset",
+        rule: optional(text(is_arn, "expected an ARN")),
+    }
     /// Wildcard names (`*`, `?`) of Rekognition output buckets that drift events guard
     /// beyond the prefixes: the same list scopes the role's S3 permissions and the rules.
-    pub output_bucket_patterns: Vec<String>,
-    /// DynamoDB table for state that outlives an invocation (drift restoration counts);
-    /// `None`: counts live in the warm process only.
-    pub state_table: Option<String>,
-    /// `account` (guard the account this runs in) or `organization` (a guard account).
-    pub scope: Scope,
-    /// Role assumed in member accounts (organization scope).
-    pub member_role_name: String,
-    pub member_external_id: Option<String>,
-    /// Accounts left alone (organization scope).
-    pub accounts_exclude: Vec<String>,
-    /// OUs left alone, with every OU and account below them.
-    pub ous_exclude: Vec<String>,
-    /// Regions an organization sweep covers; empty: the function's own.
-    pub regions: Vec<String>,
-    /// The queue the function consumes; the organization planner sends work items there.
-    pub work_queue_url: Option<String>,
-    /// Accounts × Regions swept at once by `scan --org`.
-    pub org_concurrency: usize,
-    /// Which customer managed keys meet `sse-kms` (`GUARD_KMS_KEY_POLICY`).
-    pub kms_key_policy: KeyPolicy,
-    /// `GUARD_PUBLIC_ACCESS`: hold or apply public-access fixes on public buckets.
-    pub public_access: PublicAccess,
-    /// `GUARD_DROP_STALE_PRINCIPALS`: remove deleted principals' unique ids (`AROA…`) from a
-    /// policy before writing it (S3 refuses to have them put back), reporting each.
-    pub drop_stale_principals: bool,
-    /// How long a warm function trusts a liveness output bucket it verified compliant.
-    pub recheck: Duration,
-    /// `GUARD_HISTORY_FILE`: the CLI's change record without a state table (JSON lines).
-    pub history_file: std::path::PathBuf,
-    /// `GUARD_HISTORY_DAYS`: how long the state table keeps a change (its TTL).
-    pub history_days: u32,
-    /// `GUARD_SCOPE_RULES`: the SSM parameter (name or ARN) holding the scope rules
-    /// document (`crate::scope`); the CLI's `--rules FILE` takes precedence.
-    pub scope_rules_parameter: Option<String>,
-    /// `GUARD_SCHEDULE_GROUP`: the EventBridge Scheduler group of notify-then-remediate's
-    /// one-time schedules.
-    pub schedule_group: String,
-    /// `GUARD_SCHEDULER_ROLE_ARN`: the role EventBridge Scheduler assumes to invoke the target.
-    pub scheduler_role_arn: Option<String>,
-    /// `GUARD_SCHEDULE_TARGET_ARN`: what a schedule invokes (the function, or its queue);
-    /// unset in Lambda: the invoked function's own ARN.
-    pub schedule_target_arn: Option<String>,
-    /// `--dry-run` and `plan` (never from the environment): nothing is written, whatever
-    /// `GUARD_MODE` or a scope rule says.
-    pub dry_run: bool,
-    /// The scope rules document, once read (`--rules FILE`, or the SSM parameter
-    /// `GUARD_SCOPE_RULES` at start); empty: `GUARD_MODE` decides.
-    pub rules: std::sync::Arc<crate::scope::Rules>,
+    output_bucket_patterns: Vec<String> {
+        var: "GUARD_OUTPUT_BUCKET_PATTERNS", default: Vec::new(), shown: "empty",
+        rule: list(is_bucket_pattern, "expected bucket-name patterns (lowercase letters, digits, dots, hyphens, * and ?)"),
+    }
+    /// DynamoDB table for state that outlives an invocation (drift restoration counts, the
+    /// change record); `None`: counts live in the warm process only.
+    state_table: Option<String> {
+        var: "GUARD_STATE_TABLE", default: None, shown: "unset",
+        rule: optional(text(is_table_name, "expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .) or ARN")),
+    }
+    /// `on`: import one ASFF finding per resource and control.
+    security_hub: bool {
+        var: "GUARD_SECURITY_HUB", default: false, shown: "`off`",
+        rule: choice(&[("on", true), ("off", false)], "expected on or off"),
+    }
+    /// `None` when unset (the CLI then picks by terminal).
+    report_format: Option<ReportFormat> {
+        var: "GUARD_REPORT_FORMAT", default: None, shown: "unset",
+        rule: optional(choice(&[("json", ReportFormat::Json), ("ocsf", ReportFormat::Ocsf)], "expected json or ocsf")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -132,48 +328,6 @@ pub struct Config {
 pub enum Scope {
     Account,
     Organization,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Remediate,
-            kms_key_id: None,
-            alert_topic_arn: None,
-            console_bucket_prefix: "custom-labels-console-".to_owned(),
-            bucket_prefixes: Vec::new(),
-            exempt_tag: "rekognition-guard:exempt".to_owned(),
-            min_tls_version: None,
-            opt_out_cache: Duration::from_secs(900),
-            opt_out_services: vec!["rekognition".to_owned()],
-            require_cmk: true,
-            scan_concurrency: 16,
-            output_bucket_patterns: Vec::new(),
-            state_table: None,
-            scope: Scope::Account,
-            member_role_name: "RekognitionGuardMember".to_owned(),
-            member_external_id: None,
-            accounts_exclude: Vec::new(),
-            ous_exclude: Vec::new(),
-            regions: Vec::new(),
-            work_queue_url: None,
-            org_concurrency: 8,
-            kms_key_policy: KeyPolicy::CustomerManaged,
-            public_access: PublicAccess::Hold,
-            drop_stale_principals: false,
-            recheck: Duration::from_secs(300),
-            history_file: "rekognition-guard-history.jsonl".into(),
-            history_days: 400,
-            scope_rules_parameter: None,
-            schedule_group: "rekognition-guard".to_owned(),
-            scheduler_role_arn: None,
-            schedule_target_arn: None,
-            dry_run: false,
-            rules: std::sync::Arc::default(),
-            security_hub: false,
-            report_format: None,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -193,366 +347,6 @@ impl Config {
         Self::from_vars(&vars)
     }
 
-    /// Reads configuration from a map of variables, so tests need not touch the process environment.
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            vars.get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let invalid =
-            |name: &'static str, value: &str, reason: &'static str| ConfigError::Invalid {
-                name,
-                value: value.to_owned(),
-                reason,
-            };
-        let defaults = Config::default();
-
-        let mode = match get("GUARD_MODE").as_deref() {
-            None | Some("remediate") => Mode::Remediate,
-            Some("audit") => Mode::Audit,
-            Some(other) => {
-                return Err(invalid("GUARD_MODE", other, "expected remediate or audit"));
-            }
-        };
-        let kms_key_id = get("GUARD_KMS_KEY_ID");
-        if let Some(key) = &kms_key_id
-            && (key.chars().any(char::is_whitespace) || key.len() > 2048)
-        {
-            return Err(invalid(
-                "GUARD_KMS_KEY_ID",
-                key,
-                "not a key id, ARN or alias",
-            ));
-        }
-        let alert_topic_arn = get("GUARD_ALERT_TOPIC_ARN");
-        if let Some(arn) = &alert_topic_arn
-            && crate::aws::sns::topic_region(arn).is_none()
-        {
-            return Err(invalid(
-                "GUARD_ALERT_TOPIC_ARN",
-                arn,
-                "expected arn:<partition>:sns:<region>:<account>:<topic>",
-            ));
-        }
-        let console_bucket_prefix =
-            get("GUARD_CONSOLE_BUCKET_PREFIX").unwrap_or(defaults.console_bucket_prefix);
-        let bucket_prefixes = get("GUARD_BUCKET_PREFIXES")
-            .map(|v| split_list(&v))
-            .unwrap_or_default();
-        let exempt_tag = get("GUARD_EXEMPT_TAG").unwrap_or(defaults.exempt_tag);
-        let min_tls_version = match get("GUARD_MIN_TLS_VERSION") {
-            None => None,
-            Some(v) if matches!(v.as_str(), "1.0" | "1.1" | "1.2" | "1.3") => Some(v),
-            Some(v) => {
-                return Err(invalid(
-                    "GUARD_MIN_TLS_VERSION",
-                    &v,
-                    "expected 1.0, 1.1, 1.2 or 1.3",
-                ));
-            }
-        };
-        let opt_out_cache = match get("GUARD_OPT_OUT_CACHE_SECONDS") {
-            None => defaults.opt_out_cache,
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| {
-                invalid(
-                    "GUARD_OPT_OUT_CACHE_SECONDS",
-                    &v,
-                    "expected a whole number of seconds",
-                )
-            })?),
-        };
-        let opt_out_services = match get("GUARD_OPT_OUT_SERVICES") {
-            None => defaults.opt_out_services,
-            Some(v) => {
-                let services = split_list(&v);
-                if services.is_empty() {
-                    return Err(invalid(
-                        "GUARD_OPT_OUT_SERVICES",
-                        &v,
-                        "expected service names such as rekognition",
-                    ));
-                }
-                services
-            }
-        };
-        let require_cmk = match get("GUARD_REQUIRE_CMK").as_deref() {
-            None => true,
-            Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(invalid(
-                    "GUARD_REQUIRE_CMK",
-                    other,
-                    "expected true or false",
-                ));
-            }
-        };
-        let scan_concurrency = match get("GUARD_SCAN_CONCURRENCY") {
-            None => defaults.scan_concurrency,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=256).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "GUARD_SCAN_CONCURRENCY",
-                        &v,
-                        "expected a number from 1 to 256",
-                    ));
-                }
-            },
-        };
-        let scope = match get("GUARD_SCOPE").as_deref() {
-            None | Some("account") => Scope::Account,
-            Some("organization") => Scope::Organization,
-            Some(other) => {
-                return Err(invalid(
-                    "GUARD_SCOPE",
-                    other,
-                    "expected account or organization",
-                ));
-            }
-        };
-        let member_role_name = get("GUARD_MEMBER_ROLE_NAME").unwrap_or(defaults.member_role_name);
-        if !is_role_name(&member_role_name) {
-            return Err(invalid(
-                "GUARD_MEMBER_ROLE_NAME",
-                &member_role_name,
-                "expected an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
-            ));
-        }
-        let member_external_id = get("GUARD_MEMBER_EXTERNAL_ID");
-        if let Some(id) = &member_external_id
-            && !is_external_id(id)
-        {
-            return Err(invalid(
-                "GUARD_MEMBER_EXTERNAL_ID",
-                id,
-                "expected 2-1224 of A-Z a-z 0-9 +=,.@:/_-",
-            ));
-        }
-        let accounts_exclude = get("GUARD_ACCOUNTS_EXCLUDE")
-            .map(|v| split_list(&v))
-            .unwrap_or_default();
-        if let Some(bad) = accounts_exclude.iter().find(|a| !is_account_id(a)) {
-            return Err(invalid(
-                "GUARD_ACCOUNTS_EXCLUDE",
-                bad,
-                "expected comma-separated 12-digit account ids",
-            ));
-        }
-        let ous_exclude = get("GUARD_OUS_EXCLUDE")
-            .map(|v| split_list(&v))
-            .unwrap_or_default();
-        if let Some(bad) = ous_exclude.iter().find(|o| !is_ou_id(o)) {
-            return Err(invalid(
-                "GUARD_OUS_EXCLUDE",
-                bad,
-                "expected comma-separated OU ids (ou-xxxx-xxxxxxxx)",
-            ));
-        }
-        let regions = get("GUARD_REGIONS")
-            .map(|v| split_list(&v))
-            .unwrap_or_default();
-        if let Some(bad) = regions.iter().find(|r| !crate::region::is_region(r)) {
-            return Err(invalid(
-                "GUARD_REGIONS",
-                bad,
-                "expected comma-separated Region names such as eu-west-1",
-            ));
-        }
-        let work_queue_url = get("GUARD_WORK_QUEUE_URL");
-        if let Some(url) = &work_queue_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(invalid(
-                "GUARD_WORK_QUEUE_URL",
-                url,
-                "expected an SQS queue URL",
-            ));
-        }
-        let org_concurrency = match get("GUARD_ORG_CONCURRENCY") {
-            None => defaults.org_concurrency,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=64).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "GUARD_ORG_CONCURRENCY",
-                        &v,
-                        "expected a number from 1 to 64",
-                    ));
-                }
-            },
-        };
-        let kms_key_policy = match get("GUARD_KMS_KEY_POLICY").as_deref() {
-            None | Some("customer-managed") => KeyPolicy::CustomerManaged,
-            Some("configured-only") => KeyPolicy::ConfiguredOnly,
-            Some(other) => {
-                return Err(invalid(
-                    "GUARD_KMS_KEY_POLICY",
-                    other,
-                    "expected customer-managed or configured-only",
-                ));
-            }
-        };
-        let public_access = match get("GUARD_PUBLIC_ACCESS").as_deref() {
-            None | Some("hold") => PublicAccess::Hold,
-            Some("block") => PublicAccess::Block,
-            Some(other) => {
-                return Err(invalid(
-                    "GUARD_PUBLIC_ACCESS",
-                    other,
-                    "expected hold or block",
-                ));
-            }
-        };
-        let drop_stale_principals = match get("GUARD_DROP_STALE_PRINCIPALS").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(invalid(
-                    "GUARD_DROP_STALE_PRINCIPALS",
-                    other,
-                    "expected true or false",
-                ));
-            }
-        };
-        let recheck = match get("GUARD_RECHECK_SECONDS") {
-            None => defaults.recheck,
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n <= 86_400 => Duration::from_secs(n),
-                _ => {
-                    return Err(invalid(
-                        "GUARD_RECHECK_SECONDS",
-                        &v,
-                        "expected a whole number of seconds from 0 to 86400",
-                    ));
-                }
-            },
-        };
-        let history_file = get("GUARD_HISTORY_FILE")
-            .map_or(defaults.history_file.clone(), std::path::PathBuf::from);
-        let history_days = match get("GUARD_HISTORY_DAYS") {
-            None => defaults.history_days,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if (1..=3650).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "GUARD_HISTORY_DAYS",
-                        &v,
-                        "expected a whole number of days from 1 to 3650",
-                    ));
-                }
-            },
-        };
-        let scope_rules_parameter = get("GUARD_SCOPE_RULES");
-        if let Some(p) = &scope_rules_parameter
-            && (p.chars().any(char::is_whitespace) || p.len() > 2048)
-        {
-            return Err(invalid(
-                "GUARD_SCOPE_RULES",
-                p,
-                "expected an SSM parameter name or ARN",
-            ));
-        }
-        let schedule_group = get("GUARD_SCHEDULE_GROUP").unwrap_or(defaults.schedule_group.clone());
-        if !is_schedule_group(&schedule_group) {
-            return Err(invalid(
-                "GUARD_SCHEDULE_GROUP",
-                &schedule_group,
-                "expected 1-64 of A-Z a-z 0-9 . _ -",
-            ));
-        }
-        let arn = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match get(name) {
-                Some(v) if !v.starts_with("arn:") || v.chars().any(char::is_whitespace) => {
-                    Err(invalid(name, &v, "expected an ARN"))
-                }
-                other => Ok(other),
-            }
-        };
-        let scheduler_role_arn = arn("GUARD_SCHEDULER_ROLE_ARN")?;
-        let schedule_target_arn = arn("GUARD_SCHEDULE_TARGET_ARN")?;
-        let output_bucket_patterns = get("GUARD_OUTPUT_BUCKET_PATTERNS")
-            .map(|v| split_list(&v))
-            .unwrap_or_default();
-        if let Some(bad) = output_bucket_patterns
-            .iter()
-            .find(|p| !is_bucket_pattern(p))
-        {
-            return Err(invalid(
-                "GUARD_OUTPUT_BUCKET_PATTERNS",
-                bad,
-                "expected bucket-name patterns (lowercase letters, digits, dots, hyphens, * and ?)",
-            ));
-        }
-        let state_table = get("GUARD_STATE_TABLE");
-        if let Some(table) = &state_table
-            && !is_table_name(table)
-        {
-            return Err(invalid(
-                "GUARD_STATE_TABLE",
-                table,
-                "expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .) or ARN",
-            ));
-        }
-        let security_hub = match get("GUARD_SECURITY_HUB").as_deref() {
-            None | Some("off") => false,
-            Some("on") => true,
-            Some(other) => {
-                return Err(invalid("GUARD_SECURITY_HUB", other, "expected on or off"));
-            }
-        };
-        let report_format = match get("GUARD_REPORT_FORMAT").as_deref() {
-            None => None,
-            Some("json") => Some(ReportFormat::Json),
-            Some("ocsf") => Some(ReportFormat::Ocsf),
-            Some(other) => {
-                return Err(invalid(
-                    "GUARD_REPORT_FORMAT",
-                    other,
-                    "expected json or ocsf",
-                ));
-            }
-        };
-        Ok(Self {
-            mode,
-            kms_key_id,
-            alert_topic_arn,
-            console_bucket_prefix,
-            bucket_prefixes,
-            exempt_tag,
-            min_tls_version,
-            opt_out_cache,
-            opt_out_services,
-            require_cmk,
-            scan_concurrency,
-            scope,
-            member_role_name,
-            member_external_id,
-            accounts_exclude,
-            ous_exclude,
-            regions,
-            work_queue_url,
-            org_concurrency,
-            kms_key_policy,
-            public_access,
-            drop_stale_principals,
-            recheck,
-            history_file,
-            history_days,
-            scope_rules_parameter,
-            schedule_group,
-            scheduler_role_arn,
-            schedule_target_arn,
-            dry_run: false,
-            rules: std::sync::Arc::default(),
-            output_bucket_patterns,
-            state_table,
-            security_hub,
-            report_format,
-        })
-    }
-
     /// Every prefix a `CreateBucket` or a scan guards, the console's first.
     pub fn guarded_prefixes(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.console_bucket_prefix.as_str())
@@ -569,6 +363,169 @@ impl Config {
             None
         }
     }
+}
+
+// Rules: what the table's `rule:` column is made of. Each takes the trimmed, non-empty
+// value and gives the field's value, or refuses it with the reason the error shows.
+
+/// Why a rule refused a value: the reason, and the item at fault when the value is a list.
+#[derive(Debug)]
+struct Refusal {
+    reason: &'static str,
+    item: Option<String>,
+}
+
+impl Refusal {
+    fn because(reason: &'static str) -> Self {
+        Self { reason, item: None }
+    }
+
+    /// The error for variable `name` set to `value`: it names the list item at fault.
+    fn of(self, name: &'static str, value: &str) -> ConfigError {
+        ConfigError::Invalid {
+            name,
+            value: self.item.unwrap_or_else(|| value.to_owned()),
+            reason: self.reason,
+        }
+    }
+}
+
+/// The variable's value, trimmed; `None` when unset, empty or blank.
+fn set<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// One of the listed words, each standing for its value.
+fn choice<T: Copy>(
+    words: &'static [(&'static str, T)],
+    reason: &'static str,
+) -> impl Fn(&str) -> Result<T, Refusal> {
+    move |v| {
+        words
+            .iter()
+            .find(|(word, _)| *word == v)
+            .map(|(_, value)| *value)
+            .ok_or(Refusal::because(reason))
+    }
+}
+
+/// A whole number within `range`.
+fn number<T: FromStr + PartialOrd>(
+    range: RangeInclusive<T>,
+    reason: &'static str,
+) -> impl Fn(&str) -> Result<T, Refusal> {
+    move |v| {
+        v.parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or(Refusal::because(reason))
+    }
+}
+
+/// A whole number of seconds within `range`.
+fn seconds(
+    range: RangeInclusive<u64>,
+    reason: &'static str,
+) -> impl Fn(&str) -> Result<Duration, Refusal> {
+    let whole = number(range, reason);
+    move |v| whole(v).map(Duration::from_secs)
+}
+
+/// Any text.
+fn plain(v: &str) -> Result<String, Refusal> {
+    Ok(v.to_owned())
+}
+
+/// A file path.
+fn path(v: &str) -> Result<PathBuf, Refusal> {
+    Ok(v.into())
+}
+
+/// Text that `valid` accepts.
+fn text(valid: fn(&str) -> bool, reason: &'static str) -> impl Fn(&str) -> Result<String, Refusal> {
+    move |v| {
+        valid(v)
+            .then(|| v.to_owned())
+            .ok_or(Refusal::because(reason))
+    }
+}
+
+/// Comma-separated items, blanks dropped.
+fn plain_list(v: &str) -> Result<Vec<String>, Refusal> {
+    Ok(split_list(v))
+}
+
+/// Comma-separated items that `valid` accepts each; the error names the first refused.
+fn list(
+    valid: fn(&str) -> bool,
+    reason: &'static str,
+) -> impl Fn(&str) -> Result<Vec<String>, Refusal> {
+    move |v| {
+        let items = split_list(v);
+        match items.iter().find(|item| !valid(item)) {
+            Some(bad) => Err(Refusal {
+                reason,
+                item: Some(bad.clone()),
+            }),
+            None => Ok(items),
+        }
+    }
+}
+
+/// A list with at least one item (`,` alone is refused, not read as the default).
+fn at_least_one(
+    rule: impl Fn(&str) -> Result<Vec<String>, Refusal>,
+    reason: &'static str,
+) -> impl Fn(&str) -> Result<Vec<String>, Refusal> {
+    move |v| {
+        rule(v).and_then(|items| {
+            if items.is_empty() {
+                Err(Refusal::because(reason))
+            } else {
+                Ok(items)
+            }
+        })
+    }
+}
+
+/// A field that is `None` when unset: a set value must pass `rule`.
+fn optional<T>(
+    rule: impl Fn(&str) -> Result<T, Refusal>,
+) -> impl Fn(&str) -> Result<Option<T>, Refusal> {
+    move |v| rule(v).map(Some)
+}
+
+/// Whether a default shown as a value (`` `900` ``) is what `parse` makes of it, and one
+/// shown as `unset` or `empty` is none; words ("the function's Region") are not checked.
+#[cfg(test)]
+fn shown_agrees<T: PartialEq + std::fmt::Debug>(
+    shown: &str,
+    default: &T,
+    parse: impl Fn(&str) -> Option<T>,
+) -> bool {
+    match shown {
+        "unset" => format!("{default:?}") == "None",
+        "empty" => format!("{default:?}") == "[]",
+        _ => match shown.strip_prefix('`').and_then(|s| s.strip_suffix('`')) {
+            Some(value) => parse(value).as_ref() == Some(default),
+            None => true,
+        },
+    }
+}
+
+// Validators: the `valid` of `text` and `list`.
+
+/// A key id, ARN or alias, or an SSM parameter name or ARN: no whitespace, at most 2048.
+fn is_name_or_arn(s: &str) -> bool {
+    !s.chars().any(char::is_whitespace) && s.len() <= 2048
+}
+
+fn is_topic_arn(s: &str) -> bool {
+    crate::aws::sns::topic_region(s).is_some()
+}
+
+fn is_arn(s: &str) -> bool {
+    s.starts_with("arn:") && !s.chars().any(char::is_whitespace)
 }
 
 pub fn is_account_id(s: &str) -> bool {
@@ -678,151 +635,4 @@ fn split_list(v: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_match_the_design() {
-        let c = Config::from_vars(&vars(&[])).unwrap();
-        assert_eq!(c, Config::default());
-        assert_eq!(c.mode, Mode::Remediate);
-        assert_eq!(c.console_bucket_prefix, "custom-labels-console-");
-        assert_eq!(c.exempt_tag, "rekognition-guard:exempt");
-        assert_eq!(c.opt_out_cache, Duration::from_secs(900));
-    }
-
-    #[test]
-    fn parses_every_variable() {
-        let c = Config::from_vars(&vars(&[
-            ("GUARD_MODE", "audit"),
-            ("GUARD_KMS_KEY_ID", "alias/guard"),
-            (
-                "GUARD_ALERT_TOPIC_ARN",
-                "arn:aws:sns:eu-west-1:123456789012:alerts",
-            ),
-            ("GUARD_BUCKET_PREFIXES", " acme-rek-, ,ml-data- "),
-            ("GUARD_MIN_TLS_VERSION", "1.2"),
-            ("GUARD_OPT_OUT_CACHE_SECONDS", "60"),
-            ("GUARD_OPT_OUT_SERVICES", "rekognition,textract"),
-            ("GUARD_REQUIRE_CMK", "false"),
-            ("GUARD_SCAN_CONCURRENCY", "4"),
-            ("GUARD_KMS_KEY_POLICY", "configured-only"),
-            ("GUARD_RECHECK_SECONDS", "30"),
-            ("GUARD_OUTPUT_BUCKET_PATTERNS", "acme-*-output, ml-??-out"),
-            ("GUARD_STATE_TABLE", "rekognition-guard-state"),
-            ("GUARD_MEMBER_ROLE_NAME", "GuardMember"),
-            ("GUARD_SECURITY_HUB", "on"),
-            ("GUARD_REPORT_FORMAT", "ocsf"),
-        ]))
-        .unwrap();
-        assert_eq!(c.mode, Mode::Audit);
-        assert_eq!(c.kms_key_id.as_deref(), Some("alias/guard"));
-        assert_eq!(c.bucket_prefixes, vec!["acme-rek-", "ml-data-"]);
-        assert_eq!(c.min_tls_version.as_deref(), Some("1.2"));
-        assert_eq!(c.opt_out_cache, Duration::from_secs(60));
-        assert_eq!(c.opt_out_services, vec!["rekognition", "textract"]);
-        assert!(!c.require_cmk);
-        assert_eq!(c.scan_concurrency, 4);
-        assert_eq!(c.kms_key_policy, KeyPolicy::ConfiguredOnly);
-        assert_eq!(c.recheck, Duration::from_secs(30));
-        assert!(c.security_hub);
-        assert_eq!(c.report_format, Some(ReportFormat::Ocsf));
-        assert_eq!(c.bucket_role("ml-data-x"), Some("guarded-prefix"));
-        assert_eq!(c.bucket_role("custom-labels-console-x"), Some("console"));
-        assert_eq!(c.bucket_role("other"), None);
-        assert_eq!(c.output_bucket_patterns, vec!["acme-*-output", "ml-??-out"]);
-        assert_eq!(c.state_table.as_deref(), Some("rekognition-guard-state"));
-        assert_eq!(c.member_role_name, "GuardMember");
-        assert_eq!(c.drift_bucket_role("acme-eu-output"), Some("output"));
-        assert_eq!(c.drift_bucket_role("ml-ab-out"), Some("output"));
-        assert_eq!(c.drift_bucket_role("ml-abc-out"), None);
-        assert_eq!(c.drift_bucket_role("ml-data-x"), Some("guarded-prefix"));
-    }
-
-    #[test]
-    fn wildcards() {
-        for (p, n, want) in [
-            ("acme-*-output", "acme-eu-output", true),
-            ("acme-*-output", "acme--output", true),
-            ("acme-*-output", "acme-output", false),
-            ("a*b*c", "axxbyyc", true),
-            ("a*b*c", "axxbyy", false),
-            ("*", "", true),
-            ("?", "", false),
-            ("ab?", "abc", true),
-            ("ab?", "abcd", false),
-            ("exact", "exact", true),
-            ("exact", "exactly", false),
-            ("*-out", "x-out-out", true),
-        ] {
-            assert_eq!(wildcard_match(p, n), want, "{p} {n}");
-        }
-    }
-
-    #[test]
-    fn organization_scope_variables() {
-        let c = Config::from_vars(&vars(&[
-            ("GUARD_SCOPE", "organization"),
-            ("GUARD_MEMBER_ROLE_NAME", "GuardMember"),
-            ("GUARD_MEMBER_EXTERNAL_ID", "o-abc123:guard"),
-            ("GUARD_ACCOUNTS_EXCLUDE", "111122223333, 444455556666"),
-            ("GUARD_OUS_EXCLUDE", "ou-ab12-cdef3456"),
-            ("GUARD_REGIONS", "us-east-1,eu-west-1"),
-            (
-                "GUARD_WORK_QUEUE_URL",
-                "https://sqs.us-east-1.amazonaws.com/123456789012/work",
-            ),
-            ("GUARD_ORG_CONCURRENCY", "4"),
-        ]))
-        .unwrap();
-        assert_eq!(c.scope, Scope::Organization);
-        assert_eq!(c.member_role_name, "GuardMember");
-        assert_eq!(c.member_external_id.as_deref(), Some("o-abc123:guard"));
-        assert_eq!(c.accounts_exclude, ["111122223333", "444455556666"]);
-        assert_eq!(c.ous_exclude, ["ou-ab12-cdef3456"]);
-        assert_eq!(c.regions, ["us-east-1", "eu-west-1"]);
-        assert_eq!(c.org_concurrency, 4);
-        let d = Config::default();
-        assert_eq!(
-            (d.scope, d.member_role_name.as_str()),
-            (Scope::Account, "RekognitionGuardMember")
-        );
-    }
-
-    #[test]
-    fn rejects_bad_values_with_the_variable_name() {
-        for (name, value) in [
-            ("GUARD_MODE", "fix"),
-            ("GUARD_MIN_TLS_VERSION", "TLSv1.2"),
-            ("GUARD_OPT_OUT_CACHE_SECONDS", "-1"),
-            ("GUARD_ALERT_TOPIC_ARN", "alerts"),
-            ("GUARD_REQUIRE_CMK", "yes"),
-            ("GUARD_SCAN_CONCURRENCY", "0"),
-            ("GUARD_KMS_KEY_ID", "alias/a b"),
-            ("GUARD_SCOPE", "org"),
-            ("GUARD_MEMBER_ROLE_NAME", "role/with/path"),
-            ("GUARD_MEMBER_EXTERNAL_ID", "x"),
-            ("GUARD_ACCOUNTS_EXCLUDE", "111122223333,12345"),
-            ("GUARD_OUS_EXCLUDE", "r-abcd"),
-            ("GUARD_REGIONS", "us-east-1,mars-1"),
-            ("GUARD_WORK_QUEUE_URL", "queue"),
-            ("GUARD_ORG_CONCURRENCY", "0"),
-            ("GUARD_KMS_KEY_POLICY", "any"),
-            ("GUARD_RECHECK_SECONDS", "5m"),
-            ("GUARD_OUTPUT_BUCKET_PATTERNS", "acme-*,Bad_Name"),
-            ("GUARD_STATE_TABLE", "a b"),
-            ("GUARD_SECURITY_HUB", "true"),
-            ("GUARD_REPORT_FORMAT", "asff"),
-        ] {
-            let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
-            assert!(err.to_string().starts_with(name), "{err}");
-        }
-    }
-}
+mod tests;

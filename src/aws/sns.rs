@@ -1,4 +1,5 @@
-//! SNS adapter: publish one alert, with message attributes for subscription filters.
+//! SNS adapter: publish one alert, a message per protocol (`MessageStructure=json`), with
+//! message attributes for subscription filters.
 
 use super::AwsError;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -20,18 +21,21 @@ pub fn topic_region(arn: &str) -> Option<String> {
     }
 }
 
+/// Publishes `message`, a JSON object of one string per protocol with the required
+/// `default` (`alert::message`): each subscriber gets its protocol's string.
 pub async fn publish(
     client: &aws_sdk_sns::Client,
     topic_arn: &str,
     subject: &str,
-    body: &str,
+    message: &str,
     attributes: &[(&str, String)],
 ) -> Result<String, AwsError> {
     let mut request = client
         .publish()
         .topic_arn(topic_arn)
         .subject(subject)
-        .message(body);
+        .message_structure("json")
+        .message(message);
     for (name, value) in attributes {
         let attr = MessageAttributeValue::builder()
             .data_type("String")

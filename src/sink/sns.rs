@@ -1,6 +1,7 @@
 //! The SNS alert: one message per invocation that has anything other than
-//! `compliant`/`skipped` (DESIGN.md, "Alerts"). The text is `alert`'s; publishing is
-//! `aws::sns`. Published with the function's own account's clients (the topic is there).
+//! `compliant`/`skipped` (DESIGN.md, "Alerts"). The message is `alert`'s: the e-mail text
+//! for every protocol, a custom notification for HTTPS (chat); publishing is `aws::sns`.
+//! Published with the function's own account's clients (the topic is there).
 
 use super::{Accounts, Delivery, Sink};
 use crate::alert;
@@ -63,7 +64,7 @@ async fn publish(topic: Option<&str>, report: &Report, accounts: Accounts<'_>) -
         &accounts.function.sns(&region),
         topic,
         &alert::subject(report),
-        &alert::body(report),
+        &alert::message(report),
         &attributes,
     )
     .await
