@@ -716,3 +716,74 @@ async fn member_account() {
         "nothing imported in the guard account"
     );
 }
+
+/// A person suppressed the tls-only finding (accepted the risk): the guard honours it as an
+/// exception for that control — `exempt`, nothing written for it — and fixes the rest.
+#[tokio::test]
+async fn a_suppressed_finding_is_honoured_as_an_exception_for_its_control() {
+    let (moto, proxy) = world();
+    let conf = conf(&moto).await;
+    enable_hub(&conf, REGION).await;
+    let bucket = common::unique("custom-labels-console-us-east-1-sup");
+    create_bucket(&conf, &bucket).await;
+    let event = common::console_event(&bucket);
+    let audit = run(&proxy, &event, &[ON, ("GUARD_MODE", "audit")]);
+    assert_eq!(audit.code, Some(3), "{}", audit.stderr);
+
+    // Suppressed in Security Hub (moto has no BatchUpdateFindings: the finding is
+    // re-imported with its workflow status, as Security Hub would then return it).
+    let script = format!(
+        "import boto3\n\
+         c = boto3.client('securityhub', endpoint_url='{}', region_name='{REGION}',\n\
+             aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         f = [x for x in c.get_findings()['Findings'] if x['GeneratorId'] == 'rekognition-guard/tls-only'][0]\n\
+         f['Workflow'] = {{'Status': 'SUPPRESSED'}}\n\
+         r = c.batch_import_findings(Findings=[f])\n\
+         assert r['FailedCount'] == 0, r\n",
+        moto.endpoint
+    );
+    let out = Command::new(std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    proxy.reset();
+    let fix = run(&proxy, &event, &[ON]);
+    let report = fix.report();
+    let controls: BTreeMap<String, Value> = report["resources"][0]["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["control"].as_str().unwrap().to_owned(), c.clone()))
+        .collect();
+    assert_eq!(controls["tls-only"]["status"], "exempt", "{report:#}");
+    assert!(
+        controls["tls-only"]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("exempt: its Security Hub finding is SUPPRESSED"),
+        "{report:#}"
+    );
+    assert_eq!(controls["sse-kms"]["status"], "remediated");
+    let policy_writes = proxy
+        .log()
+        .iter()
+        .filter(|e| e["operation"] == "PutBucketPolicy")
+        .count();
+    assert_eq!(policy_writes, 0, "the suppressed control is not written");
+    assert!(
+        s3(&conf)
+            .await
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .is_err(),
+        "no policy was put"
+    );
+}

@@ -53,6 +53,8 @@ pub struct Stored {
     pub updated_at: Option<String>,
     pub first_observed_at: Option<String>,
     pub record_state: Option<String>,
+    /// `Workflow.Status`: `NEW`, `NOTIFIED`, `RESOLVED` or `SUPPRESSED` (a risk accepted).
+    pub workflow_status: Option<String>,
     pub product_fields: BTreeMap<String, String>,
     raw: AwsSecurityFinding,
 }
@@ -65,6 +67,10 @@ impl Stored {
             updated_at: f.updated_at().map(str::to_owned),
             first_observed_at: f.first_observed_at().map(str::to_owned),
             record_state: f.record_state().map(|s| s.as_str().to_owned()),
+            workflow_status: f
+                .workflow()
+                .and_then(|w| w.status())
+                .map(|s| s.as_str().to_owned()),
             product_fields: f
                 .product_fields()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -367,4 +373,23 @@ mod tests {
         assert_eq!(parse_timestamp(&t), Some(1_767_225_600_123));
         assert_eq!(parse_timestamp("yesterday"), None);
     }
+}
+
+/// The controls whose finding on this resource a person suppressed (`Workflow.Status`
+/// `SUPPRESSED`, still ACTIVE): an exception the guard honours. `ids`: control → finding id.
+pub async fn suppressed(
+    client: &aws_sdk_securityhub::Client,
+    ids: &[(&'static str, String)],
+) -> Result<Vec<&'static str>, AwsError> {
+    let query = Query::Ids(ids.iter().map(|(_, id)| id.clone()).collect());
+    let (found, _) = get_page(client, &query, None).await?;
+    Ok(ids
+        .iter()
+        .filter(|(_, id)| {
+            found.iter().any(|f| {
+                f.id == *id && f.is_active() && f.workflow_status.as_deref() == Some("SUPPRESSED")
+            })
+        })
+        .map(|(control, _)| *control)
+        .collect())
 }

@@ -341,7 +341,38 @@ async fn guard_bucket_unbounded(
     let mut to_apply = Vec::new();
     let mut notify = Vec::new();
     if !proposals.is_empty() {
-        let usage = s3::read_usage(&client, &target.name, account, race).await;
+        let (usage, suppressed) = tokio::join!(
+            s3::read_usage(&client, &target.name, account, race),
+            suppressed_in_security_hub(app, target, account, &proposals)
+        );
+        let proposals = match suppressed {
+            Ok(controls) if !controls.is_empty() => {
+                let (kept, honoured): (Vec<Finding>, Vec<Finding>) = proposals
+                    .into_iter()
+                    .partition(|f| !controls.contains(&f.control));
+                for f in honoured {
+                    let mut r = ControlResult::new(
+                        f.control,
+                        Status::Exempt,
+                        format!(
+                            "exempt: its Security Hub finding is SUPPRESSED (a risk accepted there); found: {}",
+                            f.detail
+                        ),
+                    )
+                    .with_before(f.before);
+                    r.severity = f.severity;
+                    resource.controls.push(r);
+                }
+                kept
+            }
+            Ok(_) => proposals,
+            Err(why) => {
+                for f in proposals {
+                    resource.controls.push(f.unapplied(Status::Failed, &why));
+                }
+                Vec::new()
+            }
+        };
         let verdicts = safety::review(
             app,
             target,
@@ -757,4 +788,45 @@ async fn schedule_after_grace(
     .await
     .map_err(|e| format!("cannot schedule the remediation ({e}); nothing written"))?;
     Ok((created, format!("{at}Z"), name))
+}
+
+/// With Security Hub on: the proposals whose finding a person suppressed there, honoured
+/// as exceptions; `Err` when that cannot be known (then nothing is written).
+async fn suppressed_in_security_hub(
+    app: &App,
+    target: &BucketTarget,
+    account: &str,
+    proposals: &[Finding],
+) -> Result<Vec<&'static str>, String> {
+    if !app.config.security_hub || proposals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arn = format!(
+        "arn:{}:s3:::{}",
+        region::partition(&target.region),
+        target.name
+    );
+    let ids: Vec<(&'static str, String)> = proposals
+        .iter()
+        .map(|f| {
+            (
+                f.control,
+                crate::sink::securityhub::asff::finding_id(
+                    &target.region,
+                    account,
+                    f.control,
+                    &arn,
+                ),
+            )
+        })
+        .collect();
+    let client = app.clients.securityhub(&target.region);
+    match crate::aws::securityhub::suppressed(&client, &ids).await {
+        Ok(controls) => Ok(controls),
+        // Not enabled in this account and Region: nothing can be suppressed there.
+        Err(e) if crate::aws::securityhub::is_not_enabled(&e) => Ok(Vec::new()),
+        Err(e) => Err(format!(
+            "cannot read whether its Security Hub finding is suppressed ({e}); nothing written"
+        )),
+    }
 }
