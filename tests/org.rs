@@ -881,6 +881,41 @@ async fn scope_rules_audit_an_ou_remediate_a_nested_one_and_audit_one_control() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_grace_event_is_gated_and_remediates_the_members_bucket_through_its_role() {
+    let w = World::new().await;
+    let (ba, bd) = ("acme-ml-grace-a", "acme-ml-grace-d");
+    w.bucket(&w.a, REGION, ba).await;
+    w.bucket(&w.d, REGION, bd).await;
+    let env = [("GUARD_BUCKET_PREFIXES", "acme-ml-")];
+    // What the schedule delivers when the grace of member a's bucket ends.
+    let event =
+        rekognition_guard::event::grace_event(&w.a, REGION, ba, "rg-grace-test", "rules[0]");
+    let (code, report, stderr) = w.run(&[], Some(&event), &env);
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    assert_eq!(report["trigger"]["kind"], "grace-elapsed");
+    assert_eq!(
+        w.state(&w.a, REGION, ba).await,
+        (Some("aws:kms".to_owned()), true, true)
+    );
+    // An account below an excluded OU: refused by the gate, nothing assumed or written.
+    let event =
+        rekognition_guard::event::grace_event(&w.d, REGION, bd, "rg-grace-test", "rules[0]");
+    w.proxy.reset();
+    let (_, report, stderr) = w.run(&[], Some(&event), &env);
+    assert!(
+        report["trigger"]["ignored_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("excluded")),
+        "{stderr}\n{report:#}"
+    );
+    assert!(
+        w.assumed().is_empty(),
+        "no role assumed for a refused account"
+    );
+    assert_eq!(w.state(&w.d, REGION, bd).await, untouched());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn scan_org_reaches_the_same_end_state_in_one_process() {
     let w = World::new().await;
     let mut guarded = Vec::new();

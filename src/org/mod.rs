@@ -152,7 +152,85 @@ impl Router {
         if parsed.trigger.kind == TriggerKind::ScheduledScan {
             return Ok(self.plan_sweep(parsed.trigger, deadline).await);
         }
+        if parsed.trigger.kind == TriggerKind::GraceElapsed {
+            return Ok(self.grace_elapsed(parsed, deadline).await);
+        }
         Ok(self.route_event(payload, deadline).await)
+    }
+
+    /// A notify-then-remediate schedule of the guard account fired for a member's bucket
+    /// (delivered directly, never through the queue): the account passes the gate, then
+    /// the member's handler evaluates the bucket again.
+    async fn grace_elapsed(&self, parsed: event::Parsed, deadline: Instant) -> Report {
+        let config = self.config();
+        let Some(account) = parsed.accounts.first().cloned() else {
+            let trigger = ignored(
+                parsed.trigger,
+                "the grace event names no account".to_owned(),
+            );
+            return handler::conclude(
+                &self.app,
+                trigger,
+                Vec::new(),
+                Vec::new(),
+                Instant::now(),
+                deadline,
+            )
+            .await;
+        };
+        let verdict = match self
+            .gate(|s| gate::check_account(&account, s, config))
+            .await
+        {
+            Ok((verdict, _)) => verdict,
+            Err(e) => {
+                return self
+                    .failed_report(
+                        Some(&account),
+                        format!("cannot read the organization's accounts to check the grace event: {e}; nothing assumed or written"),
+                        deadline,
+                    )
+                    .await;
+            }
+        };
+        match verdict {
+            Verdict::Pass { account } => {
+                let region = parsed
+                    .trigger
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| self.home_region());
+                match self.account_app(&account, &region).await {
+                    Ok(app) => match handler::handle_parsed(&app, parsed, deadline).await {
+                        Ok(report) => report,
+                        Err(e) => {
+                            self.failed_report(Some(&account), e.to_string(), deadline)
+                                .await
+                        }
+                    },
+                    Err(resource) => {
+                        handler::conclude(
+                            &self.app,
+                            parsed.trigger,
+                            vec![*resource],
+                            Vec::new(),
+                            Instant::now(),
+                            deadline,
+                        )
+                        .await
+                    }
+                }
+            }
+            Verdict::Reject { reason, suspicious } => {
+                self.refuse(parsed.trigger, Some(&account), reason, suspicious, deadline)
+                    .await
+            }
+            Verdict::Unknown { account } => {
+                let reason = format!("account {account} is not a member of the organization");
+                self.refuse(parsed.trigger, Some(&account), reason, false, deadline)
+                    .await
+            }
+        }
     }
 
     /// A report for work that could not start (identity or organization unreadable).
