@@ -129,7 +129,11 @@ pub(super) async fn guard_bucket_gated(
     deadline: Instant,
     gate: Option<&dyn WriteGate>,
 ) -> Resource {
-    let work = guard_bucket_unbounded(app, target, key, account, deadline, gate);
+    // On the heap: one bucket's evaluation is a large future (reads, dependents, rules,
+    // schedules, writes), and a sweep holds many; debug builds' stacks are small.
+    let work = Box::pin(guard_bucket_unbounded(
+        app, target, key, account, deadline, gate,
+    ));
     match tokio::time::timeout_at(hard_stop(deadline), work).await {
         Ok(resource) => resource,
         Err(_) => {
@@ -343,7 +347,7 @@ async fn guard_bucket_unbounded(
     if !proposals.is_empty() {
         let (usage, suppressed) = tokio::join!(
             s3::read_usage(&client, &target.name, account, race),
-            suppressed_in_security_hub(app, target, account, &proposals)
+            Box::pin(suppressed_in_security_hub(app, target, account, &proposals))
         );
         let proposals = match suppressed {
             Ok(controls) if !controls.is_empty() => {
@@ -428,7 +432,7 @@ async fn guard_bucket_unbounded(
             }
         }
         if !notify.is_empty() {
-            let scheduled = schedule_after_grace(app, target, account, &notify).await;
+            let scheduled = Box::pin(schedule_after_grace(app, target, account, &notify)).await;
             for (finding, _, decided_by) in notify {
                 let proposed = states(finding.control, StatesKind::Proposed);
                 let mut result = match &scheduled {
