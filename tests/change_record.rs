@@ -117,26 +117,17 @@ async fn plan_writes_nothing_and_apply_writes_exactly_the_plan() {
     let a = env.bucket("a").await;
     let b = env.bucket("b").await;
     let s3 = common::s3(REGION).await;
-    let reader = json!({"Sid": "AnalyticsRead", "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::123456789012:role/analytics"},
-        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{a}/*")});
-    common::put_policy(
-        &s3,
-        &a,
-        &json!({"Version": "2012-10-17", "Statement": [reader]}),
-    )
-    .await;
+    let reads = |sid: &str, principal: &str, bucket: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Allow",
+            "Principal": {"AWS": principal}, "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*")}]})
+    };
+    let analytics = "arn:aws:iam::123456789012:role/analytics";
+    common::put_policy(&s3, &a, &reads("AnalyticsRead", analytics, &a)).await;
     // Held: another account reads it (the aws/s3 key serves only its own account).
     let shared = env.bucket("shared").await;
-    let partner = json!({"Sid": "PartnerRead", "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
-        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{shared}/*")});
-    common::put_policy(
-        &s3,
-        &shared,
-        &json!({"Version": "2012-10-17", "Statement": [partner]}),
-    )
-    .await;
+    let partner = "arn:aws:iam::444455556666:root";
+    common::put_policy(&s3, &shared, &reads("PartnerRead", partner, &shared)).await;
     // Exempt by tag.
     let exempt = env.bucket("exempt").await;
     s3.put_bucket_tagging()
