@@ -45,6 +45,21 @@ pub enum PublicAccess {
     Block,
 }
 
+/// What to do with a bucket's existing objects after its encryption was remediated
+/// (`GUARD_REENCRYPT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reencrypt {
+    /// Nothing: default encryption protects new objects only (the default).
+    #[default]
+    Off,
+    /// Start an S3 Batch Operations job that brings them to the bucket's new key.
+    Batch,
+}
+
+/// Where a re-encryption job's completion report goes when `GUARD_REENCRYPT_REPORT` is unset:
+/// this prefix in the bucket itself.
+pub const REENCRYPT_REPORT_PREFIX: &str = "rekognition-guard-reencrypt-reports";
+
 /// What the Lambda's report log line is (`GUARD_REPORT_FORMAT`); the CLI's `--format` wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -108,6 +123,13 @@ pub struct Config {
     pub history_file: std::path::PathBuf,
     /// `GUARD_HISTORY_DAYS`: how long the state table keeps a change (its TTL).
     pub history_days: u32,
+    /// `GUARD_REENCRYPT`: re-encrypt existing objects after an encryption remediation.
+    pub reencrypt: Reencrypt,
+    /// `GUARD_REENCRYPT_ROLE_ARN`: the role S3 Batch Operations assumes for those jobs.
+    pub reencrypt_role_arn: Option<String>,
+    /// `GUARD_REENCRYPT_REPORT`: `s3://bucket/prefix` for the jobs' completion reports
+    /// (unset: [`REENCRYPT_REPORT_PREFIX`] in the bucket re-encrypted).
+    pub reencrypt_report: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -148,6 +170,9 @@ impl Default for Config {
             history_file: "rekognition-guard-history.jsonl".into(),
             history_days: 400,
             security_hub: false,
+            reencrypt: Reencrypt::Off,
+            reencrypt_role_arn: None,
+            reencrypt_report: None,
             report_format: None,
         }
     }
@@ -451,6 +476,40 @@ impl Config {
                 return Err(invalid("GUARD_SECURITY_HUB", other, "expected on or off"));
             }
         };
+        let reencrypt = match get("GUARD_REENCRYPT").as_deref() {
+            None | Some("off") => Reencrypt::Off,
+            Some("batch") => Reencrypt::Batch,
+            Some(other) => return Err(invalid("GUARD_REENCRYPT", other, "expected off or batch")),
+        };
+        let reencrypt_role_arn = get("GUARD_REENCRYPT_ROLE_ARN");
+        if let Some(role) = reencrypt_role_arn.as_deref()
+            && !is_role_arn(role)
+        {
+            return Err(invalid(
+                "GUARD_REENCRYPT_ROLE_ARN",
+                role,
+                "expected an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+            ));
+        }
+        if reencrypt == Reencrypt::Batch && reencrypt_role_arn.is_none() {
+            return Err(invalid(
+                "GUARD_REENCRYPT",
+                "batch",
+                "needs GUARD_REENCRYPT_ROLE_ARN (the Batch Operations job role)",
+            ));
+        }
+        let reencrypt_report = get("GUARD_REENCRYPT_REPORT");
+        if let Some(report) = reencrypt_report.as_deref()
+            && !report
+                .strip_prefix("s3://")
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        {
+            return Err(invalid(
+                "GUARD_REENCRYPT_REPORT",
+                report,
+                "expected s3://BUCKET/PREFIX",
+            ));
+        }
         let report_format = match get("GUARD_REPORT_FORMAT").as_deref() {
             None => None,
             Some("json") => Some(ReportFormat::Json),
@@ -493,6 +552,9 @@ impl Config {
             state_table,
             security_hub,
             report_format,
+            reencrypt,
+            reencrypt_role_arn,
+            reencrypt_report,
         })
     }
 
@@ -512,6 +574,15 @@ impl Config {
             None
         }
     }
+}
+
+/// An IAM role ARN in any partition: `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`.
+pub fn is_role_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if crate::region::is_partition(partition)
+            && is_account_id(account)
+            && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty() && n.len() <= 512))
 }
 
 pub fn is_account_id(s: &str) -> bool {
@@ -757,9 +828,35 @@ mod tests {
             ("GUARD_STATE_TABLE", "a b"),
             ("GUARD_SECURITY_HUB", "true"),
             ("GUARD_REPORT_FORMAT", "asff"),
+            ("GUARD_REENCRYPT", "direct"),
+            ("GUARD_REENCRYPT", "batch"),
+            ("GUARD_REENCRYPT_ROLE_ARN", "arn:aws:iam::123:role/x"),
+            (
+                "GUARD_REENCRYPT_ROLE_ARN",
+                "arn:aws:iam::123456789012:user/x",
+            ),
+            ("GUARD_REENCRYPT_REPORT", "bucket/prefix"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn reencrypt_is_off_by_default_and_batch_needs_its_role() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.reencrypt, Reencrypt::Off);
+        let role = "arn:aws:iam::123456789012:role/service-role/guard-batch";
+        let c = Config::from_vars(&vars(&[
+            ("GUARD_REENCRYPT", "batch"),
+            ("GUARD_REENCRYPT_ROLE_ARN", role),
+            ("GUARD_REENCRYPT_REPORT", "s3://reports/guard"),
+        ]))
+        .unwrap();
+        assert_eq!(c.reencrypt, Reencrypt::Batch);
+        assert_eq!(c.reencrypt_role_arn.as_deref(), Some(role));
+        assert_eq!(c.reencrypt_report.as_deref(), Some("s3://reports/guard"));
+        assert!(is_role_arn("arn:aws-us-gov:iam::123456789012:role/r"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:role/"));
     }
 }
