@@ -8,6 +8,14 @@ const K1: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111
 const K2: &str = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222";
 const AWS_S3: &str = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333";
 
+/// `HeadObject`'s ServerSideEncryption, SSEKMSKeyId, SSECustomerAlgorithm, and the answer.
+type HeadCase<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Encryption,
+);
+
 fn target() -> Target {
     Target {
         key_arn: K1.to_owned(),
@@ -25,7 +33,7 @@ fn obj(key: &str, size: i64) -> Object {
 
 #[test]
 fn head_answers_classify() {
-    let cases: &[(Option<&str>, Option<&str>, Option<&str>, Encryption)] = &[
+    let cases: &[HeadCase] = &[
         (None, None, None, Encryption::None),
         (Some("AES256"), None, None, Encryption::SseS3),
         (Some("aws:kms"), Some(K1), None, Encryption::Kms(K1.into())),
