@@ -5,7 +5,7 @@ use super::{App, DEADLINE_MARGIN, NOT_FINISHED, hard_stop, safety};
 use crate::aws::{AwsError, s3};
 use crate::change::plan::{Admit, Approved};
 use crate::change::{self, States, StatesKind};
-use crate::config::{KeyPolicy, Mode};
+use crate::config::{KeyPolicy, Mode, Reencrypt};
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
@@ -386,6 +386,9 @@ async fn guard_bucket_unbounded(
             resource.controls.extend(applied);
             let applied = futures::future::join_all(later.into_iter().map(apply)).await;
             resource.controls.extend(applied);
+            if app.config.reencrypt == Reencrypt::Batch {
+                super::reencrypt::after_remediation(app, target, account, &mut resource).await;
+            }
         }
     }
     let order = |c: &str| controls.iter().position(|x| *x == c).unwrap_or(usize::MAX);

@@ -19,6 +19,7 @@ FUNCTION_ENV = {
     "GUARD_SCOPE", "GUARD_MEMBER_ROLE_NAME", "GUARD_MEMBER_EXTERNAL_ID", "GUARD_ACCOUNTS_EXCLUDE",
     "GUARD_OUS_EXCLUDE", "GUARD_REGIONS", "GUARD_WORK_QUEUE_URL",
     "GUARD_MODE",
+    "GUARD_REENCRYPT", "GUARD_REENCRYPT_ROLE_ARN",
     "GUARD_KMS_KEY_ID",
     "GUARD_ALERT_TOPIC_ARN",
     "GUARD_CONSOLE_BUCKET_PREFIX",
@@ -90,9 +91,10 @@ def test_sam_translator_produces_cloudformation(template: dict[str, Any], parame
 def test_translator_adds_no_role_or_policy(translated: dict[str, Any]) -> None:
     """With an explicit Role, SAM must not generate a role or attach managed policies."""
     roles = _of_type(translated["Resources"], "AWS::IAM::Role")
-    assert set(roles) == {"RemediationRole"}
+    # ReencryptJobRole is S3 Batch Operations' (with ReencryptExistingObjects), not the function's.
+    assert set(roles) == {"RemediationRole", "ReencryptJobRole"}
     assert set(_of_type(translated["Resources"], "AWS::IAM::Policy")) == {
-        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy"}
+        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy", "ReencryptPolicy"}
     assert not _of_type(translated["Resources"], "AWS::IAM::ManagedPolicy")
 
 
@@ -159,6 +161,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_STATE_TABLE": "<ref:StateTable>",
         "GUARD_HISTORY_DAYS": "400",
         "GUARD_SECURITY_HUB": "off",
+        "GUARD_REENCRYPT": "off",
     }
 
 
