@@ -546,3 +546,113 @@ async fn bad_arguments_exit_2_before_any_aws_call() {
         assert_eq!(stderr.lines().count(), 1, "{a:?}: one line: {stderr}");
     }
 }
+
+/// `GUARD_REENCRYPT=batch`: a `CreateBucket` event remediates the console bucket (SSE-S3 to
+/// the configured key) and starts one job for the objects already in it; its id is in the
+/// `sse-kms` result. A held bucket is never remediated, so it gets no job.
+#[tokio::test]
+async fn the_lambda_starts_a_job_after_it_remediated_a_buckets_encryption_and_not_when_held() {
+    use rekognition_guard::config::Reencrypt;
+    use rekognition_guard::report::Status;
+    let key = common::create_key("SYMMETRIC_DEFAULT").await;
+    let bucket = common::unique("custom-labels-console-us-east-1-reenc-");
+    seed(&bucket, 3, &[]).await;
+    let captured: Arc<Mutex<Vec<CreateJobInput>>> = Arc::default();
+    let c = Arc::clone(&captured);
+    let create = mock!(aws_sdk_s3control::Client::create_job).then_compute_output(
+        move |r: &CreateJobInput| {
+            c.lock().unwrap().push(r.clone());
+            CreateJobOutput::builder().job_id("job-lambda-1").build()
+        },
+    );
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/guard-reencrypt");
+    let config = Config {
+        kms_key_id: Some(key.clone()),
+        reencrypt: Reencrypt::Batch,
+        reencrypt_role_arn: Some(role.clone()),
+        ..Config::default()
+    };
+    let clients = Clients::new(common::sdk_config().await)
+        .with_s3control(mocked!(aws_sdk_s3control, [&create]));
+    let app = common::app(config.clone(), clients);
+    let report = rekognition_guard::handler::handle(
+        &app,
+        &common::console_event(&bucket),
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let sse = report
+        .results()
+        .find(|(r, c)| r.id == bucket && c.control == "sse-kms")
+        .map(|(_, c)| c.clone())
+        .expect("sse-kms on the bucket");
+    assert_eq!(sse.status, Status::Remediated, "{sse:#?}");
+    assert_eq!(sse.reencrypt_job.as_deref(), Some("job-lambda-1"));
+    assert!(sse.detail.contains("job-lambda-1"), "{}", sse.detail);
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json.to_string()
+            .contains("\"reencrypt_job\":\"job-lambda-1\"")
+    );
+    let jobs = captured.lock().unwrap().clone();
+    assert_eq!(jobs.len(), 1);
+    let input = &jobs[0];
+    assert_eq!(input.role_arn(), Some(role.as_str()));
+    let Some(JobManifestGenerator::S3JobManifestGenerator(generator)) = input.manifest_generator()
+    else {
+        panic!("no manifest generator");
+    };
+    assert_eq!(generator.source_bucket(), format!("arn:aws:s3:::{bucket}"));
+    let encryptions = generator.filter().unwrap().match_any_object_encryption();
+    assert_eq!(
+        encryptions.len(),
+        1,
+        "the old default was SSE-S3: {encryptions:#?}"
+    );
+    assert!(encryptions[0].is_sses3());
+    let sse_kms = input
+        .operation()
+        .and_then(|o| o.s3_update_object_encryption())
+        .and_then(|o| o.object_encryption())
+        .and_then(|e| e.ssekms())
+        .unwrap();
+    assert_eq!(sse_kms.kms_key_arn(), key);
+    let report_conf = input.report().unwrap();
+    assert_eq!(
+        report_conf.bucket(),
+        Some(format!("arn:aws:s3:::{bucket}").as_str())
+    );
+    assert_eq!(
+        report_conf.prefix(),
+        Some("rekognition-guard-reencrypt-reports")
+    );
+
+    // Held: a partner account reads the bucket and the key does not cover it.
+    let held = common::unique("custom-labels-console-us-east-1-held-");
+    let s3 = seed(&held, 1, &[]).await;
+    let arn = format!("arn:aws:s3:::{held}");
+    common::put_policy(
+        &s3,
+        &held,
+        &json!({"Version": "2012-10-17", "Statement": [{"Sid": "Partner", "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{PARTNER}:root")},
+            "Action": ["s3:GetObject"], "Resource": [arn.clone(), format!("{arn}/*")]}]}),
+    )
+    .await;
+    let report = rekognition_guard::handler::handle(
+        &app,
+        &common::console_event(&held),
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let sse = report
+        .results()
+        .find(|(r, c)| r.id == held && c.control == "sse-kms")
+        .map(|(_, c)| c.clone())
+        .unwrap();
+    assert_eq!(sse.status, Status::NonCompliant, "{sse:#?}");
+    assert!(sse.reencrypt_job.is_none());
+    assert_eq!(create.num_calls(), 1, "no job for a held bucket");
+}
