@@ -116,7 +116,7 @@ def render(o, ceiling):
         "`rekognition-guard objects` (ListObjectsV2 + HeadObject, 16 at once) and Cloud Custodian's "
         "`encrypt-keys` with `report-only: true` (its scan), on the same bucket in the same run.",
         "",
-        "| tool | wall s, median (min) | peak RSS MB | requests | per object | S3 writes | counts right | ours ÷ ceiling |",
+        "| tool | wall s, median (min) | peak RSS MB | requests | per object | S3 writes | counts right | ÷ emulator ceiling |",
         "|---|--:|--:|--:|--:|--:|---|--:|",
     ]
     for tool, t in o["tools"].items():
