@@ -51,7 +51,8 @@ def test_on_the_function_may_start_jobs_with_the_job_role_only(template: dict[st
 
 
 def test_the_job_role_changes_encryption_and_writes_its_report_nothing_else(template: dict[str, Any]) -> None:
-    resources = cfn.Resolver(template, {**ON, "BucketPrefixes": "acme-rek-,ml-"}).resources()
+    resources = cfn.Resolver(template, {**ON, "BucketPrefixes": "acme-rek-,ml-",
+                                        "RekognitionOutputBucketPatterns": "acme-*-output"}).resources()
     role = resources["ReencryptJobRole"]["Properties"]
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     assert [t["Principal"] for t in trust] == [{"Service": "batchoperations.s3.amazonaws.com"}]
@@ -62,9 +63,14 @@ def test_the_job_role_changes_encryption_and_writes_its_report_nothing_else(temp
                             "kms:ReEncryptFrom", "kms:ReEncryptTo"}
     assert not any(a.startswith(("s3:Delete", "s3:PutObjectAcl", "s3:PutBucket")) for a in granted)
     assert sorted(granted["s3:UpdateObjectEncryption"]) == sorted(
-        ["arn:aws:s3:::custom-labels-console-*/*", "arn:aws:s3:::acme-rek-*/*", "arn:aws:s3:::ml-*/*"])
+        ["arn:aws:s3:::custom-labels-console-*/*", "arn:aws:s3:::acme-rek-*/*", "arn:aws:s3:::ml-*/*",
+         "arn:aws:s3:::acme-*-output/*"])
     assert all(r.endswith("/rekognition-guard-reencrypt-reports/*") for r in granted["s3:PutObject"])
-    assert len(granted["s3:PutObject"]) == 3
+    assert len(granted["s3:PutObject"]) == 4
+    assert "arn:aws:s3:::acme-*-output" in granted["s3:ListBucket"]
+    # Without output patterns, their statements are gone.
+    plain = cfn.Resolver(template, ON).resources()["ReencryptJobRole"]["Properties"]["Policies"][0]
+    assert not any("Output" in s.get("Sid", "") for s in plain["PolicyDocument"]["Statement"])
     kms = next(s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] if s["Sid"] == "KeysThroughS3")
     assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{cfn.REGION}.amazonaws.com"}}
 
