@@ -2,7 +2,7 @@
 """`make bench`: rekognition-guard against Cloud Custodian and a plain boto3 script, and
 against the emulator's own floor, on one local moto_server.
 
-  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme] [--only org|latency]
+  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme] [--only org|latency|objects]
 
 BENCH_QUICK=1       the 100-bucket sweep only (no 1000), a 4-account organization, the latency
                     pass at 100 buckets; prints the tables, leaves README.md alone
@@ -11,6 +11,8 @@ BENCH_LATENCY_MS=25 the second pass: every tool's requests round trips of this l
                     bench/latency_proxy.py (0 skips the pass); BENCH_JITTER_MS adds a uniform 0..that
 --only org          the organization sweep alone (issue 12; bench/org_sweep.py)
 --only latency      the latency pass, critical path, Lambda cold start and cost alone (issue 16)
+--only objects      `objects` on BENCH_OBJECTS (10000) seeded objects beside Custodian's encrypt-keys
+                    scan (issue 26; bench/objects_bench.py)
 
 Method (also written next to the table):
 - One moto_server on a free 127.0.0.1 port, started here and stopped at the end. Before every
@@ -50,6 +52,7 @@ sys.path.insert(0, str(HERE))
 import coldstart  # noqa: E402
 import emulator  # noqa: E402
 import latency  # noqa: E402
+import objects_bench  # noqa: E402
 import org_sweep as org  # noqa: E402
 import seed  # noqa: E402
 
@@ -919,6 +922,15 @@ def cold_start(moto, binary, event, event_bucket):
     return coldstart.measure(binary, event, env_for_run, COLD_REPEAT)
 
 
+OBJECTS = int(os.environ.get("BENCH_OBJECTS", "1000" if QUICK else "10000"))
+OBJECTS_REPEAT = {"rekognition-guard": 3, "cloud-custodian": 1}
+
+
+def objects_part(res, moto, binary, workdir):
+    res["objects"] = objects_bench.measure(moto, OBJECTS, binary, workdir, OBJECTS_REPEAT, run_process,
+                                           tool_env, log)
+
+
 def only_part(args, res, moto, binary, workdir, limits):
     """`--only org|latency`: the emulator's limits and that part alone, printed (README.md left alone)."""
     ceiling = max(limits[1].values())
@@ -926,6 +938,9 @@ def only_part(args, res, moto, binary, workdir, limits):
         org_part(res, moto, binary, workdir)
         lines = render_org(res, ceiling) + ["| target | measured | |", "|---|---|---|"]
         found = org_targets(res, ceiling)
+    elif args.only == "objects":
+        objects_part(res, moto, binary, workdir)
+        lines, found = objects_bench.render(res["objects"], ceiling), []
     else:
         event_bucket = json.loads(EVENT_FILE.read_text())["detail"]["requestParameters"]["bucketName"]
         latency_part(res, moto, binary, workdir, event_bucket)
@@ -958,7 +973,7 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "target" / "bench" / "results.json"))
     parser.add_argument("--render", metavar="RESULTS_JSON",
                         help="only re-render the tables (and README.md) from a results file of an earlier run")
-    parser.add_argument("--only", choices=("org", "latency"), help="only this part (prints its table; README.md left alone)")
+    parser.add_argument("--only", choices=("org", "latency", "objects"), help="only this part (prints its table; README.md left alone)")
     args = parser.parse_args()
     if args.render:
         res = json.loads(Path(args.render).read_text())

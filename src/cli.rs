@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod change;
+pub mod objects;
 
 /// Keeps the S3 buckets, KMS keys and AI opt-out policy behind Amazon Rekognition protected.
 ///
@@ -123,6 +124,62 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// How many objects (and bytes) of a bucket are under each encryption.
+    Objects {
+        #[arg(long, value_name = "NAME")]
+        bucket: String,
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// Stop after N objects (the counts are then a sample, and say so).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
+        /// Every version (ListObjectVersions), not only the current ones.
+        #[arg(long)]
+        all_versions: bool,
+        /// Count from the bucket's S3 Inventory (newest CSV delivery) instead of HeadObject.
+        #[arg(long, conflicts_with = "max")]
+        inventory: bool,
+        /// HeadObject requests at once [default: GUARD_SCAN_CONCURRENCY].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: Option<u16>,
+    },
+    /// Bring every object not under the bucket's key (or --key) to it, without copying:
+    /// UpdateObjectEncryption per object, or an S3 Batch Operations job.
+    Reencrypt {
+        #[arg(long, value_name = "NAME")]
+        bucket: String,
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// The target KMS key (id, ARN or alias) [default: the bucket's default encryption key].
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Above this many objects, a Batch Operations job instead of one call per object.
+        #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        direct_max: u64,
+        /// A Batch Operations job whatever the bucket's size.
+        #[arg(long)]
+        batch: bool,
+        /// Where the job's completion report goes: s3://BUCKET/PREFIX, or PREFIX in the bucket.
+        #[arg(long, value_name = "P")]
+        report_prefix: Option<String>,
+        /// The role Batch Operations assumes [default: GUARD_REENCRYPT_ROLE_ARN].
+        #[arg(long, value_name = "ARN")]
+        role: Option<String>,
+        /// Every version, not only the current ones (no version is ever deleted).
+        #[arg(long)]
+        all_versions: bool,
+        /// Requests at once [default: GUARD_SCAN_CONCURRENCY].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: Option<u16>,
+    },
+    /// This tool's S3 Batch Operations re-encryption jobs: status and counts
+    /// (with --job, the completion report's counts).
+    Jobs {
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        #[arg(long, value_name = "JOB-ID")]
+        job: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -182,6 +239,9 @@ pub async fn run(cli: Cli) -> u8 {
         }
     }
     if let Some(code) = run_change(&cli, &mut config).await {
+        return code;
+    }
+    if let Some(code) = objects::run(&cli, &mut config).await {
         return code;
     }
     if let Some(f @ (Format::Html | Format::Csv)) = cli.format {
@@ -251,7 +311,10 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Plan { .. }
         | Command::Apply { .. }
         | Command::History { .. }
-        | Command::Undo { .. } => None,
+        | Command::Undo { .. }
+        | Command::Objects { .. }
+        | Command::Reencrypt { .. }
+        | Command::Jobs { .. } => None,
     };
     let format = cli.format.or(match config.report_format {
         Some(ReportFormat::Json) => Some(Format::Json),

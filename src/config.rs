@@ -110,13 +110,15 @@ macro_rules! variables {
             /// Reads configuration from a map of variables, so tests need not touch the
             /// process environment.
             pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-                Ok(Self {
+                let config = Self {
                     $( $field: match set(vars, $name) {
                         None => $default,
                         Some(value) => ($rule)(value).map_err(|r| r.of($name, value))?,
                     }, )*
                     $( $ifield: $idefault, )*
-                })
+                };
+                cross_checks(&config)?;
+                Ok(config)
             }
         }
 
@@ -321,6 +323,55 @@ variables! {
         var: "GUARD_REPORT_FORMAT", default: None, shown: "unset",
         rule: optional(choice(&[("json", ReportFormat::Json), ("ocsf", ReportFormat::Ocsf)], "expected json or ocsf")),
     }
+    /// `batch`: after an encryption remediation, start an S3 Batch Operations job that
+    /// re-encrypts the bucket's existing objects (needs `GUARD_REENCRYPT_ROLE_ARN`).
+    reencrypt: Reencrypt {
+        var: "GUARD_REENCRYPT", default: Reencrypt::Off, shown: "`off`",
+        rule: choice(&[("off", Reencrypt::Off), ("batch", Reencrypt::Batch)], "expected off or batch"),
+    }
+    /// The role S3 Batch Operations assumes for those jobs.
+    reencrypt_role_arn: Option<String> {
+        var: "GUARD_REENCRYPT_ROLE_ARN", default: None, shown: "unset",
+        rule: optional(text(is_role_arn, "expected an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")),
+    }
+    /// `s3://bucket/prefix` for the jobs' completion reports (unset:
+    /// [`REENCRYPT_REPORT_PREFIX`] in the bucket re-encrypted).
+    reencrypt_report: Option<String> {
+        var: "GUARD_REENCRYPT_REPORT", default: None, shown: "unset",
+        rule: optional(text(is_s3_prefix, "expected s3://BUCKET/PREFIX")),
+    }
+}
+
+/// What to do with a bucket's existing objects after its encryption was remediated
+/// (`GUARD_REENCRYPT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reencrypt {
+    /// Nothing: default encryption protects new objects only (the default).
+    #[default]
+    Off,
+    /// Start an S3 Batch Operations job that brings them to the bucket's new key.
+    Batch,
+}
+
+/// Where a re-encryption job's completion report goes when `GUARD_REENCRYPT_REPORT` is unset:
+/// this prefix in the bucket itself.
+pub const REENCRYPT_REPORT_PREFIX: &str = "rekognition-guard-reencrypt-reports";
+
+/// What one variable's rule cannot see: a value that needs another variable.
+fn cross_checks(c: &Config) -> Result<(), ConfigError> {
+    if c.reencrypt == Reencrypt::Batch && c.reencrypt_role_arn.is_none() {
+        return Err(ConfigError::Invalid {
+            name: "GUARD_REENCRYPT",
+            value: "batch".to_owned(),
+            reason: "needs GUARD_REENCRYPT_ROLE_ARN (the Batch Operations job role)",
+        });
+    }
+    Ok(())
+}
+
+fn is_s3_prefix(s: &str) -> bool {
+    s.strip_prefix("s3://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -632,6 +683,15 @@ fn split_list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// An IAM role ARN (`arn:<partition>:iam::<account>:role/<path/name>`).
+pub fn is_role_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if crate::region::is_partition(partition)
+            && is_account_id(account)
+            && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty() && n.len() <= 512))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod dependents;
 pub mod event;
 pub mod handler;
 pub mod metrics;
+pub mod objects;
 pub mod ocsf;
 pub mod opt_out;
 pub mod org;

@@ -125,6 +125,10 @@ pub struct ControlResult {
     /// The published requirements this control corresponds to (`crate::standards`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub standards: Vec<String>,
+    /// `sse-kms` remediated with `GUARD_REENCRYPT=batch`: the S3 Batch Operations job
+    /// started for the objects already in the bucket (`rekognition-guard jobs`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reencrypt_job: Option<String>,
     /// In process only: the full states written or proposed (`crate::change`), for the
     /// change record and the plan; never in the report.
     #[serde(skip)]
@@ -171,6 +175,7 @@ impl ControlResult {
             after: None,
             standards: Vec::new(),
             states: Attached::default(),
+            reencrypt_job: None,
         }
     }
 

@@ -142,6 +142,10 @@ pub struct Clients {
     sns: Mutex<HashMap<String, aws_sdk_sns::Client>>,
     /// A Rekognition client to use in every Region (tests: moto lacks the calls).
     rekognition_override: Option<aws_sdk_rekognition::Client>,
+    /// An S3 Control client to use in every Region (tests: moto has no Batch Operations jobs).
+    s3control_override: Option<aws_sdk_s3control::Client>,
+    /// The S3 client that sends `UpdateObjectEncryption` (tests: moto rewrites the body).
+    object_writer_override: Option<aws_sdk_s3::Client>,
 }
 
 /// Bounds every call so a hung endpoint cannot hold an invocation: the SDK's standard
@@ -177,6 +181,8 @@ impl Clients {
             kms: Mutex::default(),
             sns: Mutex::default(),
             rekognition_override: None,
+            s3control_override: None,
+            object_writer_override: None,
         }
     }
 
@@ -195,10 +201,34 @@ impl Clients {
         Self::with_counter(base, Arc::clone(&self.counter))
     }
 
+    /// Another set on the same configuration, counter and test overrides: for a second
+    /// `App` with another configuration (a read-only safety evaluation) in one process.
+    pub fn sibling(&self) -> Clients {
+        Self {
+            rekognition_override: self.rekognition_override.clone(),
+            s3control_override: self.s3control_override.clone(),
+            object_writer_override: self.object_writer_override.clone(),
+            ..Self::with_counter(self.base.clone(), Arc::clone(&self.counter))
+        }
+    }
+
     /// Sends every Rekognition call to `client` (an `aws-smithy-mocks` client in tests,
     /// for the calls the emulator lacks); the other services keep the standard chain.
     pub fn with_rekognition(mut self, client: aws_sdk_rekognition::Client) -> Self {
         self.rekognition_override = Some(client);
+        self
+    }
+
+    /// Sends every S3 Control call to `client` (an `aws-smithy-mocks` client in tests).
+    pub fn with_s3control(mut self, client: aws_sdk_s3control::Client) -> Self {
+        self.s3control_override = Some(client);
+        self
+    }
+
+    /// Sends `UpdateObjectEncryption` to `client`; reads still go to `s3` (tests: moto
+    /// answers the call but rewrites the object's body, which S3 never does).
+    pub fn with_object_writer(mut self, client: aws_sdk_s3::Client) -> Self {
+        self.object_writer_override = Some(client);
         self
     }
 
@@ -238,6 +268,26 @@ impl Clients {
                 .build();
             aws_sdk_s3::Client::from_conf(conf)
         })
+    }
+
+    /// The client that changes objects' encryption (`aws::objects::update`).
+    pub fn object_writer(&self, region: &str) -> aws_sdk_s3::Client {
+        match &self.object_writer_override {
+            Some(client) => client.clone(),
+            None => self.s3(region),
+        }
+    }
+
+    /// S3 Control (Batch Operations jobs) in `region`.
+    pub fn s3control(&self, region: &str) -> aws_sdk_s3control::Client {
+        if let Some(client) = &self.s3control_override {
+            return client.clone();
+        }
+        let conf = aws_sdk_s3control::config::Builder::from(&self.base)
+            .region(aws_sdk_s3control::config::Region::new(region.to_owned()))
+            .interceptor(self.counting(false))
+            .build();
+        aws_sdk_s3control::Client::from_conf(conf)
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {

@@ -141,6 +141,20 @@ pub const ORG_ACTIONS: &[(&str, &str)] = &[
     ("sqs:SendMessage", "planner: queue the sweep's work items"),
 ];
 
+/// `GUARD_REENCRYPT=batch` (`ReencryptPolicy` in template.yaml, only when
+/// `ReencryptExistingObjects` is on): start the Batch Operations job that re-encrypts a
+/// remediated bucket's objects, handing it the job role (`ReencryptJobRole`), and nothing more.
+pub const REENCRYPT_ACTIONS: &[(&str, &str)] = &[
+    (
+        "s3:CreateJob",
+        "start a re-encryption job after an sse-kms remediation",
+    ),
+    (
+        "iam:PassRole",
+        "hand the job its role (batchoperations.s3.amazonaws.com only)",
+    ),
+];
+
 /// What the member role grants in each member account (deploy/member-role.yaml): the
 /// controls' S3 and KMS calls and the sweep's listings, nothing of Organizations or SNS,
 /// which stay in the guard account.

@@ -362,19 +362,6 @@ fn resource(r: &asff::AsffResource) -> Resource {
         .build()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_round_trip() {
-        let t = timestamp(1_767_225_600_123);
-        assert_eq!(t, "2026-01-01T00:00:00.123Z");
-        assert_eq!(parse_timestamp(&t), Some(1_767_225_600_123));
-        assert_eq!(parse_timestamp("yesterday"), None);
-    }
-}
-
 /// The controls whose finding on this resource a person suppressed (`Workflow.Status`
 /// `SUPPRESSED`, still ACTIVE): an exception the guard honours. `ids`: control → finding id.
 pub async fn suppressed(
@@ -392,4 +379,17 @@ pub async fn suppressed(
         })
         .map(|(control, _)| *control)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = timestamp(1_767_225_600_123);
+        assert_eq!(t, "2026-01-01T00:00:00.123Z");
+        assert_eq!(parse_timestamp(&t), Some(1_767_225_600_123));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
 }

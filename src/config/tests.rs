@@ -253,3 +253,38 @@ fn errors_name_the_variable_the_value_and_the_rule() {
     let blank = Config::from_vars(&vars(&[("GUARD_SCAN_CONCURRENCY", "  ")])).unwrap();
     assert_eq!(blank.scan_concurrency, 16);
 }
+
+#[test]
+fn reencrypt_is_off_by_default_and_batch_needs_its_role() {
+    let c = Config::from_vars(&vars(&[])).unwrap();
+    assert_eq!(c.reencrypt, Reencrypt::Off);
+    let role = "arn:aws:iam::123456789012:role/service-role/guard-batch";
+    let c = Config::from_vars(&vars(&[
+        ("GUARD_REENCRYPT", "batch"),
+        ("GUARD_REENCRYPT_ROLE_ARN", role),
+        ("GUARD_REENCRYPT_REPORT", "s3://reports/guard"),
+    ]))
+    .unwrap();
+    assert_eq!(c.reencrypt, Reencrypt::Batch);
+    assert_eq!(c.reencrypt_role_arn.as_deref(), Some(role));
+    assert_eq!(c.reencrypt_report.as_deref(), Some("s3://reports/guard"));
+    assert!(is_role_arn("arn:aws-us-gov:iam::123456789012:role/r"));
+    assert!(!is_role_arn("arn:aws:iam::123456789012:role/"));
+    let e = Config::from_vars(&vars(&[("GUARD_REENCRYPT", "batch")])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "GUARD_REENCRYPT=\"batch\" is invalid: needs GUARD_REENCRYPT_ROLE_ARN (the Batch Operations job role)"
+    );
+    for (name, value) in [
+        ("GUARD_REENCRYPT", "direct"),
+        ("GUARD_REENCRYPT_ROLE_ARN", "arn:aws:iam::123:role/x"),
+        (
+            "GUARD_REENCRYPT_ROLE_ARN",
+            "arn:aws:iam::123456789012:user/x",
+        ),
+        ("GUARD_REENCRYPT_REPORT", "bucket/prefix"),
+    ] {
+        let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
+        assert!(err.to_string().starts_with(name), "{err}");
+    }
+}

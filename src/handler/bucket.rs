@@ -6,7 +6,7 @@ use crate::aws::scheduler;
 use crate::aws::{AwsError, s3};
 use crate::change::plan::{Admit, Approved};
 use crate::change::{self, States, StatesKind};
-use crate::config::KeyPolicy;
+use crate::config::{KeyPolicy, Reencrypt};
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
@@ -501,6 +501,9 @@ async fn guard_bucket_unbounded(
             resource.controls.extend(applied);
             let applied = futures::future::join_all(later.into_iter().map(apply)).await;
             resource.controls.extend(applied);
+            if app.config.reencrypt == Reencrypt::Batch {
+                super::reencrypt::after_remediation(app, target, account, &mut resource).await;
+            }
         }
     }
     let order = |c: &str| controls.iter().position(|x| *x == c).unwrap_or(usize::MAX);

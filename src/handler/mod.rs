@@ -26,6 +26,7 @@ use tracing::info;
 mod bucket;
 mod drift;
 mod early;
+mod reencrypt;
 mod rekognition;
 mod safety;
 mod sweep;

@@ -129,8 +129,9 @@ def test_nothing_else_is_attached_to_the_role(template: dict[str, Any], translat
     attached = {name for name, r in translated["Resources"].items()
                 if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
                 and {"Ref": "RemediationRole"} in r["Properties"].get("Roles", [])}
-    # OrganizationPolicy exists only in organization scope (tests/deploy/test_org.py checks it).
-    assert attached == {"RemediationPolicy", "RuntimePolicy", "OrganizationPolicy"}
+    # OrganizationPolicy exists only in organization scope (tests/deploy/test_org.py checks it),
+    # ReencryptPolicy only with ReencryptExistingObjects (tests/deploy/test_reencrypt.py).
+    assert attached == {"RemediationPolicy", "RuntimePolicy", "OrganizationPolicy", "ReencryptPolicy"}
     fn = translated["Resources"]["RemediationFunction"]["Properties"]
     assert fn["Role"] == {"Fn::GetAtt": ["RemediationRole", "Arn"]}
 

@@ -19,6 +19,7 @@ FUNCTION_ENV = {
     "GUARD_SCOPE", "GUARD_MEMBER_ROLE_NAME", "GUARD_MEMBER_EXTERNAL_ID", "GUARD_ACCOUNTS_EXCLUDE",
     "GUARD_OUS_EXCLUDE", "GUARD_REGIONS", "GUARD_WORK_QUEUE_URL",
     "GUARD_MODE",
+    "GUARD_REENCRYPT", "GUARD_REENCRYPT_ROLE_ARN",
     "GUARD_KMS_KEY_ID",
     "GUARD_ALERT_TOPIC_ARN",
     "GUARD_CONSOLE_BUCKET_PREFIX",
@@ -93,10 +94,11 @@ def test_sam_translator_produces_cloudformation(template: dict[str, Any], parame
 def test_translator_adds_no_role_or_policy(translated: dict[str, Any]) -> None:
     """With an explicit Role, SAM must not generate a role or attach managed policies."""
     roles = _of_type(translated["Resources"], "AWS::IAM::Role")
-    # SchedulerRole: EventBridge Scheduler's, for notify-then-remediate (only invokes the function).
-    assert set(roles) == {"RemediationRole", "SchedulerRole"}
+    # SchedulerRole: EventBridge Scheduler's, for notify-then-remediate (only invokes the function);
+    # ReencryptJobRole is S3 Batch Operations' (with ReencryptExistingObjects), not the function's.
+    assert set(roles) == {"RemediationRole", "SchedulerRole", "ReencryptJobRole"}
     assert set(_of_type(translated["Resources"], "AWS::IAM::Policy")) == {
-        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy", "SchedulerInvokePolicy"}
+        "RemediationPolicy", "RuntimePolicy", "OrganizationPolicy", "SchedulerInvokePolicy", "ReencryptPolicy"}
     assert not _of_type(translated["Resources"], "AWS::IAM::ManagedPolicy")
 
 
@@ -177,6 +179,7 @@ def test_environment_comes_from_parameters(template: dict[str, Any]) -> None:
         "GUARD_SCHEDULE_GROUP": "<ref:ScheduleGroup>",
         "GUARD_SCHEDULER_ROLE_ARN": "<SchedulerRole.Arn>",
         "GUARD_SECURITY_HUB": "off",
+        "GUARD_REENCRYPT": "off",
     }
 
 
