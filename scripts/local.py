@@ -274,7 +274,18 @@ def stack_stand_ins(endpoint, region=REGION):
     topic, queue = alert_queue(endpoint, region)
     key = symmetric_key(endpoint, region=region)
     table = state_table(endpoint, region=region)
-    return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key, "GUARD_STATE_TABLE": table}, queue
+    group, role = schedule_group(endpoint, region=region)
+    return {"GUARD_ALERT_TOPIC_ARN": topic, "GUARD_KMS_KEY_ID": key, "GUARD_STATE_TABLE": table,
+            "GUARD_SCHEDULE_GROUP": group, "GUARD_SCHEDULER_ROLE_ARN": role}, queue
+
+
+def schedule_group(endpoint, name="rekognition-guard-grace", region=REGION, account=ACCOUNT):
+    """notify-then-remediate's schedule group and the role Scheduler would assume, as the
+    template creates them (ScheduleGroup, SchedulerRole)."""
+    scheduler = client(endpoint, "scheduler", region)
+    with contextlib.suppress(scheduler.exceptions.ConflictException):
+        scheduler.create_schedule_group(Name=name)
+    return name, f"arn:aws:iam::{account}:role/rekognition-guard-SchedulerRole"
 
 
 def run(binary, env, event_path, *extra):
