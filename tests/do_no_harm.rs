@@ -648,6 +648,12 @@ async fn a_policy_the_merge_would_take_over_20_kb_is_failed_and_not_written() {
             break;
         }
     }
+    // Exactly 10 bytes under the limit whatever the bucket name's length: no merged
+    // statement can fit (the Sid of the first statement takes up the rest).
+    let gap = 20_480 - 10 - size(&statements);
+    let sid = format!("Reader000{}", "X".repeat(gap));
+    statements[0]["Sid"] = json!(sid);
+    assert_eq!(size(&statements), 20_470);
     assert!(
         size(&statements) > 20_200,
         "seed size {}",
