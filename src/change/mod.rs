@@ -58,11 +58,6 @@ pub fn desired(fix: &Fix) -> Value {
     }
 }
 
-/// A policy state as a string, or `None` (nothing configured).
-pub fn policy_text(state: &Value) -> Option<&str> {
-    state.as_str()
-}
-
 /// Whether two full states of `control` are the same configuration: policies compare as
 /// parsed JSON (S3 may re-serialise a document it stores), the rest as read.
 pub fn same_state(control: &str, a: &Value, b: &Value) -> bool {

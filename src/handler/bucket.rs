@@ -441,11 +441,15 @@ async fn guard_bucket_unbounded(
                         &format!("notify-then-remediate, by {decided_by}: scheduled for {when} (schedule {name}); the bucket is evaluated again then and written only if still needed"),
                     ),
                     Ok((scheduler::Created::Exists, _, name)) => {
-                        let mut r = finding.unapplied(Status::Skipped, "");
-                        r.status = Status::Skipped;
-                        r.detail = format!(
-                            "notify-then-remediate, by {decided_by}: remediation already scheduled (schedule {name}); alerted when it was scheduled, nothing written"
-                        );
+                        let mut r = ControlResult::new(
+                            finding.control,
+                            Status::Skipped,
+                            format!(
+                                "notify-then-remediate, by {decided_by}: remediation already scheduled (schedule {name}); alerted when it was scheduled, nothing written"
+                            ),
+                        )
+                        .with_before(finding.before);
+                        r.severity = finding.severity;
                         r
                     }
                     Err(why) => finding.unapplied(Status::Failed, why),
