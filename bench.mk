@@ -2,15 +2,15 @@
 #
 #   make bench                  release build, then rekognition-guard vs Cloud Custodian vs a plain
 #                               boto3 script vs the emulator's floor, on one local moto_server; prints
-#                               the tables and rewrites README.md between the bench markers (~8 min on 2 cores)
+#                               the tables and rewrites docs/src/benchmarks.md between the bench markers (~8 min on 2 cores)
 #   BENCH_QUICK=1 make bench    the 100-bucket sweep only, a 4-account organization, latency tables at
-#                               100 buckets (a few minutes); prints, leaves README.md alone
+#                               100 buckets (a few minutes); prints, leaves docs/src/benchmarks.md alone
 #   BENCH_TIMEOUT=900           seconds one tool run may take before it is reported as a timeout
 #   BENCH_LATENCY_MS=25         the "AWS-like latency" pass: every request a round trip of this
 #                               long through bench/latency_proxy.py (0: skip the pass)
 #   BENCH_JITTER_MS=0           plus a uniform 0..this per request
 #   BENCH_ARGS='--only org'     one part alone: org (issue 12) or latency (issue 16: latency tables,
-#                               critical path, cold start, cost); prints, leaves README.md alone
+#                               critical path, cold start, cost); prints, leaves docs/src/benchmarks.md alone
 #
 # Never part of `make test`: timings are measured here, never asserted in tests.
 

@@ -2,10 +2,10 @@
 """`make bench`: rekognition-guard against Cloud Custodian and a plain boto3 script, and
 against the emulator's own floor, on one local moto_server.
 
-  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-readme] [--only org|latency|objects]
+  python3 bench/run.py [--binary target/release/rekognition-guard] [--no-write] [--only org|latency|objects]
 
 BENCH_QUICK=1       the 100-bucket sweep only (no 1000), a 4-account organization, the latency
-                    pass at 100 buckets; prints the tables, leaves README.md alone
+                    pass at 100 buckets; prints the tables, leaves docs/src/benchmarks.md alone
 BENCH_TIMEOUT=900   seconds one tool run may take before it is killed and reported as a timeout
 BENCH_LATENCY_MS=25 the second pass: every tool's requests round trips of this long through
                     bench/latency_proxy.py (0 skips the pass); BENCH_JITTER_MS adds a uniform 0..that
@@ -88,7 +88,10 @@ TARGET_LATENCY_VS_CUSTODIAN = 10
 TARGET_LATENCY_VS_BOTO3 = 5
 TARGET_IN_FLIGHT = 0.8
 TARGET_INIT_MS = 10
-README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+# The tables land in the book (docs/src/benchmarks.md), between these markers; the README quotes
+# a few headline figures by hand and links there.
+BENCH_START, BENCH_END = "<!-- bench:start -->", "<!-- bench:end -->"
+BOOK_PAGE = ROOT / "docs" / "src" / "benchmarks.md"
 
 TARGET_EVENT_MS = 60
 TARGET_EVENT_MB = 25
@@ -932,7 +935,7 @@ def objects_part(res, moto, binary, workdir):
 
 
 def only_part(args, res, moto, binary, workdir, limits):
-    """`--only org|latency`: the emulator's limits and that part alone, printed (README.md left alone)."""
+    """`--only org|latency`: the emulator's limits and that part alone, printed (docs/src/benchmarks.md left alone)."""
     ceiling = max(limits[1].values())
     if args.only == "org":
         org_part(res, moto, binary, workdir)
@@ -954,14 +957,15 @@ def only_part(args, res, moto, binary, workdir, limits):
     Path(args.out).with_name(f"results-{args.only}.json").write_text(json.dumps(res, indent=2, default=str))
 
 
-def write_readme(section):
-    path = ROOT / "README.md"
+def write_book_page(section, path=BOOK_PAGE):
+    """Rewrites the section between the bench markers of the book's benchmarks page (everything
+    outside them, the page's title and the separately measured tables, is kept)."""
     text = path.read_text()
-    if README_START not in text or README_END not in text:
-        text = text.rstrip("\n") + f"\n\n## Benchmarks\n\n{README_START}\n{README_END}\n"
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    path.write_text(f"{head}{README_START}\n{section}\n{README_END}{tail}")
+    if BENCH_START not in text or BENCH_END not in text:
+        text = text.rstrip("\n") + f"\n\n{BENCH_START}\n{BENCH_END}\n"
+    head, rest = text.split(BENCH_START, 1)
+    _, tail = rest.split(BENCH_END, 1)
+    path.write_text(f"{head}{BENCH_START}\n{section}\n{BENCH_END}{tail}")
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -969,11 +973,12 @@ def write_readme(section):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "rekognition-guard"))
-    parser.add_argument("--no-readme", action="store_true", help="print the table, leave README.md alone")
+    parser.add_argument("--no-write", "--no-readme", dest="no_write", action="store_true",
+                        help="print the tables, leave docs/src/benchmarks.md alone")
     parser.add_argument("--out", default=str(ROOT / "target" / "bench" / "results.json"))
     parser.add_argument("--render", metavar="RESULTS_JSON",
-                        help="only re-render the tables (and README.md) from a results file of an earlier run")
-    parser.add_argument("--only", choices=("org", "latency", "objects"), help="only this part (prints its table; README.md left alone)")
+                        help="only re-render the tables (and docs/src/benchmarks.md) from a results file of an earlier run")
+    parser.add_argument("--only", choices=("org", "latency", "objects"), help="only this part (prints its table; docs/src/benchmarks.md left alone)")
     args = parser.parse_args()
     if args.render:
         res = json.loads(Path(args.render).read_text())
@@ -981,8 +986,8 @@ def main():
         res["targets"] = targets(res)
         section = render(res)
         print(section)
-        if not args.no_readme:
-            write_readme(section)
+        if not args.no_write:
+            write_book_page(section)
         return
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
@@ -1067,10 +1072,10 @@ def main():
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2, default=str))
     if QUICK:
-        log("quick run: README.md left alone (its table is the full run's)")
-    elif not args.no_readme:
-        write_readme(section)
-        log("README.md: rewrote the section between the bench markers")
+        log("quick run: docs/src/benchmarks.md left alone (its tables are the full run's)")
+    elif not args.no_write:
+        write_book_page(section)
+        log(f"{os.path.relpath(BOOK_PAGE, ROOT)}: rewrote the section between the bench markers")
     log(f"done in {res['elapsed_s']:.0f} s; raw results in {os.path.relpath(args.out, ROOT)}")
 
 

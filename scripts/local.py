@@ -5,6 +5,9 @@
   local.py demo-project --binary PATH     a CreateProjectVersion: output bucket, key, training data
   local.py demo-safety --binary PATH      a bucket another account reads: held, then fixed with a key that serves it
   local.py invoke --binary PATH --event F  one event, after seeding what it names
+  local.py seed --event F [--opted-out-organization]
+                                           only the seeding, in the emulator at MOTO_ENDPOINT (left
+                                           running), for driving the binary by hand (docs/src/getting-started.md)
 
 The emulator is started on a free port and stopped on exit, unless MOTO_ENDPOINT points
 at one already running. Only loopback is contacted.
@@ -595,6 +598,27 @@ def invoke(args):
         sys.exit(code)
 
 
+def seed(args):
+    endpoint = os.environ.get("MOTO_ENDPOINT")
+    if not endpoint:
+        sys.exit("local.py seed: set MOTO_ENDPOINT to a running emulator (python3 -m moto.server -H 127.0.0.1 -p 5000)")
+    event = json.load(open(args.event))
+    original = json.dumps(event)
+    seeded = seed_for_event(endpoint, event)
+    for s in buckets_for_event(seeded):
+        how = ("as the Custom Labels console leaves it (SSE-S3, Block Public Access on, no policy)"
+               if s.seed is console_bucket else "as S3 makes it")
+        print(f"local.py: bucket {s.bucket} in {s.account}/{s.region}, {how}")
+    if json.dumps(seeded) != original:
+        print(f"local.py: {args.event} names a key id the emulator cannot create: run `make invoke` for it",
+              file=sys.stderr)
+    if args.opted_out_organization:
+        opted_out_organization(endpoint)
+        print("local.py: an organization whose AI services opt-out policy opts every account out")
+    for name, value in settings_for_event(seeded).items():
+        print(f"local.py: this event needs {name}={value}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -609,8 +633,11 @@ def main():
     r.add_argument("--binary", required=True)
     sf = sub.add_parser("demo-safety")
     sf.add_argument("--binary", required=True)
+    s = sub.add_parser("seed")
+    s.add_argument("--event", required=True)
+    s.add_argument("--opted-out-organization", action="store_true")
     args = parser.parse_args()
-    {"demo": demo, "demo-project": demo_project, "demo-drift": demo_drift, "demo-safety": demo_safety,
+    {"seed": seed, "demo": demo, "demo-project": demo_project, "demo-drift": demo_drift, "demo-safety": demo_safety,
      "invoke": invoke}[args.command](args)
 
 

@@ -19,7 +19,7 @@ pub mod objects;
 
 /// Keeps the S3 buckets, KMS keys and AI opt-out policy behind Amazon Rekognition protected.
 ///
-/// Configuration comes from GUARD_* environment variables (see the README); the AWS
+/// Configuration comes from GUARD_* environment variables (see docs/src/configuration.md); the AWS
 /// endpoint, region and credentials from the SDK's standard chain (AWS_ENDPOINT_URL
 /// points it at a local emulator).
 #[derive(Debug, Parser)]

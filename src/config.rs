@@ -4,10 +4,11 @@
 //! Invalid values are a configuration error (exit code 2), found before any AWS call.
 //!
 //! Every variable is one row of the `variables!` table below: its `Config` field, its
-//! name, its default (and how the README shows it) and the rule a set value must pass.
+//! name, its default (and how the book shows it) and the rule a set value must pass.
 //! The struct, its `Default`, [`Config::from_vars`] and [`VARIABLES`] are made from the
-//! table; a test holds the README's configuration table to it. Adding a variable is
-//! adding a row (and a README line).
+//! table; a test (`config/docs.rs`) holds the book's configuration page,
+//! `docs/src/configuration.md`, to it. Adding a variable is adding a row here and a row
+//! there.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -63,11 +64,11 @@ pub enum ReportFormat {
     Ocsf,
 }
 
-/// A variable as the README's configuration table shows it (a row of [`VARIABLES`]).
+/// A variable as the book's configuration table shows it (a row of [`VARIABLES`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variable {
     pub name: &'static str,
-    /// The default as the README writes it: a value in backticks, `unset`, `empty`, or
+    /// The default as the book writes it: a value in backticks, `unset`, `empty`, or
     /// words where the default is not a value ("the function's Region").
     pub shown: &'static str,
 }
@@ -122,7 +123,7 @@ macro_rules! variables {
             }
         }
 
-        /// Whether each default the README shows as a value is the default its rule gives.
+        /// Whether each default the book shows as a value is the default its rule gives.
         #[cfg(test)]
         fn shown_defaults_agree() -> Vec<(&'static str, bool)> {
             vec![$(
@@ -136,8 +137,8 @@ macro_rules! variables {
 }
 
 // The configuration, one row per variable: the `Config` field and its type, the variable,
-// the default (typed, and as the README's table shows it), and the rule a set value must
-// pass. A test holds the README's table to these rows.
+// the default (typed, and as the book's table shows it), and the rule a set value must
+// pass. A test holds docs/src/configuration.md to these rows.
 variables! {
     @not_from_the_environment {
         /// `--dry-run` and `plan`: nothing is written, whatever `GUARD_MODE` or a scope rule says.
@@ -696,3 +697,6 @@ pub fn is_role_arn(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod docs;

@@ -5,8 +5,8 @@
 //! The report cites these (`standards` on each result), Security Hub findings carry them
 //! in `Compliance.RelatedRequirements` — never as `Compliance.SecurityControlId`, so
 //! Security Hub's own control pipeline and Automated Security Response do not treat our
-//! finding as theirs — and OCSF findings in `compliance.standards`. The README's control
-//! table is checked against this table (tests/securityhub.rs).
+//! finding as theirs — and OCSF findings in `compliance.standards`. The book's control
+//! table (docs/src/controls.md) is checked against this table (the test below).
 
 use crate::report::Report;
 
@@ -146,8 +146,8 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_control_table_cites_the_same_standards() {
-        let readme = include_str!("../README.md");
+    fn the_book_control_table_cites_the_same_standards() {
+        let readme = include_str!("../docs/src/controls.md");
         for c in CONTROLS {
             let row = readme
                 .lines()
@@ -157,7 +157,9 @@ mod tests {
                             || l.contains("Practices")
                             || l.contains("none published"))
                 })
-                .unwrap_or_else(|| panic!("README has no standards row for {}", c.id));
+                .unwrap_or_else(|| {
+                    panic!("docs/src/controls.md has no standards row for {}", c.id)
+                });
             let cited: Vec<&str> = row
                 .split('|')
                 .nth(2)
@@ -166,7 +168,11 @@ mod tests {
                 .map(str::trim)
                 .filter(|r| r.contains('/'))
                 .collect();
-            assert_eq!(cited, c.requirements, "README row for {}", c.id);
+            assert_eq!(
+                cited, c.requirements,
+                "docs/src/controls.md row for {}",
+                c.id
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 //! with AccessDenied in S3's own wire format, and the report and the alert say which action
 //! was denied, on which bucket, to which role, and what to check.
 //!
-//! Decision (README, "Permission errors"): a permission error is **retried**, not acknowledged.
+//! Decision (docs/src/safety.md, "Permission errors are retried, not acknowledged"): a permission error is **retried**, not acknowledged.
 //! The control is `failed` (high), the alert is published, and the invocation fails (exit 1):
 //! Lambda retries the event twice and keeps it in the dead-letter queue, and an SQS record is
 //! reported in `batchItemFailures`, so the event can be redriven once the role is fixed; no

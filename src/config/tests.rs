@@ -146,7 +146,7 @@ fn rejects_bad_values_with_the_variable_name() {
 }
 
 #[test]
-fn every_default_the_readme_shows_is_the_default() {
+fn every_default_the_book_shows_is_the_default() {
     for (name, agrees) in shown_defaults_agree() {
         assert!(
             agrees,
@@ -154,67 +154,6 @@ fn every_default_the_readme_shows_is_the_default() {
         );
     }
     assert_eq!(shown_defaults_agree().len(), VARIABLES.len());
-}
-
-/// The `| variable | default | meaning |` table under `## Configuration`, as
-/// (variable, default) with backticks dropped and blanks trimmed.
-fn readme_table() -> Vec<(String, String)> {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("\n## Configuration\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README has a Configuration section");
-    let mut lines = section
-        .lines()
-        .skip_while(|l| !l.starts_with("| variable | default | meaning |"));
-    assert!(lines.next().is_some(), "the configuration table's header");
-    lines
-        .skip(1) // |---|---|---|
-        .take_while(|l| l.starts_with('|'))
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (normalise(cells[1]), normalise(cells[2]))
-        })
-        .collect()
-}
-
-fn normalise(cell: &str) -> String {
-    cell.trim().replace('`', "")
-}
-
-#[test]
-fn the_readme_configuration_table_is_the_declarations() {
-    let readme = readme_table();
-    let declared: Vec<(String, String)> = VARIABLES
-        .iter()
-        .map(|v| (v.name.to_owned(), normalise(v.shown)))
-        .collect();
-    let names = |rows: &[(String, String)]| -> std::collections::BTreeSet<String> {
-        rows.iter().map(|(n, _)| n.clone()).collect()
-    };
-    assert_eq!(
-        readme.len(),
-        names(&readme).len(),
-        "a variable twice in the README"
-    );
-    assert_eq!(
-        declared.len(),
-        names(&declared).len(),
-        "a variable declared twice"
-    );
-    let (in_readme, in_table) = (names(&readme), names(&declared));
-    assert!(
-        in_readme == in_table,
-        "README only: {:?}; declared only: {:?}",
-        in_readme.difference(&in_table).collect::<Vec<_>>(),
-        in_table.difference(&in_readme).collect::<Vec<_>>()
-    );
-    for (name, shown) in &declared {
-        let (_, written) = readme.iter().find(|(n, _)| n == name).unwrap();
-        assert_eq!(written, shown, "{name}: the README's default");
-    }
-    assert!(declared.len() >= 33, "{}", declared.len());
 }
 
 #[test]

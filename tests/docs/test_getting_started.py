@@ -1,0 +1,95 @@
+"""The doc test (issue 27): the commands of docs/src/getting-started.md run as written.
+
+Every fenced block whose info string carries `doctest` (```` ```sh doctest ````) is run, all
+blocks in one bash shell (so `export` and `&` carry over), from a scratch directory that looks
+like the repository's root to them: `events/` and `scripts/` are the repository's, and
+`target/debug` is the directory of the binary under test (REKOGNITION_GUARD_BIN, default
+target/debug/rekognition-guard). Each command must end with exit code 0, or the one its comment
+gives (`# exit 3: …`). What the harness changes, and only this: the page's port 5000 becomes a
+free one, so parallel runs do not meet; the shell starts without AWS_* and GUARD_* variables,
+as a reader's would. The shell's process group (the emulator the page starts included) is
+stopped at the end.
+"""
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+
+import docs
+from docs import BOOK, ROOT
+
+PAGE = BOOK / "getting-started.md"
+BINARY = os.environ.get("REKOGNITION_GUARD_BIN", str(ROOT / "target" / "debug" / "rekognition-guard"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_page_has_a_doctest_that_drives_the_binary():
+    commands = docs.doctest_commands(PAGE.read_text())
+    assert len(commands) >= 8, commands
+    text = " ".join(c for c, _, _ in commands)
+    for needed in ("moto.server", "rekognition-guard invoke", "rekognition-guard scan", "undo"):
+        assert needed in text, needed
+    # Exit codes that change along the way: the test can tell a fix from no fix.
+    assert {e for _, e, _ in commands} >= {0, 3}
+
+
+def test_commands_and_exit_codes_are_read_as_written():
+    page = ("```sh doctest\nexport A=1 \\\n       B=2\n# a comment\nfalse   # exit 1: it fails\nsleep 1 &\n```\n"
+            "```sh\nnot run\n```\n")
+    assert docs.doctest_commands(page) == [("export A=1         B=2", 0, 2), ("false   # exit 1: it fails", 1, 5),
+                                           ("sleep 1 &", 0, 6)]
+
+
+def run(script, cwd, env, timeout=300):
+    proc = subprocess.Popen(["bash", "-c", script], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the emulator the page started, if still running
+        except ProcessLookupError:
+            pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, out, err
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    if not os.access(BINARY, os.X_OK):
+        pytest.fail(f"{BINARY} is missing: build it (make test-docs does), or set REKOGNITION_GUARD_BIN")
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "debug").symlink_to(os.path.dirname(os.path.abspath(BINARY)))
+    for name in ("events", "scripts"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_")) and k != "MOTO_ENDPOINT"}
+    return tmp_path, env
+
+
+def test_the_getting_started_commands_run_against_the_emulator(scratch):
+    cwd, env = scratch
+    port = str(free_port())
+    commands = [(c.replace("127.0.0.1:5000", f"127.0.0.1:{port}").replace("-p 5000", f"-p {port}"), e, n)
+                for c, e, n in docs.doctest_commands(PAGE.read_text())]
+    code, out, err = run(docs.doctest_script(commands), cwd, env)
+    assert code == 0, f"exit code {code}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
+    # The story the page tells, read from the output: fixed, then put back.
+    assert "remediated" in out and "would-remediate" in out and "restored" in out, out
+    assert (cwd / "rekognition-guard-history.jsonl").is_file()
+
+
+def test_a_command_that_fails_stops_the_doctest(scratch):
+    cwd, env = scratch
+    script = docs.doctest_script([("true", 0, 1), ("rekognition-guard --no-such-flag", 0, 2), ("echo after", 0, 3)])
+    code, out, err = run(f'export PATH="$PWD/target/debug:$PATH"\n{script}', cwd, env, timeout=60)
+    assert code == 97 and "after" not in out, (code, out, err)
+    assert "doctest: line 2: exit code 2, expected 0: rekognition-guard --no-such-flag" in err, err
