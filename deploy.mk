@@ -1,4 +1,4 @@
-# Deployment targets; the Makefile includes this file. See docs/deploy.md.
+# Deployment targets; the Makefile includes this file. See docs/src/deployment.md.
 #
 #   make build-deps   cargo-lambda (PyPI, brings ziglang for the cross link) and the arm64 Rust target
 #   make build        the Lambda artifact for arm64: target/lambda/rekognition-guard/bootstrap.zip

@@ -1,4 +1,4 @@
-# SAM local (issue 17); the Makefile includes this file. See docs/deploy.md, "Running a sample event".
+# SAM local (issue 17); the Makefile includes this file. See docs/src/deployment.md, "Running a sample event".
 #
 #   make sam-deps                    podman, runc, debootstrap, iptables (apt-get) unless a Docker daemon
 #                                    answers; aws-sam-cli in a virtual environment under SAM_LOCAL_HOME
