@@ -93,3 +93,24 @@ def test_a_command_that_fails_stops_the_doctest(scratch):
     code, out, err = run(f'export PATH="$PWD/target/debug:$PATH"\n{script}', cwd, env, timeout=60)
     assert code == 97 and "after" not in out, (code, out, err)
     assert "doctest: line 2: exit code 2, expected 0: rekognition-guard --no-such-flag" in err, err
+
+
+def test_the_readmes_first_command_remediates_a_bucket():
+    """The README's two commands are `make demo` and `make test`; this runs the first (the
+    second is what is running) and reads the story from its output: the bucket as the console
+    leaves it, fixed and read back, a rerun with nothing to do, the undo refused the second time
+    (the demo exits non-zero on any other exit code)."""
+    readme = (ROOT / "README.md").read_text()
+    two = [body for info, body, _ in docs.blocks(readme) if info == "sh" and "make demo" in body]
+    assert len(two) == 1, "the README's block of the two commands"
+    assert [line.split("#")[0].strip() for line in two[0].strip().split("\n")] == ["make demo", "make test"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_")) and k != "MOTO_ENDPOINT"}
+    if os.environ.get("REKOGNITION_GUARD_BIN"):  # the binary under test, wherever cargo put it
+        env["BIN"] = os.environ["REKOGNITION_GUARD_BIN"]
+    proc = subprocess.run(["make", "--no-print-directory", "demo", *([f"BIN={env['BIN']}"] if "BIN" in env else [])],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    out = proc.stdout
+    assert '"SSEAlgorithm": "AES256"' in out and '"SSEAlgorithm": "aws:kms"' in out, out
+    assert '"Sid": "DenyInsecureTransport"' in out and "remediated" in out, out
+    assert "Subject: [MEDIUM] rekognition-guard: 2 remediated in" in out, out
