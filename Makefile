@@ -34,7 +34,7 @@ test: deps lint test-rust test-deploy test-docs checkov iam test-sam-local
 # Variables: src/config/docs.rs, run here again by name (and by test-rust, in `cargo test`).
 REKOGNITION_GUARD_BIN ?= $(abspath $(BIN))
 test-docs: deps $(BIN)
-	MOTO_PYTHON=$(PYTHON) $(CARGO) test --quiet --lib config::docs
+	MOTO_PYTHON=$(PYTHON) $(CARGO) test $(CARGO_FEATURES) --quiet --lib config::docs
 	REKOGNITION_GUARD_BIN=$(REKOGNITION_GUARD_BIN) $(PYTHON) -m pytest -q tests/docs
 
 # The book (docs/), rendered offline by mdBook into target/book. Needs `mdbook` (not `make test`):
