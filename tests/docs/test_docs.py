@@ -20,6 +20,15 @@ def test_every_page_is_in_the_summary_and_every_summary_entry_is_a_page():
     assert len(listed) >= 12
 
 
+def test_the_readme_is_a_front_door():
+    """Short (issue 27: under 250 lines), with the two commands, and pointing into the book."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 250, len(readme.splitlines())
+    assert "make demo" in readme and "make test" in readme
+    into_the_book = {t.split("#")[0] for t, _ in docs.links(readme) if t.startswith("docs/src/")}
+    assert len(into_the_book) >= 10, into_the_book
+
+
 def test_the_chapters_the_issue_asks_for_are_there():
     for page in ("getting-started", "configuration", "controls", "triggers", "organization", "deployment",
                  "rollout", "security-hub", "safety", "benchmarks", "troubleshooting"):
