@@ -11,9 +11,11 @@ as a reader's would. The shell's process group (the emulator the page starts inc
 stopped at the end.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -114,3 +116,44 @@ def test_the_readmes_first_command_remediates_a_bucket():
     assert '"SSEAlgorithm": "AES256"' in out and '"SSEAlgorithm": "aws:kms"' in out, out
     assert '"Sid": "DenyInsecureTransport"' in out and "remediated" in out, out
     assert "Subject: [MEDIUM] rekognition-guard: 2 remediated in" in out, out
+
+
+def transcripts(text):
+    """(event file, shown (resource, control, status) rows, shown exit code) of each ```` $ make invoke
+    EVENT=… ```` transcript on a page."""
+    out = []
+    for _, body, _ in docs.blocks(text):
+        lines = body.split("\n")
+        if not lines[0].startswith("$ make invoke EVENT="):
+            continue
+        event = lines[0].split("EVENT=", 1)[1].strip()
+        rows = [tuple(re.split(r"\s{2,}", line)[:3]) for line in lines[2:] if re.match(r"^[a-z0-9-]+ \S", line)
+                and not line.startswith(("alert:", "summary:", "change record:", "security hub:"))]
+        code = re.search(r"^\(exit code (\d+)\)$", body, re.M)
+        out.append((event, [(r[0], r[1], r[2]) for r in rows if len(r) == 3], int(code.group(1)) if code else None))
+    return out
+
+
+def test_the_make_invoke_transcript_is_what_the_sample_gives(tmp_path):
+    """The `make invoke` transcript on the page: the same sample, run the way `make invoke` runs it
+    (scripts/local.py invoke, a fresh emulator), gives the same status for every resource and
+    control, and the same exit code."""
+    shown = transcripts(PAGE.read_text())
+    assert len(shown) >= 1 and all(len(rows) >= 5 for _, rows, _ in shown), shown
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GUARD_")) and k != "MOTO_ENDPOINT"}
+    env["GUARD_HISTORY_FILE"] = str(tmp_path / "history.jsonl")  # not the repository's working directory
+    for event, rows, code in shown:
+        proc = subprocess.run([sys.executable, "scripts/local.py", "invoke", "--binary", BINARY, "--event", event],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        ran = {(r, c): s for r, c, s in transcripts(f"$ make invoke EVENT={event}\n{proc.stdout}"
+                                                    .join(["```\n", "\n```\n"]))[0][1]}
+        assert {(r, c): s for r, c, s in rows} == ran, f"{event}\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == code, (proc.returncode, code)
+
+
+def test_a_transcript_is_read_as_shown():
+    page = ("```\n$ make invoke EVENT=events/x.json\ntrigger: bucket-created …\nRESOURCE  CONTROL  STATUS  DETAIL\n"
+            "s3-bucket b1  sse-kms  remediated  no default encryption\norganization 1  ai-opt-out  non-compliant  …\n"
+            "alert: not published (…)\n(exit code 3)\n```\n")
+    assert transcripts(page) == [("events/x.json", [("s3-bucket b1", "sse-kms", "remediated"),
+                                                    ("organization 1", "ai-opt-out", "non-compliant")], 3)]
