@@ -129,7 +129,8 @@ def transcripts(text):
         event = lines[0].split("EVENT=", 1)[1].strip()
         rows = [tuple(re.split(r"\s{2,}", line)[:3]) for line in lines[2:] if re.match(r"^[a-z0-9-]+ \S", line)
                 and not line.startswith(("alert:", "summary:", "change record:", "security hub:"))]
-        code = re.search(r"^\(exit code (\d+)\)$", body, re.M)
+        # "(exit code 3)", or "non-compliance remains (exit 3)" as scripts/local.py may put it
+        code = re.search(r"\(exit(?: code)? (\d+)\)\s*$", body, re.M)
         out.append((event, [(r[0], r[1], r[2]) for r in rows if len(r) == 3], int(code.group(1)) if code else None))
     return out
 
@@ -155,5 +156,6 @@ def test_a_transcript_is_read_as_shown():
     page = ("```\n$ make invoke EVENT=events/x.json\ntrigger: bucket-created …\nRESOURCE  CONTROL  STATUS  DETAIL\n"
             "s3-bucket b1  sse-kms  remediated  no default encryption\norganization 1  ai-opt-out  non-compliant  …\n"
             "alert: not published (…)\n(exit code 3)\n```\n")
+    assert transcripts(page.replace("(exit code 3)", "non-compliance remains (exit 3)")) == transcripts(page)
     assert transcripts(page) == [("events/x.json", [("s3-bucket b1", "sse-kms", "remediated"),
                                                     ("organization 1", "ai-opt-out", "non-compliant")], 3)]
