@@ -17,7 +17,7 @@ pub mod handler;
 pub mod metrics;
 pub mod objects;
 pub mod ocsf;
-pub mod opt_out;
+pub mod org_policy;
 pub mod org;
 pub mod policy;
 pub mod region;

@@ -6,10 +6,11 @@ use crate::aws::scheduler;
 use crate::aws::{AwsError, s3};
 use crate::change::plan::{Admit, Approved};
 use crate::change::{self, States, StatesKind};
-use crate::config::{KeyPolicy, Reencrypt};
+use crate::config::{KeyPolicy, Layered, Reencrypt};
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
-use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
+use crate::controls::{self, Finding, Fix, Outcome, public_access_block, tls_only};
+use crate::org_policy::layers::Layers;
 use crate::event::BucketTarget;
 use crate::policy::Requirement;
 use crate::region;
@@ -179,7 +180,18 @@ async fn guard_bucket_unbounded(
         until: deadline.min(Instant::now() + budget),
         fresh: target.fresh,
     };
-    let facts = read_facts(&client, &target.name, account, target.audit_only, race).await;
+    // The layers above the bucket are read alongside its own facts (once per account).
+    let (facts, layers) = tokio::join!(
+        read_facts(&client, &target.name, account, target.audit_only, race),
+        async {
+            if target.audit_only {
+                None
+            } else {
+                Some(app.layers(account, &target.region).await)
+            }
+        }
+    );
+    let layers = layers.unwrap_or_else(|| std::sync::Arc::new(Layers::none()));
     let req = Requirement::new(
         &target.name,
         region::partition(&target.region),
@@ -260,14 +272,22 @@ async fn guard_bucket_unbounded(
             facts
                 .public_access_block
                 .as_ref()
-                .map(|p| public_access_block::evaluate(p.as_ref())),
+                .map(|p| {
+                    let above = layers.public_access_block(
+                        app.config.bucket_bpa == Layered::WhenNotEnforced,
+                    );
+                    controls::layered(public_access_block::evaluate(p.as_ref()), &above)
+                }),
         ),
         (
             tls_only::ID,
             facts
                 .policy
                 .as_ref()
-                .map(|p| tls_only::evaluate(p.as_deref(), &req)),
+                .map(|p| {
+                    let above = layers.tls_only(&req, app.config.tls == Layered::WhenNotEnforced);
+                    controls::layered(tls_only::evaluate(p.as_deref(), &req), &above)
+                }),
         ),
     ];
     let mut proposals = Vec::new();

@@ -346,7 +346,7 @@ async fn opt_out_drift(
         vec![single(
             ResourceType::Organization,
             id,
-            ControlResult::new(crate::opt_out::report::CONTROL_ID, Status::Failed, detail),
+            ControlResult::new(crate::org_policy::opt_out::report::CONTROL_ID, Status::Failed, detail),
         )]
     };
     if let (None, Some(id)) = (policy_type, policy_id) {
@@ -356,7 +356,7 @@ async fn opt_out_drift(
                     ResourceType::Organization,
                     id,
                     ControlResult::new(
-                        crate::opt_out::report::CONTROL_ID,
+                        crate::org_policy::opt_out::report::CONTROL_ID,
                         Status::Skipped,
                         format!("policy {id} is a {t}, not an AI services opt-out policy"),
                     ),
@@ -410,7 +410,7 @@ async fn opt_out_drift(
             let client = client.clone();
             async move {
                 let facts = organizations::read_opt_out(&client, &a, services, ask).await;
-                crate::opt_out::report::resource(&facts, &a, services)
+                crate::org_policy::opt_out::report::resource(&facts, &a, services)
             }
         })
         .buffered(OPT_OUT_CONCURRENCY)

@@ -13,7 +13,7 @@ use crate::controls::Outcome;
 use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::KeyTarget;
 use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
-use crate::opt_out;
+use crate::org_policy::opt_out;
 use crate::region;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
 use crate::{sink, standards};
@@ -111,6 +111,9 @@ pub struct App {
     pub clock: Option<i64>,
     /// The OUs of this `App`'s account, root first, read once when a rule names an OU.
     ous: tokio::sync::OnceCell<Result<Vec<String>, String>>,
+    /// The layers above this account's buckets (account Block Public Access, the
+    /// organization's S3 policy, RCPs and SCPs), read once per warm `App`.
+    layers: tokio::sync::OnceCell<Arc<crate::org_policy::layers::Layers>>,
     /// In Lambda: the function's own ARN (from the invocation), what a notify-then-remediate
     /// schedule invokes unless `GUARD_SCHEDULE_TARGET_ARN` says otherwise.
     function_arn: Arc<Mutex<Option<String>>>,
@@ -127,6 +130,7 @@ impl App {
             dry_run: config.dry_run,
             clock: None,
             ous: tokio::sync::OnceCell::new(),
+            layers: tokio::sync::OnceCell::new(),
             function_arn: Arc::default(),
             history,
             principal: tokio::sync::OnceCell::new(),
@@ -169,6 +173,7 @@ impl App {
             dry_run: self.dry_run,
             clock: self.clock,
             ous: tokio::sync::OnceCell::new(),
+            layers: tokio::sync::OnceCell::new(),
             function_arn: Arc::clone(&self.function_arn),
         }
     }
@@ -214,6 +219,32 @@ impl App {
             .await
             .as_deref()
             .map_err(Clone::clone)
+    }
+
+    /// The layers above `account`'s buckets: its own Block Public Access configuration (read
+    /// with its credentials, in `region`) and the organization's policies (read from the
+    /// guard account). Read once; concurrent callers (a sweep's buckets) wait for one read.
+    pub async fn layers(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Arc<crate::org_policy::layers::Layers> {
+        Arc::clone(
+            self.layers
+                .get_or_init(|| async {
+                    let caller = self.opt_out_ask(account).caller;
+                    Arc::new(
+                        Box::pin(crate::aws::org_layers::read_layers(
+                            &self.central.organizations(),
+                            &self.clients.s3control(region),
+                            account,
+                            caller,
+                        ))
+                        .await,
+                    )
+                })
+                .await,
+        )
     }
 
     /// Only the changes of this plan may be written (`apply --plan`).
