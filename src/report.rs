@@ -339,7 +339,10 @@ impl Report {
     }
 
     pub fn needs_attention(&self) -> bool {
-        self.results().any(|(_, c)| c.status.needs_attention()) || !self.unfinished.is_empty()
+        self.results().any(|(_, c)| c.status.needs_attention())
+            || !self.unfinished.is_empty()
+            // A weakening call an organization policy denied: the team hears who tried.
+            || self.trigger.kind == crate::event::TriggerKind::ChangePrevented
     }
 
     /// A table for people at a terminal.

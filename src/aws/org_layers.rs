@@ -42,7 +42,11 @@ pub async fn read_layers(
     layers
 }
 
-async fn read_org(client: &aws_sdk_organizations::Client, account: &str, caller: Option<&str>) -> OrgLayers {
+async fn read_org(
+    client: &aws_sdk_organizations::Client,
+    account: &str,
+    caller: Option<&str>,
+) -> OrgLayers {
     let management = match organization(client).await {
         Ok(management) => management,
         Err(CallError::NoOrganization) => return OrgLayers::NoOrganization,
@@ -115,9 +119,11 @@ async fn s3_verdict(
         match validation_errors(client, account).await {
             Ok(errors) if !errors.is_empty() => {
                 verdict.blocks_all = false;
-                verdict.notes.extend(errors.into_iter().map(|e| {
-                    format!("the organization S3 policy is not enforced: {e}")
-                }));
+                verdict.notes.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| format!("the organization S3 policy is not enforced: {e}")),
+                );
             }
             Ok(_) => {}
             Err(e) => debug!(account = %account, error = %e, "validation errors not read"),
@@ -142,7 +148,12 @@ pub async fn validation_errors(
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| format!("ListEffectivePolicyValidationErrors: {}", e.code().unwrap_or("failed")))?;
+            .map_err(|e| {
+                format!(
+                    "ListEffectivePolicyValidationErrors: {}",
+                    e.code().unwrap_or("failed")
+                )
+            })?;
         for e in page.effective_policy_validation_errors() {
             let mut text = format!(
                 "{}: {}",
@@ -153,7 +164,10 @@ pub async fn validation_errors(
                 text.push_str(&format!(" at {path}"));
             }
             if !e.contributing_policies().is_empty() {
-                text.push_str(&format!(" (policies {})", e.contributing_policies().join(", ")));
+                text.push_str(&format!(
+                    " (policies {})",
+                    e.contributing_policies().join(", ")
+                ));
             }
             out.push(text);
         }

@@ -183,13 +183,24 @@ async fn read(
         // for is known, so `DescribeOrganization` would tell nothing more.
         Some(caller) if learned.answers() => (
             Ok(None),
-            Box::pin(describe_effective(client, OPT_OUT, account_id, caller != account_id)).await,
+            Box::pin(describe_effective(
+                client,
+                OPT_OUT,
+                account_id,
+                caller != account_id,
+            ))
+            .await,
         ),
         // Whose policy to ask for is known: both at once.
         Some(caller) => {
             tokio::join!(
                 Box::pin(organization(client)),
-                Box::pin(describe_effective(client, OPT_OUT, account_id, caller != account_id))
+                Box::pin(describe_effective(
+                    client,
+                    OPT_OUT,
+                    account_id,
+                    caller != account_id
+                ))
             )
         }
         None => {
@@ -309,7 +320,8 @@ pub(super) async fn describe_effective(
     account_id: &str,
     name_target: bool,
 ) -> Result<Option<String>, CallError> {
-    let first = describe_effective_once(client, ty.clone(), name_target.then_some(account_id)).await;
+    let first =
+        describe_effective_once(client, ty.clone(), name_target.then_some(account_id)).await;
     let answer = match first {
         Err(CallError::Denied { .. }) if name_target => {
             debug!(account = %account_id, "may not name the account; asking for the caller's own");

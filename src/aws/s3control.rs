@@ -206,7 +206,12 @@ pub async fn account_public_access_block(
     account: &str,
 ) -> Result<Option<crate::controls::public_access_block::PublicAccessBlock>, AwsError> {
     use aws_sdk_s3control::error::ProvideErrorMetadata;
-    match client.get_public_access_block().account_id(account).send().await {
+    match client
+        .get_public_access_block()
+        .account_id(account)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.public_access_block_configuration().map(|c| {
             crate::controls::public_access_block::PublicAccessBlock {
                 block_public_acls: c.block_public_acls().unwrap_or(false),

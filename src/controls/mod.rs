@@ -195,10 +195,21 @@ mod layered_tests {
 
     #[test]
     fn compliant_names_every_layer() {
-        let f = Finding::new("public-access-block", Outcome::Compliant, "all four on", json!({}));
+        let f = Finding::new(
+            "public-access-block",
+            Outcome::Compliant,
+            "all four on",
+            json!({}),
+        );
         let f = layered(f, &above(false));
-        assert_eq!(f.detail, "all four on; enforced by bucket, account, organization policy p-s3all");
-        assert_eq!(f.before["enforced_by"], json!(["bucket", "account", "organization policy p-s3all"]));
+        assert_eq!(
+            f.detail,
+            "all four on; enforced by bucket, account, organization policy p-s3all"
+        );
+        assert_eq!(
+            f.before["enforced_by"],
+            json!(["bucket", "account", "organization policy p-s3all"])
+        );
     }
 
     #[test]
@@ -213,10 +224,17 @@ mod layered_tests {
         };
         let kept = layered(fix(), &above(false));
         assert_eq!(kept.outcome, Outcome::Fix(Fix::PublicAccessBlock));
-        assert!(kept.detail.ends_with("also enforced by account, organization policy p-s3all"));
+        assert!(
+            kept.detail
+                .ends_with("also enforced by account, organization policy p-s3all")
+        );
         let left = layered(fix(), &above(true));
         assert_eq!(left.outcome, Outcome::Compliant);
-        assert!(left.detail.starts_with("enforced by account"), "{}", left.detail);
+        assert!(
+            left.detail.starts_with("enforced by account"),
+            "{}",
+            left.detail
+        );
         // Nothing above: unchanged.
         assert_eq!(layered(fix(), &Above::default()), fix());
     }

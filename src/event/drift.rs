@@ -172,6 +172,78 @@ pub struct Drift {
     pub target: DriftTarget,
 }
 
+/// A weakening call an organization policy denied: nothing changed, nothing to restore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prevented {
+    pub drift: Drift,
+    /// The policy type AWS's error message names.
+    pub policy: crate::org_policy::PolicyKind,
+    /// `errorCode: errorMessage`, as CloudTrail recorded them.
+    pub error: String,
+}
+
+/// Which organization policy type denied a failed call: AWS's 403 messages end "… with an
+/// explicit deny in a service control policy" (or "resource control policy"). Only an
+/// access-denied error counts; any other failed call is ignored as before.
+pub fn prevented_by(detail: &Map<String, Value>) -> Option<crate::org_policy::PolicyKind> {
+    use crate::org_policy::PolicyKind;
+    let code = detail.get("errorCode").and_then(Value::as_str)?;
+    if !matches!(code, "AccessDenied" | "AccessDeniedException") {
+        return None;
+    }
+    let message = detail
+        .get("errorMessage")
+        .and_then(Value::as_str)?
+        .to_ascii_lowercase();
+    if message.contains("resource control policy") {
+        Some(PolicyKind::Rcp)
+    } else if message.contains("service control policy") {
+        Some(PolicyKind::Scp)
+    } else {
+        None
+    }
+}
+
+/// A drift call an SCP or RCP denied (`prevented_by` said which): the same target as the
+/// change would have had, as [`Plan::Prevented`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn prevented_plan(
+    event_name: &str,
+    source: &str,
+    event_source: &str,
+    detail: &Map<String, Value>,
+    params: Option<&Map<String, Value>>,
+    region: &str,
+    config: &Config,
+    policy: crate::org_policy::PolicyKind,
+) -> PlanResult {
+    let (_, planned) = plan(
+        event_name,
+        source,
+        event_source,
+        detail,
+        params,
+        region,
+        config,
+    )?;
+    let Plan::Drift(drift) = planned else {
+        return Err(format!("{event_name} is not a drift event"));
+    };
+    let error = ["errorCode", "errorMessage"]
+        .iter()
+        .filter_map(|k| detail.get(*k).and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(": ");
+    Ok((
+        TriggerKind::ChangePrevented,
+        Plan::Prevented(Box::new(Prevented {
+            drift: *drift,
+            policy,
+            error,
+        })),
+    ))
+}
+
 pub(super) fn handles(event_name: &str) -> bool {
     [
         S3_EVENTS,

@@ -10,8 +10,8 @@ use crate::config::{KeyPolicy, Layered, Reencrypt};
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
 use crate::controls::{self, Finding, Fix, Outcome, public_access_block, tls_only};
-use crate::org_policy::layers::Layers;
 use crate::event::BucketTarget;
+use crate::org_policy::layers::Layers;
 use crate::policy::Requirement;
 use crate::region;
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
@@ -269,25 +269,18 @@ async fn guard_bucket_unbounded(
         ),
         (
             public_access_block::ID,
-            facts
-                .public_access_block
-                .as_ref()
-                .map(|p| {
-                    let above = layers.public_access_block(
-                        app.config.bucket_bpa == Layered::WhenNotEnforced,
-                    );
-                    controls::layered(public_access_block::evaluate(p.as_ref()), &above)
-                }),
+            facts.public_access_block.as_ref().map(|p| {
+                let above =
+                    layers.public_access_block(app.config.bucket_bpa == Layered::WhenNotEnforced);
+                controls::layered(public_access_block::evaluate(p.as_ref()), &above)
+            }),
         ),
         (
             tls_only::ID,
-            facts
-                .policy
-                .as_ref()
-                .map(|p| {
-                    let above = layers.tls_only(&req, app.config.tls == Layered::WhenNotEnforced);
-                    controls::layered(tls_only::evaluate(p.as_deref(), &req), &above)
-                }),
+            facts.policy.as_ref().map(|p| {
+                let above = layers.tls_only(&req, app.config.tls == Layered::WhenNotEnforced);
+                controls::layered(tls_only::evaluate(p.as_deref(), &req), &above)
+            }),
         ),
     ];
     let mut proposals = Vec::new();

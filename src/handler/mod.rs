@@ -644,6 +644,7 @@ async fn run_plan(
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
         Plan::Drift(change) => drift::run(app, *change, account, deadline).await,
         Plan::BucketDeleted(target) => vec![deleted_bucket(&target)],
+        Plan::Prevented(prevented) => vec![drift::prevented(&prevented)],
     }
 }
 

@@ -143,7 +143,11 @@ fn condition_holds(op: &str, key: &str, values: &Value, req: &Request) -> Option
                     *v == req.principal_arn
                 }
             });
-            Some(if op.contains("Not") { !matched } else { matched })
+            Some(if op.contains("Not") {
+                !matched
+            } else {
+                matched
+            })
         }
         ("ForAnyValue:StringLike" | "ForAnyValue:StringEquals", "aws:tagkeys") => {
             let like = op.ends_with("Like");
@@ -197,14 +201,21 @@ mod tests {
         let full = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
         let h = path(&[
             ("r-ab12", TargetKind::Root, full),
-            ("ou-ab12-11111111", TargetKind::OrganizationalUnit, aws_tls_rcp()),
+            (
+                "ou-ab12-11111111",
+                TargetKind::OrganizationalUnit,
+                aws_tls_rcp(),
+            ),
         ]);
         let found = tls_enforcers(&h, PolicyKind::Rcp, &req, false);
         assert_eq!(
             found.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["RCP p-ou-ab12-11111111 on ou-ab12-11111111"]
         );
-        assert!(tls_enforcers(&h, PolicyKind::Rcp, &req, true).is_empty(), "management account");
+        assert!(
+            tls_enforcers(&h, PolicyKind::Rcp, &req, true).is_empty(),
+            "management account"
+        );
     }
 
     #[test]
@@ -214,8 +225,14 @@ mod tests {
         for (field, value) in [
             ("Action", json!(["sqs:*"])),
             ("Resource", json!("arn:aws:s3:::other*")),
-            ("Principal", json!({"AWS": "arn:aws:iam::111122223333:root"})),
-            ("Condition", json!({"Bool": {"aws:SecureTransport": "true"}})),
+            (
+                "Principal",
+                json!({"AWS": "arn:aws:iam::111122223333:root"}),
+            ),
+            (
+                "Condition",
+                json!({"Bool": {"aws:SecureTransport": "true"}}),
+            ),
             ("Effect", json!("Allow")),
         ] {
             let mut doc = aws_tls_rcp();
@@ -224,7 +241,10 @@ mod tests {
         }
         for doc in variants {
             let h = path(&[("ou-x", TargetKind::OrganizationalUnit, doc.clone())]);
-            assert!(tls_enforcers(&h, PolicyKind::Rcp, &req, false).is_empty(), "{doc}");
+            assert!(
+                tls_enforcers(&h, PolicyKind::Rcp, &req, false).is_empty(),
+                "{doc}"
+            );
         }
     }
 
@@ -232,7 +252,9 @@ mod tests {
     fn scp_without_principal_counts_for_its_account() {
         let req = Requirement::new("b", "aws", None);
         let mut doc = aws_tls_rcp();
-        doc["Statement"][0].as_object_mut().map(|s| s.remove("Principal"));
+        doc["Statement"][0]
+            .as_object_mut()
+            .map(|s| s.remove("Principal"));
         let h = path(&[("ou-x", TargetKind::OrganizationalUnit, doc)]);
         assert_eq!(tls_enforcers(&h, PolicyKind::Scp, &req, false).len(), 1);
     }
@@ -249,9 +271,18 @@ mod tests {
             secure_transport: true,
             tag_keys: &[],
         };
-        assert_eq!(denies(s, &req("arn:aws:iam::1:role/Dev", "arn:aws:s3:::guard-a")), Some(true));
-        assert_eq!(denies(s, &req("arn:aws:iam::1:role/Guard", "arn:aws:s3:::guard-a")), Some(false));
-        assert_eq!(denies(s, &req("arn:aws:iam::1:role/Dev", "arn:aws:s3:::other")), Some(false));
+        assert_eq!(
+            denies(s, &req("arn:aws:iam::1:role/Dev", "arn:aws:s3:::guard-a")),
+            Some(true)
+        );
+        assert_eq!(
+            denies(s, &req("arn:aws:iam::1:role/Guard", "arn:aws:s3:::guard-a")),
+            Some(false)
+        );
+        assert_eq!(
+            denies(s, &req("arn:aws:iam::1:role/Dev", "arn:aws:s3:::other")),
+            Some(false)
+        );
         let unknown = json!({"Effect": "Deny", "Action": "*", "Resource": "*",
             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}});
         assert_eq!(denies(unknown.as_object().unwrap(), &req("x", "y")), None);

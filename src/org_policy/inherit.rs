@@ -39,10 +39,8 @@ impl Allowed {
 
     fn parse(value: &Value) -> Option<Allowed> {
         let list = value.as_array()?;
-        let ops: Option<BTreeSet<String>> = list
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect();
+        let ops: Option<BTreeSet<String>> =
+            list.iter().map(|v| v.as_str().map(str::to_owned)).collect();
         let ops = ops?;
         if ops.contains("@@all") {
             return (ops.len() == 1).then_some(Allowed::All);
@@ -107,6 +105,11 @@ pub fn inherit(
                     continue;
                 }
             };
+            if !doc.is_object() {
+                out.problems
+                    .push(format!("{source}: expected a JSON object; ignored"));
+                continue;
+            }
             // Walk down the path, collecting the child-operator limits on the way.
             let mut node = &doc;
             let mut reached = true;
@@ -248,51 +251,102 @@ mod tests {
         let ou = |d: &[Value]| level(TargetKind::OrganizationalUnit, "ou-1", d);
         let acct = |d: &[Value]| level(TargetKind::Account, "111122223333", d);
         // (name, levels, value, set_by, locked, ignored, problems)
-        let cases: Vec<(&str, Vec<Level>, Option<Value>, Option<&str>, bool, usize, usize)> = vec![
-            ("nothing attached", vec![root(&[]), acct(&[])], None, None, false, 0, 0),
+        let cases: Vec<(
+            &str,
+            Vec<Level>,
+            Option<Value>,
+            Option<&str>,
+            bool,
+            usize,
+            usize,
+        )> = vec![
+            (
+                "nothing attached",
+                vec![root(&[]), acct(&[])],
+                None,
+                None,
+                false,
+                0,
+                0,
+            ),
             (
                 "root assigns all",
                 vec![root(&[bpa(json!({"@@assign": "all"}))]), acct(&[])],
-                Some(json!("all")), Some("p-r-1-0"), false, 0, 0,
+                Some(json!("all")),
+                Some("p-r-1-0"),
+                false,
+                0,
+                0,
             ),
             (
                 "a child overrides without a lock",
-                vec![root(&[bpa(json!({"@@assign": "all"}))]), ou(&[bpa(json!({"@@assign": "none"}))])],
-                Some(json!("none")), Some("p-ou-1-0"), false, 0, 0,
+                vec![
+                    root(&[bpa(json!({"@@assign": "all"}))]),
+                    ou(&[bpa(json!({"@@assign": "none"}))]),
+                ],
+                Some(json!("none")),
+                Some("p-ou-1-0"),
+                false,
+                0,
+                0,
             ),
             (
                 "a lock keeps the child's override out",
                 vec![
-                    root(&[bpa(json!({"@@assign": "all", "@@operators_allowed_for_child_policies": ["@@none"]}))]),
+                    root(&[bpa(
+                        json!({"@@assign": "all", "@@operators_allowed_for_child_policies": ["@@none"]}),
+                    )]),
                     ou(&[bpa(json!({"@@assign": "none"}))]),
                     acct(&[]),
                 ],
-                Some(json!("all")), Some("p-r-1-0"), true, 1, 0,
+                Some(json!("all")),
+                Some("p-r-1-0"),
+                true,
+                1,
+                0,
             ),
             (
                 "a lock higher on the path (s3_attributes) binds too",
                 vec![
-                    root(&[json!({"s3_attributes": {"@@operators_allowed_for_child_policies": ["@@none"],
-                        "public_access_block_configuration": {"@@assign": "all"}}})]),
+                    root(&[
+                        json!({"s3_attributes": {"@@operators_allowed_for_child_policies": ["@@none"],
+                        "public_access_block_configuration": {"@@assign": "all"}}}),
+                    ]),
                     acct(&[bpa(json!({"@@assign": "none"}))]),
                 ],
-                Some(json!("all")), Some("p-r-1-0"), true, 1, 0,
+                Some(json!("all")),
+                Some("p-r-1-0"),
+                true,
+                1,
+                0,
             ),
             (
                 "a lock binds children, not the policies next to it",
                 vec![root(&[
-                    bpa(json!({"@@assign": "all", "@@operators_allowed_for_child_policies": ["@@none"]})),
+                    bpa(
+                        json!({"@@assign": "all", "@@operators_allowed_for_child_policies": ["@@none"]}),
+                    ),
                     bpa(json!({"@@assign": "none"})),
                 ])],
-                Some(json!("none")), Some("p-r-1-1"), true, 0, 0,
+                Some(json!("none")),
+                Some("p-r-1-1"),
+                true,
+                0,
+                0,
             ),
             (
                 "@@assign allowed, @@append not",
                 vec![
-                    root(&[bpa(json!({"@@assign": ["a"], "@@operators_allowed_for_child_policies": ["@@assign"]}))]),
+                    root(&[bpa(
+                        json!({"@@assign": ["a"], "@@operators_allowed_for_child_policies": ["@@assign"]}),
+                    )]),
                     ou(&[bpa(json!({"@@append": ["b"]}))]),
                 ],
-                Some(json!(["a"])), Some("p-r-1-0"), true, 1, 0,
+                Some(json!(["a"])),
+                Some("p-r-1-0"),
+                true,
+                1,
+                0,
             ),
             (
                 "@@append and @@remove on lists",
@@ -301,22 +355,36 @@ mod tests {
                     ou(&[bpa(json!({"@@append": ["c"]}))]),
                     acct(&[bpa(json!({"@@remove": ["a"]}))]),
                 ],
-                Some(json!(["b", "c"])), Some("p-111122223333-0"), false, 0, 0,
+                Some(json!(["b", "c"])),
+                Some("p-111122223333-0"),
+                false,
+                0,
+                0,
             ),
             (
                 "a plain value, bad JSON, an unknown operator and a bad lock are problems",
                 vec![root(&[
                     bpa(json!("all")),
                     Value::String("{".into()),
-                    bpa(json!({"@@set": "all", "@@operators_allowed_for_child_policies": "@@none"})),
+                    bpa(
+                        json!({"@@set": "all", "@@operators_allowed_for_child_policies": "@@none"}),
+                    ),
                 ])],
-                None, None, false, 0, 4,
+                None,
+                None,
+                false,
+                0,
+                4,
             ),
         ];
         for (name, levels, value, set_by, locked, ignored, problems) in cases {
             let got = run(&levels);
             assert_eq!(got.value, value, "{name}");
-            assert_eq!(got.set_by.as_ref().map(|s| s.policy_id.as_str()), set_by, "{name}");
+            assert_eq!(
+                got.set_by.as_ref().map(|s| s.policy_id.as_str()),
+                set_by,
+                "{name}"
+            );
             assert_eq!(got.locked_by.is_some(), locked, "{name}");
             assert_eq!(got.ignored.len(), ignored, "{name}: {:?}", got.ignored);
             assert_eq!(got.problems.len(), problems, "{name}: {:?}", got.problems);
@@ -328,7 +396,10 @@ mod tests {
         let levels = [level(
             TargetKind::Root,
             "r-1",
-            &[bpa(json!({"@@assign": "none"})), bpa(json!({"@@assign": "all"}))],
+            &[
+                bpa(json!({"@@assign": "none"})),
+                bpa(json!({"@@assign": "all"})),
+            ],
         )];
         assert_eq!(run(&levels).value, Some(json!("none")));
     }

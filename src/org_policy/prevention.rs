@@ -70,7 +70,10 @@ impl Scope {
     pub fn exempt_principals(&self) -> Vec<String> {
         let mut out = vec![
             self.function_role.clone(),
-            format!("arn:{}:iam::*:role/{}", self.partition, self.member_role_name),
+            format!(
+                "arn:{}:iam::*:role/{}",
+                self.partition, self.member_role_name
+            ),
         ];
         out.extend(self.break_glass_role.clone());
         out
@@ -161,7 +164,8 @@ mod tests {
                 .map(|i| format!("rekognition-output-{i:02}-*"))
                 .collect(),
             exempt_tag: "rekognition-guard:exempt".into(),
-            function_role: "arn:aws:iam::999999999999:role/rekognition-guard-GuardFunctionRole-ABC123".into(),
+            function_role:
+                "arn:aws:iam::999999999999:role/rekognition-guard-GuardFunctionRole-ABC123".into(),
             member_role_name: "RekognitionGuardMember".into(),
             break_glass_role: break_glass.then(|| "arn:aws:iam::*:role/BreakGlass".to_owned()),
             min_tls_version: Some("1.2".into()),
@@ -169,7 +173,9 @@ mod tests {
     }
 
     fn minified(v: &Value) -> usize {
-        serde_json::to_string(v).map(|s| s.chars().count()).unwrap_or(usize::MAX)
+        serde_json::to_string(v)
+            .map(|s| s.chars().count())
+            .unwrap_or(usize::MAX)
     }
 
     #[test]
@@ -215,7 +221,11 @@ mod tests {
                     secure_transport: true,
                     tag_keys: &[],
                 };
-                assert_eq!(document_denies(doc, &req(someone)), Some(true), "{action} {bucket}");
+                assert_eq!(
+                    document_denies(doc, &req(someone)),
+                    Some(true),
+                    "{action} {bucket}"
+                );
                 for role in exempt {
                     assert_eq!(document_denies(doc, &req(role)), Some(false), "{role}");
                 }
@@ -237,8 +247,14 @@ mod tests {
             secure_transport: true,
             tag_keys: keys,
         };
-        assert_eq!(document_denies(doc, &tag(&["rekognition-guard:exempt"])), Some(true));
-        assert_eq!(document_denies(doc, &tag(&["rekognition-guard:exempt-until"])), Some(true));
+        assert_eq!(
+            document_denies(doc, &tag(&["rekognition-guard:exempt"])),
+            Some(true)
+        );
+        assert_eq!(
+            document_denies(doc, &tag(&["rekognition-guard:exempt-until"])),
+            Some(true)
+        );
         assert_eq!(document_denies(doc, &tag(&["cost-center"])), Some(false));
         // Reads are never denied.
         let read = Request {
@@ -277,8 +293,14 @@ mod tests {
             tag_keys: &[],
         };
         let first = crate::policy::statements(doc).unwrap()[0];
-        assert_eq!(crate::org_policy::deny::denies(first, &get(false)), Some(true));
-        assert_eq!(crate::org_policy::deny::denies(first, &get(true)), Some(false));
+        assert_eq!(
+            crate::org_policy::deny::denies(first, &get(false)),
+            Some(true)
+        );
+        assert_eq!(
+            crate::org_policy::deny::denies(first, &get(true)),
+            Some(false)
+        );
     }
 
     #[test]

@@ -56,9 +56,7 @@ pub fn from_levels(levels: &[Level]) -> Verdict {
         ignored,
         problems,
         ..
-    } = inherit::inherit(PolicyKind::S3, levels, PATH, |a, _| {
-        a.as_str() != Some(ALL)
-    });
+    } = inherit::inherit(PolicyKind::S3, levels, PATH, |a, _| a.as_str() != Some(ALL));
     let blocks_all = value.as_ref().and_then(Value::as_str) == Some(ALL);
     Verdict {
         blocks_all,
@@ -81,9 +79,18 @@ mod tests {
     #[test]
     fn effective_forms() {
         for (content, all) in [
-            (r#"{"s3_attributes":{"public_access_block_configuration":"all"}}"#, true),
-            (r#"{"s3_attributes":{"public_access_block_configuration":{"@@assign":"all"}}}"#, true),
-            (r#"{"s3_attributes":{"public_access_block_configuration":"none"}}"#, false),
+            (
+                r#"{"s3_attributes":{"public_access_block_configuration":"all"}}"#,
+                true,
+            ),
+            (
+                r#"{"s3_attributes":{"public_access_block_configuration":{"@@assign":"all"}}}"#,
+                true,
+            ),
+            (
+                r#"{"s3_attributes":{"public_access_block_configuration":"none"}}"#,
+                false,
+            ),
             ("{}", false),
             ("<html>500</html>", false),
         ] {
@@ -113,7 +120,10 @@ mod tests {
         ];
         let v = from_levels(&levels[..1]);
         assert!(v.blocks_all);
-        assert_eq!(v.set_by.map(|s| s.to_string()).as_deref(), Some("S3 policy p-s3all on r-ab12"));
+        assert_eq!(
+            v.set_by.map(|s| s.to_string()).as_deref(),
+            Some("S3 policy p-s3all on r-ab12")
+        );
         // Not locked: the account's own `none` wins.
         assert!(!from_levels(&levels).blocks_all);
     }
