@@ -56,10 +56,10 @@ fn run(moto: &Moto, args: &[&str], extra: &[(&str, &str)]) -> (i32, Value, Strin
 }
 
 /// Every control result for `bucket` in any report shape (one report, or an organization
-/// sweep's reports): `(control, status, detail, before)`.
-fn results(out: &Value, bucket: &str) -> Vec<(String, String, String, Value)> {
+/// sweep's reports): `(control, status, detail, before, enforced_by)`.
+fn results(out: &Value, bucket: &str) -> Vec<(String, String, String, Value, Value)> {
     let mut found = Vec::new();
-    fn walk(v: &Value, bucket: &str, found: &mut Vec<(String, String, String, Value)>) {
+    fn walk(v: &Value, bucket: &str, found: &mut Vec<(String, String, String, Value, Value)>) {
         match v {
             Value::Object(map) => {
                 if map.get("id").and_then(Value::as_str) == Some(bucket)
@@ -71,6 +71,7 @@ fn results(out: &Value, bucket: &str) -> Vec<(String, String, String, Value)> {
                             c["status"].as_str().unwrap_or_default().to_owned(),
                             c["detail"].as_str().unwrap_or_default().to_owned(),
                             c["before"].clone(),
+                            c["enforced_by"].clone(),
                         ));
                     }
                 }
@@ -85,9 +86,9 @@ fn results(out: &Value, bucket: &str) -> Vec<(String, String, String, Value)> {
 }
 
 fn control<'a>(
-    results: &'a [(String, String, String, Value)],
+    results: &'a [(String, String, String, Value, Value)],
     id: &str,
-) -> &'a (String, String, String, Value) {
+) -> &'a (String, String, String, Value, Value) {
     results
         .iter()
         .find(|r| r.0 == id)
@@ -199,6 +200,15 @@ async fn rcp_on_an_ou_covers_its_members_not_the_management_account_and_account_
         let out = if *mode == "always" { &always } else { &layered };
         let found = results(out, name);
         let tls = control(&found, "tls-only");
+        // The report names the layers: the RCPs for tls-only wherever they apply.
+        assert_eq!(
+            tls.4.as_array().is_some_and(|l| l
+                .iter()
+                .any(|x| x.as_str().is_some_and(|x| x.starts_with("RCP")))),
+            account != MANAGEMENT,
+            "{name}: {}",
+            tls.4
+        );
         let pab = control(&found, "public-access-block");
         let policy = common::bucket_policy(s3, name).await;
         let flags = common::public_access_block(s3, name).await;
@@ -238,7 +248,7 @@ async fn rcp_on_an_ou_covers_its_members_not_the_management_account_and_account_
         }
         // public-access-block: account-level BPA is a layer in the outside member.
         let account_layer = account == &outside;
-        let enforced_by = pab.3["enforced_by"].clone();
+        let enforced_by = pab.4.clone();
         assert_eq!(
             enforced_by
                 .as_array()
@@ -611,4 +621,88 @@ async fn mock_effective_policy_unavailable_falls_back_to_the_attached_s3_policy(
     rules.extend(walk.iter());
     let (enforcing, _) = bpa_of(&mocked(&rules), &moto).await;
     assert_eq!(enforcing, [format!("organization policy {S3_POLICY_ID}")]);
+}
+
+/// `rule` answers every call with `AccessDeniedException`.
+fn denied<I, O, E>(rule: aws_smithy_mocks::RuleBuilder<I, O, E>) -> Rule
+where
+    I: std::fmt::Debug + Send + Sync + 'static,
+    O: std::fmt::Debug + Send + Sync + 'static,
+    E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    let body = json!({ "__type": "AccessDeniedException", "Message": "denied" }).to_string();
+    rule.sequence()
+        .http_status(400, Some(body))
+        .repeatedly()
+        .build()
+}
+
+#[tokio::test]
+async fn mock_opt_out_policy_that_is_not_enforced_is_non_compliant_with_awss_error() {
+    use rekognition_guard::aws::organizations::{Ask, read_opt_out};
+    use rekognition_guard::org_policy::opt_out::report;
+    // An effective policy that opts out, locks shown (no hierarchy needed).
+    let content = json!({ "services": { "default": { "opt_out_policy": {
+        "@@assign": "optOut", "@@operators_allowed_for_child_policies": ["@@none"] } } } })
+    .to_string();
+    let body = json!({ "EffectivePolicy": {
+        "PolicyContent": content, "LastUpdatedTimestamp": 1_700_000_000.0,
+        "TargetId": MANAGEMENT, "PolicyType": "AISERVICES_OPT_OUT_POLICY" } })
+    .to_string();
+    let effective = mock!(Client::describe_effective_policy)
+        .sequence()
+        .http_status(200, Some(body))
+        .repeatedly()
+        .build();
+    let errors = mock!(Client::list_effective_policy_validation_errors)
+        .match_requests(|r| {
+            r.policy_type().map(|t| t.as_str()) == Some("AISERVICES_OPT_OUT_POLICY")
+                && r.account_id() == Some(MANAGEMENT)
+        })
+        .sequence()
+        .http_status(
+            200,
+            Some(
+                json!({ "AccountId": MANAGEMENT, "PolicyType": "AISERVICES_OPT_OUT_POLICY", "Path": "",
+                "EffectivePolicyValidationErrors": [{ "ErrorCode": "ELEMENTS_TOO_MANY",
+                    "ErrorMessage": "The effective policy exceeds its element limit",
+                    "PathToError": "services", "ContributingPolicies": ["p-optout01"] }] })
+                .to_string(),
+            ),
+        )
+        .repeatedly()
+        .build();
+    let org = organization();
+    let (parents, listed, targets) = (
+        denied(mock!(Client::list_parents)),
+        denied(mock!(Client::list_policies)),
+        denied(mock!(Client::list_policies_for_target)),
+    );
+    let client = mocked(&[&org, &effective, &errors, &parents, &listed, &targets]);
+    let services = ["rekognition".to_owned()];
+    let facts = read_opt_out(
+        &client,
+        MANAGEMENT,
+        &services,
+        Ask {
+            caller: Some(MANAGEMENT),
+            learned: None,
+        },
+    )
+    .await;
+    let resource = report::resource(&facts, MANAGEMENT, &services);
+    let result = &resource.controls[0];
+    assert_eq!(
+        result.status,
+        rekognition_guard::report::Status::NonCompliant,
+        "{}",
+        result.detail
+    );
+    assert!(
+        result.detail.contains(
+            "not enforced, so rekognition may store and use the content: ELEMENTS_TOO_MANY: The effective policy exceeds its element limit at services (policies p-optout01)"
+        ),
+        "{}",
+        result.detail
+    );
 }

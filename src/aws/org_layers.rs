@@ -116,7 +116,7 @@ async fn s3_verdict(
         }
     };
     if verdict.blocks_all {
-        match validation_errors(client, account).await {
+        match validation_errors(client, account, EffectivePolicyType::S3Policy).await {
             Ok(errors) if !errors.is_empty() => {
                 verdict.blocks_all = false;
                 verdict.notes.extend(
@@ -132,11 +132,12 @@ async fn s3_verdict(
     Ok(verdict)
 }
 
-/// `ListEffectivePolicyValidationErrors` for the account's S3 policy, each as
-/// `CODE: message at path (policies p-…)`.
+/// `ListEffectivePolicyValidationErrors` for the account's effective policy of type `ty`,
+/// each as `CODE: message at path (policies p-…)`.
 pub async fn validation_errors(
     client: &aws_sdk_organizations::Client,
     account: &str,
+    ty: EffectivePolicyType,
 ) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut token = None;
@@ -144,7 +145,7 @@ pub async fn validation_errors(
         let page = client
             .list_effective_policy_validation_errors()
             .account_id(account)
-            .policy_type(EffectivePolicyType::S3Policy)
+            .policy_type(ty.clone())
             .set_next_token(token.take())
             .send()
             .await

@@ -229,11 +229,27 @@ async fn read(
     let fallback_note = match effective {
         Ok(Some(content)) => {
             let effective = Effective::from_effective_content(&content);
-            let locks = effective_locks(hierarchy, account_id, services, &effective).await;
+            let opted_out = services.iter().any(|s| effective.verdict(s).is_opted_out());
+            let (locks, not_enforced) = tokio::join!(
+                effective_locks(hierarchy, account_id, services, &effective),
+                async {
+                    if !opted_out {
+                        return Vec::new();
+                    }
+                    // Best effort: a policy AWS reports as not enforced protects nothing.
+                    super::org_layers::validation_errors(client, account_id, OPT_OUT)
+                        .await
+                        .unwrap_or_else(|e| {
+                            debug!(account = %account_id, error = %e, "validation errors not read");
+                            Vec::new()
+                        })
+                }
+            );
             return OptOutFacts::Evaluated {
                 path: EvaluationPath::EffectivePolicy,
                 effective: Box::new(effective),
                 locks,
+                not_enforced,
             };
         }
         Ok(None) => {
@@ -270,6 +286,7 @@ async fn read(
             path: EvaluationPath::Hierarchy(hierarchy.describe()),
             effective: Box::new(opt_out::merge(&hierarchy.levels)),
             locks: Locks::Shown,
+            not_enforced: Vec::new(),
         },
         Err(CallError::NoOrganization) => OptOutFacts::NoOrganization,
         Err(CallError::Denied { action, .. }) => {

@@ -64,6 +64,9 @@ pub struct Finding {
     /// general mapping lives in `alert::classify`.
     pub severity: Option<Severity>,
     pub before: Value,
+    /// The layers that enforce the control as found (`layered`): `bucket` when the bucket's
+    /// own setting does, then the layers above it.
+    pub enforced_by: Vec<String>,
 }
 
 impl Finding {
@@ -79,6 +82,7 @@ impl Finding {
             detail: detail.into(),
             severity: None,
             before,
+            enforced_by: Vec::new(),
         }
     }
 
@@ -140,11 +144,7 @@ pub fn layered(mut finding: Finding, above: &Above) -> Finding {
         names.push("bucket".to_owned());
     }
     names.extend(above.enforcing.iter().cloned());
-    if let Value::Object(map) = &mut finding.before {
-        map.insert("enforced_by".into(), Value::from(names.clone()));
-    } else if !above.enforcing.is_empty() || finding.outcome == Outcome::Compliant {
-        finding.before = serde_json::json!({ "bucket": finding.before, "enforced_by": names });
-    }
+    finding.enforced_by = names.clone();
     let mut notes = above.notes.clone();
     if !above.partial.is_empty() {
         notes.push(format!(

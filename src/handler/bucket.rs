@@ -283,6 +283,11 @@ async fn guard_bucket_unbounded(
             }),
         ),
     ];
+    // Which layers enforce each control as found; a verified fix adds the bucket.
+    let enforced: HashMap<&'static str, Vec<String>> = findings
+        .iter()
+        .filter_map(|(c, f)| f.as_ref().ok().map(|f| (*c, f.enforced_by.clone())))
+        .collect();
     let mut proposals = Vec::new();
     for (control, finding) in findings.into_iter().filter(|(c, _)| controls.contains(c)) {
         let finding = match finding {
@@ -522,6 +527,16 @@ async fn guard_bucket_unbounded(
                 super::reencrypt::after_remediation(app, target, account, &mut resource).await;
             }
         }
+    }
+    for c in &mut resource.controls {
+        let Some(layers) = enforced.get(c.control.as_str()) else {
+            continue;
+        };
+        let mut layers = layers.clone();
+        if c.status == Status::Remediated && !layers.iter().any(|l| l == "bucket") {
+            layers.insert(0, "bucket".to_owned());
+        }
+        c.enforced_by = layers;
     }
     let order = |c: &str| controls.iter().position(|x| *x == c).unwrap_or(usize::MAX);
     resource.controls.sort_by_key(|c| order(&c.control));
