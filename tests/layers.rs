@@ -639,7 +639,7 @@ where
 
 #[tokio::test]
 async fn mock_opt_out_policy_that_is_not_enforced_is_non_compliant_with_awss_error() {
-    use rekognition_guard::aws::organizations::{Ask, read_opt_out};
+    use rekognition_guard::aws::organizations::{Ask, read_opt_out_checked};
     use rekognition_guard::org_policy::opt_out::report;
     // An effective policy that opts out, locks shown (no hierarchy needed).
     let content = json!({ "services": { "default": { "opt_out_policy": {
@@ -680,7 +680,7 @@ async fn mock_opt_out_policy_that_is_not_enforced_is_non_compliant_with_awss_err
     );
     let client = mocked(&[&org, &effective, &errors, &parents, &listed, &targets]);
     let services = ["rekognition".to_owned()];
-    let facts = read_opt_out(
+    let facts = read_opt_out_checked(
         &client,
         MANAGEMENT,
         &services,

@@ -229,27 +229,12 @@ async fn read(
     let fallback_note = match effective {
         Ok(Some(content)) => {
             let effective = Effective::from_effective_content(&content);
-            let opted_out = services.iter().any(|s| effective.verdict(s).is_opted_out());
-            let (locks, not_enforced) = tokio::join!(
-                effective_locks(hierarchy, account_id, services, &effective),
-                async {
-                    if !opted_out {
-                        return Vec::new();
-                    }
-                    // Best effort: a policy AWS reports as not enforced protects nothing.
-                    super::org_layers::validation_errors(client, account_id, OPT_OUT)
-                        .await
-                        .unwrap_or_else(|e| {
-                            debug!(account = %account_id, error = %e, "validation errors not read");
-                            Vec::new()
-                        })
-                }
-            );
+            let locks = effective_locks(hierarchy, account_id, services, &effective).await;
             return OptOutFacts::Evaluated {
                 path: EvaluationPath::EffectivePolicy,
                 effective: Box::new(effective),
                 locks,
-                not_enforced,
+                not_enforced: Vec::new(),
             };
         }
         Ok(None) => {
@@ -309,6 +294,37 @@ async fn read(
         }
         Err(err) => OptOutFacts::Failed(err.to_string()),
     }
+}
+
+/// [`read_opt_out`], then, where AWS's own effective policy answered and opts a service out,
+/// AWS's validation errors for it (`ListEffectivePolicyValidationErrors`): a policy that exists
+/// but is not enforced protects nothing. Best effort: errors that cannot be read are logged.
+pub async fn read_opt_out_checked(
+    client: &Client,
+    account_id: &str,
+    services: &[String],
+    ask: Ask<'_>,
+) -> OptOutFacts {
+    let mut facts = read_opt_out(client, account_id, services, ask).await;
+    let services = service_list(services);
+    if let OptOutFacts::Evaluated {
+        path: EvaluationPath::EffectivePolicy,
+        effective,
+        not_enforced,
+        ..
+    } = &mut facts
+        && services.iter().any(|s| effective.verdict(s).is_opted_out())
+    {
+        *not_enforced = Box::pin(super::org_layers::validation_errors(
+            client, account_id, OPT_OUT,
+        ))
+        .await
+        .unwrap_or_else(|e| {
+            debug!(account = %account_id, error = %e, "validation errors not read");
+            Vec::new()
+        });
+    }
+    facts
 }
 
 /// The organization's management account (`Ok(None)`: not named in the answer).

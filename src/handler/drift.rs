@@ -413,7 +413,7 @@ async fn opt_out_drift(
         .map(|a| {
             let client = client.clone();
             async move {
-                let facts = organizations::read_opt_out(&client, &a, services, ask).await;
+                let facts = organizations::read_opt_out_checked(&client, &a, services, ask).await;
                 crate::org_policy::opt_out::report::resource(&facts, &a, services)
             }
         })

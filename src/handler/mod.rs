@@ -441,7 +441,7 @@ impl App {
         // From the guard account: Organizations policies are read by the management
         // account or a delegated administrator, with the member as the target.
         let services = &self.config.opt_out_services;
-        let facts = organizations::read_opt_out(
+        let facts = organizations::read_opt_out_checked(
             &self.central.organizations(),
             account,
             services,
