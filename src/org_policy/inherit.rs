@@ -245,21 +245,24 @@ mod tests {
         json!({ "s3_attributes": { "public_access_block_configuration": node } })
     }
 
+    /// (name, levels, value, set_by, locked, ignored, problems)
+    type Case = (
+        &'static str,
+        Vec<Level>,
+        Option<Value>,
+        Option<&'static str>,
+        bool,
+        usize,
+        usize,
+    );
+
     #[test]
     fn table() {
         let root = |d: &[Value]| level(TargetKind::Root, "r-1", d);
         let ou = |d: &[Value]| level(TargetKind::OrganizationalUnit, "ou-1", d);
         let acct = |d: &[Value]| level(TargetKind::Account, "111122223333", d);
         // (name, levels, value, set_by, locked, ignored, problems)
-        let cases: Vec<(
-            &str,
-            Vec<Level>,
-            Option<Value>,
-            Option<&str>,
-            bool,
-            usize,
-            usize,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "nothing attached",
                 vec![root(&[]), acct(&[])],
