@@ -582,6 +582,53 @@ mod tests {
     }
 
     #[test]
+    fn a_call_an_scp_or_rcp_denied_is_prevented_anything_else_failed_is_ignored() {
+        let denied = |code: &str, message: &str, bucket: &str| {
+            let mut e = event(
+                "aws.s3",
+                "PutBucketPolicy",
+                json!({"bucketName": bucket}),
+                ci_role(),
+            );
+            e["detail"]["errorCode"] = json!(code);
+            e["detail"]["errorMessage"] = json!(message);
+            e
+        };
+        let scp = "User: arn:aws:sts::111122223333:assumed-role/ci/build-42 is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::acme-ml-a\" with an explicit deny in a service control policy";
+        let rcp = "… with an explicit deny in a resource control policy";
+        for (message, kind) in [
+            (scp, crate::org_policy::PolicyKind::Scp),
+            (rcp, crate::org_policy::PolicyKind::Rcp),
+        ] {
+            let p = parse(&denied("AccessDenied", message, "acme-ml-a"), &cfg()).unwrap();
+            assert_eq!(p.trigger.kind, TriggerKind::ChangePrevented);
+            let Plan::Prevented(prevented) = p.plan else {
+                panic!("{message}")
+            };
+            assert_eq!(prevented.policy, kind);
+            assert!(prevented.error.starts_with("AccessDenied: "));
+            assert_eq!(
+                prevented.drift.change.by,
+                "arn:aws:sts::111122223333:assumed-role/ci/build-42"
+            );
+        }
+        // Denied by an identity policy, another error, or an unguarded bucket: ignored.
+        for (code, message, bucket) in [
+            (
+                "AccessDenied",
+                "… because no identity-based policy allows the s3:PutBucketPolicy action",
+                "acme-ml-a",
+            ),
+            ("MalformedPolicy", "… service control policy", "acme-ml-a"),
+            ("AccessDenied", scp, "marketing-site"),
+        ] {
+            let p = parse(&denied(code, message, bucket), &cfg()).unwrap();
+            assert!(matches!(p.plan, Plan::Ignore), "{code} {message} {bucket}");
+            assert!(p.trigger.ignored_reason.is_some());
+        }
+    }
+
+    #[test]
     fn unguarded_or_failed_or_misrouted_s3_changes_are_ignored() {
         let cases = [
             (
