@@ -207,9 +207,11 @@ mod layered_tests {
             "all four on; enforced by bucket, account, organization policy p-s3all"
         );
         assert_eq!(
-            f.before["enforced_by"],
-            json!(["bucket", "account", "organization policy p-s3all"])
+            f.enforced_by,
+            ["bucket", "account", "organization policy p-s3all"]
         );
+        // The state read is left as read: undo puts `before` back.
+        assert_eq!(f.before, json!({}));
     }
 
     #[test]
