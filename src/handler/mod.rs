@@ -112,8 +112,9 @@ pub struct App {
     /// The OUs of this `App`'s account, root first, read once when a rule names an OU.
     ous: tokio::sync::OnceCell<Result<Vec<String>, String>>,
     /// The layers above this account's buckets (account Block Public Access, the
-    /// organization's S3 policy, RCPs and SCPs), read once per warm `App`.
-    layers: tokio::sync::OnceCell<Arc<crate::org_policy::layers::Layers>>,
+    /// organization's S3 policy, RCPs and SCPs) and when they were read: trusted for
+    /// `GUARD_OPT_OUT_CACHE_SECONDS`, like the opt-out verdict (the same policies' reads).
+    layers: tokio::sync::Mutex<Option<(Instant, Arc<crate::org_policy::layers::Layers>)>>,
     /// In Lambda: the function's own ARN (from the invocation), what a notify-then-remediate
     /// schedule invokes unless `GUARD_SCHEDULE_TARGET_ARN` says otherwise.
     function_arn: Arc<Mutex<Option<String>>>,
@@ -130,7 +131,7 @@ impl App {
             dry_run: config.dry_run,
             clock: None,
             ous: tokio::sync::OnceCell::new(),
-            layers: tokio::sync::OnceCell::new(),
+            layers: tokio::sync::Mutex::const_new(None),
             function_arn: Arc::default(),
             history,
             principal: tokio::sync::OnceCell::new(),
@@ -173,7 +174,7 @@ impl App {
             dry_run: self.dry_run,
             clock: self.clock,
             ous: tokio::sync::OnceCell::new(),
-            layers: tokio::sync::OnceCell::new(),
+            layers: tokio::sync::Mutex::const_new(None),
             function_arn: Arc::clone(&self.function_arn),
         }
     }
@@ -223,28 +224,31 @@ impl App {
 
     /// The layers above `account`'s buckets: its own Block Public Access configuration (read
     /// with its credentials, in `region`) and the organization's policies (read from the
-    /// guard account). Read once; concurrent callers (a sweep's buckets) wait for one read.
+    /// guard account). Concurrent callers (a sweep's buckets) wait for one read; a warm
+    /// process reads them again after `GUARD_OPT_OUT_CACHE_SECONDS`.
     pub async fn layers(
         &self,
         account: &str,
         region: &str,
     ) -> Arc<crate::org_policy::layers::Layers> {
-        Arc::clone(
-            self.layers
-                .get_or_init(|| async {
-                    let caller = self.opt_out_ask(account).caller;
-                    Arc::new(
-                        Box::pin(crate::aws::org_layers::read_layers(
-                            &self.central.organizations(),
-                            &self.clients.s3control(region),
-                            account,
-                            caller,
-                        ))
-                        .await,
-                    )
-                })
-                .await,
-        )
+        let mut slot = self.layers.lock().await;
+        if let Some((at, layers)) = &*slot
+            && at.elapsed() < self.config.opt_out_cache
+        {
+            return Arc::clone(layers);
+        }
+        let caller = self.opt_out_ask(account).caller;
+        let layers = Arc::new(
+            Box::pin(crate::aws::org_layers::read_layers(
+                &self.central.organizations(),
+                &self.clients.s3control(region),
+                account,
+                caller,
+            ))
+            .await,
+        );
+        *slot = Some((Instant::now(), Arc::clone(&layers)));
+        layers
     }
 
     /// Only the changes of this plan may be written (`apply --plan`).
