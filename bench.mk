@@ -12,6 +12,10 @@
 #   BENCH_ARGS='--only org'     one part alone: org (issue 12) or latency (issue 16: latency tables,
 #                               critical path, cold start, cost); prints, leaves docs/src/benchmarks.md alone
 #
+#   bench/list_buckets.py       (run by make bench) a sweep's requests both ways: ListBuckets with
+#                               BucketRegion (AWS; the latency proxy's --bucket-region) and the
+#                               GetBucketLocation-per-bucket fallback (moto as it is)
+#
 # Never part of `make test`: timings are measured here, never asserted in tests.
 
 PYTHON ?= python3
@@ -30,3 +34,4 @@ bench-deps:
 bench: bench-deps
 	$(CARGO) build --release --quiet
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+	BIN=target/release/rekognition-guard $(PYTHON) bench/list_buckets.py

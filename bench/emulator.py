@@ -56,6 +56,9 @@ def s3_operation(method, target):
     write = method in ("PUT", "POST", "DELETE")
     if bucket is None:
         return ("ListBuckets" if method == "GET" else f"{method} /"), None, write
+    if bucket == "v20180820":
+        # S3 Control (account-level Block Public Access): an account's, not a bucket's.
+        return f"S3 Control {method} {parts[1] if len(parts) == 2 else ''}", None, write
     if len(parts) == 2 and parts[1]:
         return f"{method} object", bucket, write
     if keys and keys[0] == "location":

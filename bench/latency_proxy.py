@@ -16,6 +16,10 @@ trips. Every request is logged with `service`, `operation` (named as tests/fault
 names them), `t_in` and `t_out` (monotonic seconds: request received, answer sent), from
 which bench/latency.py reads the critical path and the requests in flight.
 
+--bucket-region answers ListBuckets as S3 does (2024): each bucket with its `BucketRegion`, which
+moto leaves out (the proxy asks the emulator for each bucket's location itself; those look-ups
+are not logged). Without it a sweep takes the fallback, one GetBucketLocation per bucket.
+
 Prints `LISTENING <port>` as its first line on stdout. Control endpoints (never forwarded):
     POST /__proxy/reset   clear the log
     GET  /__proxy/log     JSON list of every request received, in order
@@ -30,6 +34,7 @@ import heapq
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -88,9 +93,14 @@ async def read_body(reader, headers, until_eof=False):
     return await reader.read(MAX_BODY) if until_eof else b""
 
 
+BUCKET_END = re.compile(rb"<Name>([^<]+)</Name>(.*?)</Bucket>", re.S)
+LOCATION = re.compile(rb"<LocationConstraint[^>]*>([^<]*)</LocationConstraint>|<LocationConstraint[^>]*/>")
+
+
 class Proxy:
-    def __init__(self, upstream, latency, jitter, hold):
+    def __init__(self, upstream, latency, jitter, hold, bucket_region=False):
         self.upstream, self.latency, self.jitter, self.hold = upstream, latency, jitter, hold
+        self.bucket_region = bucket_region
         self.log = []
         self.idle = []  # kept-alive connections to the emulator
 
@@ -174,10 +184,28 @@ class Proxy:
             status, rheaders, rbody = await self.forward(method, target, headers, body)
         except (OSError, ConnectionError, ValueError, asyncio.IncompleteReadError) as e:
             status, rheaders, rbody = 502, [("Content-Type", "text/plain")], f"upstream error: {e}".encode()
+        if self.bucket_region and operation == "ListBuckets" and status == 200 and b"<BucketRegion>" not in rbody:
+            rbody = await self.with_bucket_regions(headers, rbody)
+            rheaders = [(k, v) for k, v in rheaders if k.lower() != "content-length"]
         if not self.hold:
             await sleep_until(answer_at)
         entry["status"], entry["t_out"] = status, time.monotonic()
         await respond(writer, status, rheaders, rbody, head=method == "HEAD")
+
+    async def with_bucket_regions(self, headers, body):
+        """A ListBuckets answer with each bucket's BucketRegion, as S3 gives it."""
+        out, last = [], 0
+        for m in BUCKET_END.finditer(body):
+            name = m.group(1).decode()
+            _, _, located = await self.forward("GET", f"/{urllib.parse.quote(name)}?location", headers, b"")
+            found = LOCATION.search(located)
+            region = (found.group(1) if found and found.group(1) else b"us-east-1").decode()
+            region = "eu-west-1" if region == "EU" else region
+            out.append(body[last:m.end() - len(b"</Bucket>")])
+            out.append(f"<BucketRegion>{region}</BucketRegion></Bucket>".encode())
+            last = m.end()
+        out.append(body[last:])
+        return b"".join(out)
 
     async def control(self, writer, method, path):
         if method == "POST" and path == "/__proxy/reset":
@@ -250,11 +278,12 @@ def main():
     ap.add_argument("--jitter-ms", type=float, default=0.0)
     ap.add_argument("--hold", action="store_true", help="hold each request, then forward it")
     ap.add_argument("--max-seconds", type=float, default=3600.0)
+    ap.add_argument("--bucket-region", action="store_true", help="add BucketRegion to ListBuckets, as S3 does")
     args = ap.parse_args()
     if not (0 <= args.latency_ms <= 10_000 and 0 <= args.jitter_ms <= 10_000):
         sys.exit("latency_proxy: --latency-ms and --jitter-ms must be within 0..10000")
     upstream = loopback_upstream(args.upstream, "latency_proxy")
-    proxy = Proxy(upstream, args.latency_ms / 1000, args.jitter_ms / 1000, args.hold)
+    proxy = Proxy(upstream, args.latency_ms / 1000, args.jitter_ms / 1000, args.hold, args.bucket_region)
 
     async def run():
         global TIMER

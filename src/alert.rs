@@ -91,7 +91,25 @@ pub fn subject(report: &Report) -> String {
         return subject;
     }
     let head = format!("[{severity}] rekognition-guard: ");
-    let body = if counts.is_empty() {
+    let prevented: Vec<String> = report
+        .results()
+        .filter(|(_, c)| c.control == "prevented")
+        .filter_map(|(_, c)| {
+            let after = c.after.as_ref()?;
+            let kind = match after.get("prevented_by")?.as_str()? {
+                "SERVICE_CONTROL_POLICY" => "SCP",
+                "RESOURCE_CONTROL_POLICY" => "RCP",
+                other => other,
+            };
+            Some(format!(
+                "{} prevented by {kind}",
+                after.get("event_name")?.as_str()?
+            ))
+        })
+        .collect();
+    let body = if !prevented.is_empty() {
+        prevented.join(", ")
+    } else if counts.is_empty() {
         "report".to_owned()
     } else {
         counts.join(", ")

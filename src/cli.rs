@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 mod change;
 pub mod objects;
+mod policies;
 
 /// Keeps the S3 buckets, KMS keys and AI opt-out policy behind Amazon Rekognition protected.
 ///
@@ -172,6 +173,19 @@ pub enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: Option<u16>,
     },
+    /// Print the preventive policies for the configured prefixes, output bucket patterns and
+    /// roles: an SCP (no weakening writes or exemption tagging on guarded buckets but by the
+    /// guard's roles), an RCP (S3 over TLS only) and an S3 policy (Block Public Access). No
+    /// AWS call; see docs/src/deployment.md to attach them.
+    Policies {
+        /// The function's role ARN (exempt from the SCP; the member role, by
+        /// GUARD_MEMBER_ROLE_NAME, is exempt in every account).
+        #[arg(long, value_name = "ARN")]
+        function_role: String,
+        /// A break-glass role also exempt from the SCP (the account may be `*`).
+        #[arg(long, value_name = "ARN")]
+        break_glass_role: Option<String>,
+    },
     /// This tool's S3 Batch Operations re-encryption jobs: status and counts
     /// (with --job, the completion report's counts).
     Jobs {
@@ -237,6 +251,18 @@ pub async fn run(cli: Cli) -> u8 {
             Ok(rules) => config.rules = std::sync::Arc::new(rules),
             Err(e) => return bad_input(e),
         }
+    }
+    if let Command::Policies {
+        function_role,
+        break_glass_role,
+    } = &cli.command
+    {
+        return policies::run(
+            &config,
+            function_role,
+            break_glass_role.as_deref(),
+            cli.format,
+        );
     }
     if let Some(code) = run_change(&cli, &mut config).await {
         return code;
@@ -314,6 +340,7 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::Undo { .. }
         | Command::Objects { .. }
         | Command::Reencrypt { .. }
+        | Command::Policies { .. }
         | Command::Jobs { .. } => None,
     };
     let format = cli.format.or(match config.report_format {

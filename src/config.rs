@@ -258,6 +258,18 @@ variables! {
         var: "GUARD_PUBLIC_ACCESS", default: PublicAccess::Hold, shown: "`hold`",
         rule: choice(&[("hold", PublicAccess::Hold), ("block", PublicAccess::Block)], "expected hold or block"),
     }
+    /// `when-not-enforced`: leave a bucket's own Block Public Access flags alone when the
+    /// account-level configuration or the organization S3 policy already enforces all four.
+    bucket_bpa: Layered {
+        var: "GUARD_BUCKET_BPA", default: Layered::Always, shown: "`always`",
+        rule: choice(&[("always", Layered::Always), ("when-not-enforced", Layered::WhenNotEnforced)], "expected always or when-not-enforced"),
+    }
+    /// `when-not-enforced`: a bucket below an RCP that denies plain HTTP is TLS-only without a
+    /// statement of its own.
+    tls: Layered {
+        var: "GUARD_TLS", default: Layered::Always, shown: "`always`",
+        rule: choice(&[("always", Layered::Always), ("when-not-enforced", Layered::WhenNotEnforced)], "expected always or when-not-enforced"),
+    }
     /// Remove deleted principals' unique ids (`AROA…`) from a policy before writing it (S3
     /// refuses to have them put back), reporting each.
     drop_stale_principals: bool {
@@ -341,6 +353,17 @@ variables! {
         var: "GUARD_REENCRYPT_REPORT", default: None, shown: "unset",
         rule: optional(text(is_s3_prefix, "expected s3://BUCKET/PREFIX")),
     }
+}
+
+/// Whether a bucket-level fix is written when a layer above the bucket (the account, an
+/// organization policy) already enforces the control (`GUARD_BUCKET_BPA`, `GUARD_TLS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layered {
+    /// Always written: Security Hub and Config score the bucket's own settings.
+    #[default]
+    Always,
+    /// Only where nothing above the bucket enforces it.
+    WhenNotEnforced,
 }
 
 /// What to do with a bucket's existing objects after its encryption was remediated

@@ -25,7 +25,7 @@ pub use crate::region::{is_region, partition};
 mod drift;
 pub use drift::{
     Actor, Change, Drift, DriftTarget, IgnoredPrincipal, KMS_EVENTS, OPT_OUT_POLICY_TYPE,
-    ORGANIZATIONS_EVENTS, REKOGNITION_EVENTS, S3_EVENTS, own_change,
+    ORGANIZATIONS_EVENTS, Prevented, REKOGNITION_EVENTS, S3_EVENTS, own_change,
 };
 mod deleted;
 pub use deleted::ROLE as DELETED_ROLE;
@@ -59,6 +59,8 @@ pub enum TriggerKind {
     Undo,
     /// A notify-then-remediate grace elapsed: the bucket is evaluated again and fixed.
     GraceElapsed,
+    /// A weakening call an organization policy (SCP, RCP) denied: nothing changed.
+    ChangePrevented,
 }
 
 impl TriggerKind {
@@ -77,6 +79,7 @@ impl TriggerKind {
             TriggerKind::MediaAnalysisJobStarted => "media-analysis-job-started",
             TriggerKind::FaceLivenessSessionCreated => "face-liveness-session-created",
             TriggerKind::ConfigurationChanged => "configuration-changed",
+            TriggerKind::ChangePrevented => "change-prevented",
             TriggerKind::BucketDeleted => "bucket-deleted",
             TriggerKind::PlanApplied => "plan-applied",
             TriggerKind::Undo => "undo",
@@ -155,6 +158,8 @@ pub enum Plan {
     Drift(Box<Drift>),
     /// A bucket was deleted: nothing to evaluate; its findings are archived.
     BucketDeleted(BucketTarget),
+    /// A weakening call an SCP or RCP denied: reported, nothing written.
+    Prevented(Box<drift::Prevented>),
 }
 
 /// What a Rekognition call created or started.
@@ -436,6 +441,29 @@ fn cloudtrail_plan(
     trigger: &TriggerInfo,
     config: &Config,
 ) -> PlanResult {
+    if let (Some(policy), Some(name)) = (drift::prevented_by(detail), trigger.event_name.as_deref())
+        && drift::handles(name)
+    {
+        let region = trigger.region.as_deref().ok_or("no awsRegion")?;
+        if !is_region(region) {
+            return Err(format!("invalid region {region:?}"));
+        }
+        let params = match detail.get("requestParameters") {
+            Some(Value::Object(p)) => Some(p),
+            _ => None,
+        };
+        let event_source = str_field(detail, "eventSource").unwrap_or_default();
+        return drift::prevented_plan(
+            name,
+            source,
+            &event_source,
+            detail,
+            params,
+            region,
+            config,
+            policy,
+        );
+    }
     if let Some(code) = detail.get("errorCode").filter(|v| !v.is_null()) {
         let code = code
             .as_str()

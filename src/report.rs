@@ -125,6 +125,10 @@ pub struct ControlResult {
     /// The published requirements this control corresponds to (`crate::standards`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub standards: Vec<String>,
+    /// The layers that enforce this control for the bucket (`public-access-block`,
+    /// `tls-only`): `bucket`, `account`, `organization policy p-…`, `RCP p-… on ou-…`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enforced_by: Vec<String>,
     /// `sse-kms` remediated with `GUARD_REENCRYPT=batch`: the S3 Batch Operations job
     /// started for the objects already in the bucket (`rekognition-guard jobs`). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +178,7 @@ impl ControlResult {
             before: None,
             after: None,
             standards: Vec::new(),
+            enforced_by: Vec::new(),
             states: Attached::default(),
             reencrypt_job: None,
         }
@@ -339,7 +344,10 @@ impl Report {
     }
 
     pub fn needs_attention(&self) -> bool {
-        self.results().any(|(_, c)| c.status.needs_attention()) || !self.unfinished.is_empty()
+        self.results().any(|(_, c)| c.status.needs_attention())
+            || !self.unfinished.is_empty()
+            // A weakening call an organization policy denied: the team hears who tried.
+            || self.trigger.kind == crate::event::TriggerKind::ChangePrevented
     }
 
     /// A table for people at a terminal.

@@ -136,7 +136,7 @@ mod tests {
             kms_key_spec::ID,
             customer_managed_key::ID,
             data_sharing::ID,
-            crate::opt_out::report::CONTROL_ID,
+            crate::org_policy::opt_out::report::CONTROL_ID,
         ] {
             let entry = info(id).unwrap_or_else(|| panic!("{id} has no standards entry"));
             assert!(!entry.types.is_empty() && entry.remediation.len() <= 512);

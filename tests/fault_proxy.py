@@ -259,10 +259,21 @@ def operation_of(method, path, query, headers, body):
     return service, s3_operation(method, path, query, headers)
 
 
+# S3 Control signs as s3 too; its paths start with the API version. Named apart from S3's
+# operations of the same name (src/aws/operations.json).
+S3_CONTROL = {
+    ("GET", "configuration/publicAccessBlock"): "GetPublicAccessBlock (S3 Control)",
+    ("PUT", "configuration/publicAccessBlock"): "PutPublicAccessBlock (S3 Control)",
+}
+
+
 def s3_operation(method, path, query, headers):
     if "x-id" in query:
         return query["x-id"][0]
     parts = [p for p in path.split("/") if p]
+    if parts and parts[0] == "v20180820":
+        rest = "/".join(parts[1:])
+        return S3_CONTROL.get((method, rest), f"{VERB.get(method, method.title())} S3 Control {rest}")
     verb = VERB.get(method, method.title())
     if not parts:
         return "ListBuckets" if method == "GET" else f"{verb}Service"

@@ -323,6 +323,13 @@ fn check(
             prop_assert!(id_ok, "{:?} id {:?} in {region}", plan.kind, plan.id);
         }
         Plan::Scan => {}
+        // Never a write: a prevented call is reported only, its target as drift's.
+        Plan::Prevented(p) => {
+            if let event::DriftTarget::Bucket(b) = &p.drift.target {
+                prop_assert!(valid(&b.name, &b.region), "{b:?}");
+                prop_assert!(config.drift_bucket_role(&b.name).is_some());
+            }
+        }
         Plan::Drift(d) => {
             if let event::DriftTarget::Bucket(b) = &d.target {
                 prop_assert!(valid(&b.name, &b.region), "{b:?}");

@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use rekognition_guard::aws::organizations::{Ask, Learned, read_opt_out};
-use rekognition_guard::opt_out::report;
+use rekognition_guard::org_policy::opt_out::report;
 
 /// What the handler does: read the facts, then build the `organization` resource.
 async fn evaluate_opt_out(

@@ -76,6 +76,43 @@ impl Intercept for Counting {
     }
 }
 
+/// With one configured endpoint (a local emulator), S3 Control's requests go to that endpoint
+/// as it is: the SDK's endpoint rules put the account id in front of its host
+/// (`123456789012.127.0.0.1`), which resolves nowhere; the account is in the
+/// `x-amz-account-id` header all the same. The counterpart of S3's path-style addressing.
+#[derive(Debug, Clone)]
+struct AccountInHeaderOnly(String);
+
+impl Intercept for AccountInHeaderOnly {
+    fn name(&self) -> &'static str {
+        "AccountInHeaderOnly"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let uri = request.uri().to_owned();
+        let Some(rest) = uri.split_once("://").map(|(_, rest)| rest) else {
+            return Ok(());
+        };
+        let configured = self.0.split_once("://").map_or(self.0.as_str(), |(_, r)| r);
+        let configured = configured.trim_end_matches('/');
+        if let Some((prefix, tail)) = rest.split_once('.')
+            && prefix.len() == 12
+            && prefix.bytes().all(|b| b.is_ascii_digit())
+            && tail.starts_with(configured)
+        {
+            let scheme = uri.split_once("://").map_or("http", |(s, _)| s);
+            request.set_uri(format!("{scheme}://{tail}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// The SDK's default HTTPS client (hyper; rustls with aws-lc; proxy from the environment),
 /// except that a connector, and with it the system's TLS roots, is built on its first
 /// request instead of while the configuration loads: start-up (Lambda's init) does not pay
@@ -283,11 +320,13 @@ impl Clients {
         if let Some(client) = &self.s3control_override {
             return client.clone();
         }
-        let conf = aws_sdk_s3control::config::Builder::from(&self.base)
+        let mut conf = aws_sdk_s3control::config::Builder::from(&self.base)
             .region(aws_sdk_s3control::config::Region::new(region.to_owned()))
-            .interceptor(self.counting(false))
-            .build();
-        aws_sdk_s3control::Client::from_conf(conf)
+            .interceptor(self.counting(false));
+        if let Some(endpoint) = self.base.endpoint_url() {
+            conf = conf.interceptor(AccountInHeaderOnly(endpoint.to_owned()));
+        }
+        aws_sdk_s3control::Client::from_conf(conf.build())
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {

@@ -10,6 +10,7 @@ pub mod kms;
 pub mod objects;
 pub mod org_accounts;
 pub mod org_drift;
+pub mod org_layers;
 pub mod organizations;
 pub mod permissions;
 pub mod rekognition;

@@ -4,7 +4,7 @@
 //! Owns the Organizations calls (`DescribeOrganization`, `DescribeEffectivePolicy`, and for the
 //! fallback `ListParents`, `ListPoliciesForTarget`, `DescribePolicy`: all listed in
 //! `aws::permissions`) and their error codes. The inheritance rules and the verdict belong to
-//! the pure `crate::opt_out`; this module only gathers documents (`opt_out::report` builds the
+//! the pure `crate::org_policy::opt_out`; this module only gathers documents (`opt_out::report` builds the
 //! report entries).
 //! It never writes to Organizations.
 //!
@@ -12,7 +12,7 @@
 //! the caller's own account is known (`Ask::caller`), `DescribeEffectivePolicy`, AWS's own
 //! merge: one round trip; once this process has seen `DescribeEffectivePolicy` answer, that
 //! call alone (it answers "no organization" itself). Where that call is denied or unavailable, the hierarchy from the root
-//! to the account is read and merged by `crate::opt_out`. When the effective policy says
+//! to the account is read and merged by `crate::org_policy::opt_out`. When the effective policy says
 //! `optOut` but cannot show whether a lower policy could opt back in, the hierarchy is read too
 //! (best effort) for the locks. Until this process has seen `DescribeEffectivePolicy` answer
 //! (`Ask::learned`), the hierarchy read starts alongside the first calls and is dropped when not
@@ -21,10 +21,11 @@
 //! as the walk up plus one (two round trips for an account below the root).
 
 use super::AwsError;
-use crate::opt_out::report::{
+use crate::org_policy::opt_out::report::{
     CONTROL_ID, EvaluationPath, Locks, OptOutFacts, outcome_name, service_list,
 };
-use crate::opt_out::{AttachedPolicy, Effective, Hierarchy, Level, TargetKind};
+use crate::org_policy::opt_out::{self, Effective};
+use crate::org_policy::{AttachedPolicy, Hierarchy, Level, TargetKind};
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::types::{EffectivePolicyType, ParentType, PolicyType};
@@ -39,6 +40,7 @@ const LIST_PARENTS: &str = "organizations:ListParents";
 const LIST_POLICIES_FOR_TARGET: &str = "organizations:ListPoliciesForTarget";
 const DESCRIBE_POLICY: &str = "organizations:DescribePolicy";
 const LIST_POLICIES: &str = "organizations:ListPolicies";
+const OPT_OUT: EffectivePolicyType = EffectivePolicyType::AiservicesOptOutPolicy;
 
 /// The organization's opt-out policies are read ahead of the walk only when there are at most
 /// this many; otherwise only the attached ones, once the walk has found them.
@@ -49,7 +51,7 @@ const MAX_DEPTH: usize = 8;
 
 /// Why an Organizations call gave no answer.
 #[derive(Debug, thiserror::Error)]
-enum CallError {
+pub(super) enum CallError {
     #[error("{action} denied ({code})")]
     Denied { action: &'static str, code: String },
     #[error("the account is in no organization")]
@@ -87,7 +89,7 @@ impl CallError {
         }
     }
 
-    fn code(&self) -> Option<&str> {
+    pub(super) fn code(&self) -> Option<&str> {
         match self {
             CallError::Failed(e) => e.code.as_deref(),
             _ => None,
@@ -181,13 +183,24 @@ async fn read(
         // for is known, so `DescribeOrganization` would tell nothing more.
         Some(caller) if learned.answers() => (
             Ok(None),
-            Box::pin(describe_effective(client, account_id, caller != account_id)).await,
+            Box::pin(describe_effective(
+                client,
+                OPT_OUT,
+                account_id,
+                caller != account_id,
+            ))
+            .await,
         ),
         // Whose policy to ask for is known: both at once.
         Some(caller) => {
             tokio::join!(
                 Box::pin(organization(client)),
-                Box::pin(describe_effective(client, account_id, caller != account_id))
+                Box::pin(describe_effective(
+                    client,
+                    OPT_OUT,
+                    account_id,
+                    caller != account_id
+                ))
             )
         }
         None => {
@@ -196,7 +209,7 @@ async fn read(
                 return OptOutFacts::NoOrganization;
             }
             let name_target = matches!(&organization, Ok(Some(m)) if m != account_id);
-            let effective = describe_effective(client, account_id, name_target).await;
+            let effective = describe_effective(client, OPT_OUT, account_id, name_target).await;
             (organization, effective)
         }
     };
@@ -221,6 +234,7 @@ async fn read(
                 path: EvaluationPath::EffectivePolicy,
                 effective: Box::new(effective),
                 locks,
+                not_enforced: Vec::new(),
             };
         }
         Ok(None) => {
@@ -255,8 +269,9 @@ async fn read(
     match hierarchy.take().await {
         Ok(hierarchy) => OptOutFacts::Evaluated {
             path: EvaluationPath::Hierarchy(hierarchy.describe()),
-            effective: Box::new(hierarchy.merge()),
+            effective: Box::new(opt_out::merge(&hierarchy.levels)),
             locks: Locks::Shown,
+            not_enforced: Vec::new(),
         },
         Err(CallError::NoOrganization) => OptOutFacts::NoOrganization,
         Err(CallError::Denied { action, .. }) => {
@@ -281,8 +296,39 @@ async fn read(
     }
 }
 
+/// [`read_opt_out`], then, where AWS's own effective policy answered and opts a service out,
+/// AWS's validation errors for it (`ListEffectivePolicyValidationErrors`): a policy that exists
+/// but is not enforced protects nothing. Best effort: errors that cannot be read are logged.
+pub async fn read_opt_out_checked(
+    client: &Client,
+    account_id: &str,
+    services: &[String],
+    ask: Ask<'_>,
+) -> OptOutFacts {
+    let mut facts = read_opt_out(client, account_id, services, ask).await;
+    let services = service_list(services);
+    if let OptOutFacts::Evaluated {
+        path: EvaluationPath::EffectivePolicy,
+        effective,
+        not_enforced,
+        ..
+    } = &mut facts
+        && services.iter().any(|s| effective.verdict(s).is_opted_out())
+    {
+        *not_enforced = Box::pin(super::org_layers::validation_errors(
+            client, account_id, OPT_OUT,
+        ))
+        .await
+        .unwrap_or_else(|e| {
+            debug!(account = %account_id, error = %e, "validation errors not read");
+            Vec::new()
+        });
+    }
+    facts
+}
+
 /// The organization's management account (`Ok(None)`: not named in the answer).
-async fn organization(client: &Client) -> Result<Option<String>, CallError> {
+pub(super) async fn organization(client: &Client) -> Result<Option<String>, CallError> {
     let out = client
         .describe_organization()
         .send()
@@ -301,16 +347,18 @@ async fn organization(client: &Client) -> Result<Option<String>, CallError> {
 /// only when the account is not the caller's own (`name_target`), and a refusal to name it is
 /// retried without it (the caller is then the account itself, which the answer's `TargetId`
 /// confirms).
-async fn describe_effective(
+pub(super) async fn describe_effective(
     client: &Client,
+    ty: EffectivePolicyType,
     account_id: &str,
     name_target: bool,
 ) -> Result<Option<String>, CallError> {
-    let first = describe_effective_once(client, name_target.then_some(account_id)).await;
+    let first =
+        describe_effective_once(client, ty.clone(), name_target.then_some(account_id)).await;
     let answer = match first {
         Err(CallError::Denied { .. }) if name_target => {
             debug!(account = %account_id, "may not name the account; asking for the caller's own");
-            describe_effective_once(client, None).await
+            describe_effective_once(client, ty.clone(), None).await
         }
         Err(err)
             if name_target
@@ -320,7 +368,7 @@ async fn describe_effective(
                 ) =>
         {
             debug!(account = %account_id, code = ?err.code(), "may not name the account; asking for the caller's own");
-            describe_effective_once(client, None).await
+            describe_effective_once(client, ty.clone(), None).await
         }
         other => other,
     }?;
@@ -339,11 +387,12 @@ async fn describe_effective(
 /// One call: `Ok(Some((content, target id)))`, or `Ok(None)` for `EffectivePolicyNotFoundException`.
 async fn describe_effective_once(
     client: &Client,
+    ty: EffectivePolicyType,
     target: Option<&str>,
 ) -> Result<Option<(String, Option<String>)>, CallError> {
     let result = client
         .describe_effective_policy()
-        .policy_type(EffectivePolicyType::AiservicesOptOutPolicy)
+        .policy_type(ty)
         .set_target_id(target.map(str::to_owned))
         .customize()
         .config_override(
@@ -393,7 +442,7 @@ async fn effective_locks(
         return Locks::Shown;
     }
     match hierarchy.take().await {
-        Ok(hierarchy) => Locks::Read(hierarchy.merge()),
+        Ok(hierarchy) => Locks::Read(opt_out::merge(&hierarchy.levels)),
         Err(err) => {
             debug!(account = %account_id, error = %err, "could not read the hierarchy for locks");
             Locks::Unknown(err.to_string())
@@ -438,7 +487,9 @@ fn spawn_read(
     account_id: &str,
 ) -> tokio::task::JoinHandle<Result<Hierarchy, CallError>> {
     let (client, account) = (client.clone(), account_id.to_owned());
-    tokio::spawn(async move { read_hierarchy(&client, &account).await })
+    tokio::spawn(async move {
+        read_hierarchy(&client, &account, PolicyType::AiservicesOptOutPolicy).await
+    })
 }
 
 impl Drop for Speculative {
@@ -455,13 +506,17 @@ impl Drop for Speculative {
 /// attachments as soon as the walk has found the level, and the organization's opt-out
 /// policies (`ListPolicies`, then each one's content, when there are few). Whatever the
 /// catalogue lacks is read after the walk.
-async fn read_hierarchy(client: &Client, account_id: &str) -> Result<Hierarchy, CallError> {
+pub(super) async fn read_hierarchy(
+    client: &Client,
+    account_id: &str,
+    filter: PolicyType,
+) -> Result<Hierarchy, CallError> {
     let walk = async {
         let mut path = vec![(account_id.to_owned(), TargetKind::Account)];
         let mut attachments = tokio::task::JoinSet::new();
         let spawn = |set: &mut tokio::task::JoinSet<_>, index: usize, target: String| {
-            let client = client.clone();
-            set.spawn(async move { (index, attached_policies(&client, &target).await) });
+            let (client, filter) = (client.clone(), filter.clone());
+            set.spawn(async move { (index, attached_policies(&client, &target, filter).await) });
         };
         spawn(&mut attachments, 0, account_id.to_owned());
         let mut child = account_id.to_owned();
@@ -492,7 +547,7 @@ async fn read_hierarchy(client: &Client, account_id: &str) -> Result<Hierarchy, 
         }
         Ok((path, attached))
     };
-    let (walked, mut contents) = tokio::join!(walk, catalog(client));
+    let (walked, mut contents) = tokio::join!(walk, catalog(client, filter.clone()));
     let (mut path, mut attached) = walked?;
     path.reverse();
     attached.reverse();
@@ -555,12 +610,16 @@ async fn parent(client: &Client, child: &str) -> Result<(String, TargetKind), Ca
     )))
 }
 
-async fn attached_policies(client: &Client, target: &str) -> Result<Vec<String>, CallError> {
+async fn attached_policies(
+    client: &Client,
+    target: &str,
+    filter: PolicyType,
+) -> Result<Vec<String>, CallError> {
     let mut ids = Vec::new();
     let mut pages = client
         .list_policies_for_target()
         .target_id(target)
-        .filter(PolicyType::AiservicesOptOutPolicy)
+        .filter(filter)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -579,11 +638,11 @@ async fn attached_policies(client: &Client, target: &str) -> Result<Vec<String>,
 /// `CATALOG_MAX`; empty when there are more or the list is refused, and without any policy
 /// that could not be read (whatever is attached is then read after the walk, and its
 /// failure reported there).
-async fn catalog(client: &Client) -> HashMap<String, String> {
+async fn catalog(client: &Client, filter: PolicyType) -> HashMap<String, String> {
     let mut ids = Vec::new();
     let mut pages = client
         .list_policies()
-        .filter(PolicyType::AiservicesOptOutPolicy)
+        .filter(filter)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {

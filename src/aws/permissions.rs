@@ -23,6 +23,10 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
         "who depends on the bucket: website hosting",
     ),
     ("s3:ListAllMyBuckets", "scan: list buckets"),
+    (
+        "s3:GetAccountPublicAccessBlock",
+        "account-level Block Public Access, a layer above the buckets (read only)",
+    ),
     ("s3:GetBucketLocation", "scan: resolve a bucket's region"),
     ("kms:DescribeKey", "resolve and check KMS keys"),
     ("kms:GetKeyRotationStatus", "advise on key rotation"),
@@ -53,6 +57,10 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     (
         "organizations:ListPolicies",
         "opt-out fallback: the opt-out policies, read during the walk",
+    ),
+    (
+        "organizations:ListEffectivePolicyValidationErrors",
+        "an S3 policy that exists but is not enforced",
     ),
     (
         "organizations:ListAccounts",
@@ -176,6 +184,10 @@ pub const MEMBER_ACTIONS: &[(&str, &str)] = &[
         "who depends on the bucket: website hosting",
     ),
     ("s3:ListAllMyBuckets", "sweep: list buckets"),
+    (
+        "s3:GetAccountPublicAccessBlock",
+        "account-level Block Public Access, a layer above the buckets (read only)",
+    ),
     ("s3:GetBucketLocation", "sweep: resolve a bucket's region"),
     ("kms:DescribeKey", "resolve and check KMS keys"),
     ("kms:GetKeyRotationStatus", "advise on key rotation"),

@@ -197,3 +197,30 @@ pub async fn list_jobs(client: &Client, account: &str) -> Result<Vec<JobStatus>,
         }
     }
 }
+
+/// The account-level Block Public Access configuration (`GetPublicAccessBlock` on S3
+/// Control, `s3:GetAccountPublicAccessBlock`); `None` when the account has none. Read only:
+/// the guard never writes account-level Block Public Access.
+pub async fn account_public_access_block(
+    client: &Client,
+    account: &str,
+) -> Result<Option<crate::controls::public_access_block::PublicAccessBlock>, AwsError> {
+    use aws_sdk_s3control::error::ProvideErrorMetadata;
+    match client
+        .get_public_access_block()
+        .account_id(account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.public_access_block_configuration().map(|c| {
+            crate::controls::public_access_block::PublicAccessBlock {
+                block_public_acls: c.block_public_acls().unwrap_or(false),
+                ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                block_public_policy: c.block_public_policy().unwrap_or(false),
+                restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+            }
+        })),
+        Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
+        Err(e) => Err(AwsError::from_sdk("GetAccountPublicAccessBlock", e)),
+    }
+}

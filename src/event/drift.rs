@@ -172,6 +172,78 @@ pub struct Drift {
     pub target: DriftTarget,
 }
 
+/// A weakening call an organization policy denied: nothing changed, nothing to restore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prevented {
+    pub drift: Drift,
+    /// The policy type AWS's error message names.
+    pub policy: crate::org_policy::PolicyKind,
+    /// `errorCode: errorMessage`, as CloudTrail recorded them.
+    pub error: String,
+}
+
+/// Which organization policy type denied a failed call: AWS's 403 messages end "… with an
+/// explicit deny in a service control policy" (or "resource control policy"). Only an
+/// access-denied error counts; any other failed call is ignored as before.
+pub fn prevented_by(detail: &Map<String, Value>) -> Option<crate::org_policy::PolicyKind> {
+    use crate::org_policy::PolicyKind;
+    let code = detail.get("errorCode").and_then(Value::as_str)?;
+    if !matches!(code, "AccessDenied" | "AccessDeniedException") {
+        return None;
+    }
+    let message = detail
+        .get("errorMessage")
+        .and_then(Value::as_str)?
+        .to_ascii_lowercase();
+    if message.contains("resource control policy") {
+        Some(PolicyKind::Rcp)
+    } else if message.contains("service control policy") {
+        Some(PolicyKind::Scp)
+    } else {
+        None
+    }
+}
+
+/// A drift call an SCP or RCP denied (`prevented_by` said which): the same target as the
+/// change would have had, as [`Plan::Prevented`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn prevented_plan(
+    event_name: &str,
+    source: &str,
+    event_source: &str,
+    detail: &Map<String, Value>,
+    params: Option<&Map<String, Value>>,
+    region: &str,
+    config: &Config,
+    policy: crate::org_policy::PolicyKind,
+) -> PlanResult {
+    let (_, planned) = plan(
+        event_name,
+        source,
+        event_source,
+        detail,
+        params,
+        region,
+        config,
+    )?;
+    let Plan::Drift(drift) = planned else {
+        return Err(format!("{event_name} is not a drift event"));
+    };
+    let error = ["errorCode", "errorMessage"]
+        .iter()
+        .filter_map(|k| detail.get(*k).and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(": ");
+    Ok((
+        TriggerKind::ChangePrevented,
+        Plan::Prevented(Box::new(Prevented {
+            drift: *drift,
+            policy,
+            error,
+        })),
+    ))
+}
+
 pub(super) fn handles(event_name: &str) -> bool {
     [
         S3_EVENTS,
@@ -506,6 +578,53 @@ mod tests {
                 (b.name.as_str(), b.region.as_str(), b.role),
                 ("acme-eu-output", "eu-west-1", "output")
             );
+        }
+    }
+
+    #[test]
+    fn a_call_an_scp_or_rcp_denied_is_prevented_anything_else_failed_is_ignored() {
+        let denied = |code: &str, message: &str, bucket: &str| {
+            let mut e = event(
+                "aws.s3",
+                "PutBucketPolicy",
+                json!({"bucketName": bucket}),
+                ci_role(),
+            );
+            e["detail"]["errorCode"] = json!(code);
+            e["detail"]["errorMessage"] = json!(message);
+            e
+        };
+        let scp = "User: arn:aws:sts::111122223333:assumed-role/ci/build-42 is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::acme-ml-a\" with an explicit deny in a service control policy";
+        let rcp = "… with an explicit deny in a resource control policy";
+        for (message, kind) in [
+            (scp, crate::org_policy::PolicyKind::Scp),
+            (rcp, crate::org_policy::PolicyKind::Rcp),
+        ] {
+            let p = parse(&denied("AccessDenied", message, "acme-ml-a"), &cfg()).unwrap();
+            assert_eq!(p.trigger.kind, TriggerKind::ChangePrevented);
+            let Plan::Prevented(prevented) = p.plan else {
+                panic!("{message}")
+            };
+            assert_eq!(prevented.policy, kind);
+            assert!(prevented.error.starts_with("AccessDenied: "));
+            assert_eq!(
+                prevented.drift.change.by,
+                "arn:aws:sts::111122223333:assumed-role/ci/build-42"
+            );
+        }
+        // Denied by an identity policy, another error, or an unguarded bucket: ignored.
+        for (code, message, bucket) in [
+            (
+                "AccessDenied",
+                "… because no identity-based policy allows the s3:PutBucketPolicy action",
+                "acme-ml-a",
+            ),
+            ("MalformedPolicy", "… service control policy", "acme-ml-a"),
+            ("AccessDenied", scp, "marketing-site"),
+        ] {
+            let p = parse(&denied(code, message, bucket), &cfg()).unwrap();
+            assert!(matches!(p.plan, Plan::Ignore), "{code} {message} {bucket}");
+            assert!(p.trigger.ignored_reason.is_some());
         }
     }
 

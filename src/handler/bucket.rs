@@ -6,11 +6,12 @@ use crate::aws::scheduler;
 use crate::aws::{AwsError, s3};
 use crate::change::plan::{Admit, Approved};
 use crate::change::{self, States, StatesKind};
-use crate::config::{KeyPolicy, Reencrypt};
+use crate::config::{KeyPolicy, Layered, Reencrypt};
 use crate::controls::kms_key_spec::KeyInfo;
 use crate::controls::sse_kms::{self, KeyTarget};
-use crate::controls::{Finding, Fix, Outcome, public_access_block, tls_only};
+use crate::controls::{self, Finding, Fix, Outcome, public_access_block, tls_only};
 use crate::event::BucketTarget;
+use crate::org_policy::layers::Layers;
 use crate::policy::Requirement;
 use crate::region;
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
@@ -179,7 +180,18 @@ async fn guard_bucket_unbounded(
         until: deadline.min(Instant::now() + budget),
         fresh: target.fresh,
     };
-    let facts = read_facts(&client, &target.name, account, target.audit_only, race).await;
+    // The layers above the bucket are read alongside its own facts (once per account).
+    let (facts, layers) = tokio::join!(
+        read_facts(&client, &target.name, account, target.audit_only, race),
+        async {
+            if target.audit_only {
+                None
+            } else {
+                Some(app.layers(account, &target.region).await)
+            }
+        }
+    );
+    let layers = layers.unwrap_or_else(|| std::sync::Arc::new(Layers::none()));
     let req = Requirement::new(
         &target.name,
         region::partition(&target.region),
@@ -257,19 +269,25 @@ async fn guard_bucket_unbounded(
         ),
         (
             public_access_block::ID,
-            facts
-                .public_access_block
-                .as_ref()
-                .map(|p| public_access_block::evaluate(p.as_ref())),
+            facts.public_access_block.as_ref().map(|p| {
+                let above =
+                    layers.public_access_block(app.config.bucket_bpa == Layered::WhenNotEnforced);
+                controls::layered(public_access_block::evaluate(p.as_ref()), &above)
+            }),
         ),
         (
             tls_only::ID,
-            facts
-                .policy
-                .as_ref()
-                .map(|p| tls_only::evaluate(p.as_deref(), &req)),
+            facts.policy.as_ref().map(|p| {
+                let above = layers.tls_only(&req, app.config.tls == Layered::WhenNotEnforced);
+                controls::layered(tls_only::evaluate(p.as_deref(), &req), &above)
+            }),
         ),
     ];
+    // Which layers enforce each control as found; a verified fix adds the bucket.
+    let enforced: HashMap<&'static str, Vec<String>> = findings
+        .iter()
+        .filter_map(|(c, f)| f.as_ref().ok().map(|f| (*c, f.enforced_by.clone())))
+        .collect();
     let mut proposals = Vec::new();
     for (control, finding) in findings.into_iter().filter(|(c, _)| controls.contains(c)) {
         let finding = match finding {
@@ -509,6 +527,16 @@ async fn guard_bucket_unbounded(
                 super::reencrypt::after_remediation(app, target, account, &mut resource).await;
             }
         }
+    }
+    for c in &mut resource.controls {
+        let Some(layers) = enforced.get(c.control.as_str()) else {
+            continue;
+        };
+        let mut layers = layers.clone();
+        if c.status == Status::Remediated && !layers.iter().any(|l| l == "bucket") {
+            layers.insert(0, "bucket".to_owned());
+        }
+        c.enforced_by = layers;
     }
     let order = |c: &str| controls.iter().position(|x| *x == c).unwrap_or(usize::MAX);
     resource.controls.sort_by_key(|c| order(&c.control));

@@ -346,7 +346,11 @@ async fn opt_out_drift(
         vec![single(
             ResourceType::Organization,
             id,
-            ControlResult::new(crate::opt_out::report::CONTROL_ID, Status::Failed, detail),
+            ControlResult::new(
+                crate::org_policy::opt_out::report::CONTROL_ID,
+                Status::Failed,
+                detail,
+            ),
         )]
     };
     if let (None, Some(id)) = (policy_type, policy_id) {
@@ -356,7 +360,7 @@ async fn opt_out_drift(
                     ResourceType::Organization,
                     id,
                     ControlResult::new(
-                        crate::opt_out::report::CONTROL_ID,
+                        crate::org_policy::opt_out::report::CONTROL_ID,
                         Status::Skipped,
                         format!("policy {id} is a {t}, not an AI services opt-out policy"),
                     ),
@@ -409,11 +413,71 @@ async fn opt_out_drift(
         .map(|a| {
             let client = client.clone();
             async move {
-                let facts = organizations::read_opt_out(&client, &a, services, ask).await;
-                crate::opt_out::report::resource(&facts, &a, services)
+                let facts = organizations::read_opt_out_checked(&client, &a, services, ask).await;
+                crate::org_policy::opt_out::report::resource(&facts, &a, services)
             }
         })
         .buffered(OPT_OUT_CONCURRENCY)
         .collect()
         .await
+}
+
+/// The control id of a weakening call an organization policy denied.
+pub(super) const PREVENTED: &str = "prevented";
+
+/// A weakening call an SCP or RCP denied: nothing changed and nothing is read or written;
+/// the report (and a low alert) says which policy type prevented it and who tried.
+pub(super) fn prevented(p: &crate::event::Prevented) -> Resource {
+    let (kind, id, region) = match &p.drift.target {
+        DriftTarget::Bucket(t) => (
+            ResourceType::S3Bucket,
+            t.name.clone(),
+            Some(t.region.clone()),
+        ),
+        DriftTarget::Key { key, region } => {
+            (ResourceType::KmsKey, key.clone(), Some(region.clone()))
+        }
+        DriftTarget::OptOutPolicy { policy_id, .. } => (
+            ResourceType::Organization,
+            policy_id
+                .clone()
+                .unwrap_or_else(|| "organization".to_owned()),
+            None,
+        ),
+        DriftTarget::StreamProcessor { id, region, .. } => (
+            ResourceType::RekognitionStreamProcessor,
+            id.clone(),
+            Some(region.clone()),
+        ),
+    };
+    info!(
+        event_name = %p.drift.event_name,
+        by = %p.drift.change.by,
+        policy_type = p.policy.policy_type(),
+        resource = %id,
+        "a weakening call was prevented by an organization policy"
+    );
+    let detail = format!(
+        "{} by {} was prevented by {}: nothing changed, nothing written ({})",
+        p.drift.event_name, p.drift.change.by, p.policy, p.error
+    );
+    let mut result = ControlResult::new(PREVENTED, Status::Compliant, detail)
+        .with_severity(Severity::Low)
+        .with_after(serde_json::json!({
+            "event_name": p.drift.event_name,
+            "prevented_by": p.policy.policy_type(),
+            "by": p.drift.change.by,
+            "source_ip": p.drift.change.source_ip,
+            "event_time": p.drift.change.event_time,
+        }));
+    result.severity = Some(Severity::Low);
+    Resource {
+        kind,
+        id,
+        name: None,
+        role: None,
+        region,
+        account: None,
+        controls: vec![result],
+    }
 }

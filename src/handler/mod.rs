@@ -13,7 +13,7 @@ use crate::controls::Outcome;
 use crate::controls::kms_key_spec::{self, KeyInfo};
 use crate::controls::sse_kms::KeyTarget;
 use crate::event::{self, EventError, Plan, TriggerInfo, TriggerKind};
-use crate::opt_out;
+use crate::org_policy::opt_out;
 use crate::region;
 use crate::report::{AlertOutcome, ControlResult, Report, Resource, ResourceType, Status};
 use crate::{sink, standards};
@@ -111,6 +111,10 @@ pub struct App {
     pub clock: Option<i64>,
     /// The OUs of this `App`'s account, root first, read once when a rule names an OU.
     ous: tokio::sync::OnceCell<Result<Vec<String>, String>>,
+    /// The layers above this account's buckets (account Block Public Access, the
+    /// organization's S3 policy, RCPs and SCPs) and when they were read: trusted for
+    /// `GUARD_OPT_OUT_CACHE_SECONDS`, like the opt-out verdict (the same policies' reads).
+    layers: tokio::sync::Mutex<Option<(Instant, Arc<crate::org_policy::layers::Layers>)>>,
     /// In Lambda: the function's own ARN (from the invocation), what a notify-then-remediate
     /// schedule invokes unless `GUARD_SCHEDULE_TARGET_ARN` says otherwise.
     function_arn: Arc<Mutex<Option<String>>>,
@@ -127,6 +131,7 @@ impl App {
             dry_run: config.dry_run,
             clock: None,
             ous: tokio::sync::OnceCell::new(),
+            layers: tokio::sync::Mutex::const_new(None),
             function_arn: Arc::default(),
             history,
             principal: tokio::sync::OnceCell::new(),
@@ -169,6 +174,7 @@ impl App {
             dry_run: self.dry_run,
             clock: self.clock,
             ous: tokio::sync::OnceCell::new(),
+            layers: tokio::sync::Mutex::const_new(None),
             function_arn: Arc::clone(&self.function_arn),
         }
     }
@@ -214,6 +220,35 @@ impl App {
             .await
             .as_deref()
             .map_err(Clone::clone)
+    }
+
+    /// The layers above `account`'s buckets: its own Block Public Access configuration (read
+    /// with its credentials, in `region`) and the organization's policies (read from the
+    /// guard account). Concurrent callers (a sweep's buckets) wait for one read; a warm
+    /// process reads them again after `GUARD_OPT_OUT_CACHE_SECONDS`.
+    pub async fn layers(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Arc<crate::org_policy::layers::Layers> {
+        let mut slot = self.layers.lock().await;
+        if let Some((at, layers)) = &*slot
+            && at.elapsed() < self.config.opt_out_cache
+        {
+            return Arc::clone(layers);
+        }
+        let caller = self.opt_out_ask(account).caller;
+        let layers = Arc::new(
+            Box::pin(crate::aws::org_layers::read_layers(
+                &self.central.organizations(),
+                &self.clients.s3control(region),
+                account,
+                caller,
+            ))
+            .await,
+        );
+        *slot = Some((Instant::now(), Arc::clone(&layers)));
+        layers
     }
 
     /// Only the changes of this plan may be written (`apply --plan`).
@@ -410,7 +445,7 @@ impl App {
         // From the guard account: Organizations policies are read by the management
         // account or a delegated administrator, with the member as the target.
         let services = &self.config.opt_out_services;
-        let facts = organizations::read_opt_out(
+        let facts = organizations::read_opt_out_checked(
             &self.central.organizations(),
             account,
             services,
@@ -613,6 +648,7 @@ async fn run_plan(
         Plan::Scan => sweep(app, &[], account, deadline, unfinished, &Quiet).await,
         Plan::Drift(change) => drift::run(app, *change, account, deadline).await,
         Plan::BucketDeleted(target) => vec![deleted_bucket(&target)],
+        Plan::Prevented(prevented) => vec![drift::prevented(&prevented)],
     }
 }
 

@@ -60,6 +60,8 @@ EXPECTED = {
     "create-face-liveness-session.json": CREATE_FACE_LIVENESS_SESSION,
     "scheduled-scan.json": None,                   # the Sweep schedule rule, not a pattern
     "drift-put-bucket-policy.json": BUCKET_DRIFT,
+    # An SCP denied it: reported as prevented (no write), so the drift rule lets AccessDenied in.
+    "drift-put-bucket-policy-denied-by-scp.json": BUCKET_DRIFT,
     "drift-delete-bucket-policy.json": BUCKET_DRIFT,
     "drift-put-bucket-encryption.json": BUCKET_DRIFT,
     "drift-delete-bucket-encryption.json": BUCKET_DRIFT,
@@ -112,7 +114,7 @@ CASES = {
          **{f"drift-{n}.json": None for n in (
              "put-bucket-policy", "delete-bucket-policy", "put-bucket-encryption", "delete-bucket-encryption",
              "put-public-access-block", "delete-public-access-block", "put-bucket-tagging",
-             "delete-bucket-tagging")}},
+             "delete-bucket-tagging", "put-bucket-policy-denied-by-scp")}},
     ),
 }
 
@@ -200,8 +202,10 @@ def test_rules_route_each_sample(aws: dict[str, Any], case: str) -> None:
 
 
 def test_failed_calls_are_dropped_by_every_cloudtrail_rule() -> None:
-    for pattern in _pattern_rules({}).values():
-        assert pattern["detail"]["errorCode"] == [{"exists": False}]
+    """Except AccessDenied on bucket drift: a weakening call an SCP or RCP prevented."""
+    for name, pattern in _pattern_rules({}).items():
+        allowed = [{"exists": False}, "AccessDenied"] if name == BUCKET_DRIFT else [{"exists": False}]
+        assert pattern["detail"]["errorCode"] == allowed, name
         assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
 
 

@@ -22,6 +22,9 @@ import cfn
 #   member-account stack does not know. All five are read-only.
 UNSCOPABLE = {
     "s3:ListAllMyBuckets",
+    # Account-level: no resource type.
+    "s3:GetAccountPublicAccessBlock",
+    "organizations:ListEffectivePolicyValidationErrors",
     "organizations:DescribeOrganization",
     "organizations:DescribeEffectivePolicy",
     "organizations:ListParents",

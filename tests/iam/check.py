@@ -44,6 +44,9 @@ FUNCTION_ROLE = f"arn:aws:iam::{cfn.ACCOUNT_ID}:role/rekognition-guard-Remediati
 
 # Granted, and sent by no request of the function: each with why it is granted anyway.
 REASONED_UNUSED = {
+    ("RemediationPolicy/ReadOptOutPolicy", "organizations:ListEffectivePolicyValidationErrors"):
+        "asked only when the effective S3 policy enforces Block Public Access; moto has neither S3 policies nor "
+        "the operation (tests/layers.rs covers both with aws-smithy-mocks)",
     ("RuntimePolicy/WriteLogs", "logs:CreateLogStream"): "the Lambda service writes the function's logs with its role",
     ("RuntimePolicy/WriteLogs", "logs:PutLogEvents"): "the Lambda service writes the function's logs with its role",
     ("RuntimePolicy/OnFailureDestination", "sqs:SendMessage"):

@@ -57,6 +57,9 @@ pub enum OptOutFacts {
         path: EvaluationPath,
         effective: Box<Effective>,
         locks: Locks,
+        /// AWS's validation errors (`ListEffectivePolicyValidationErrors`): a policy that
+        /// exists but is not enforced. Empty when there are none or they could not be read.
+        not_enforced: Vec<String>,
     },
     /// Access denied wherever it mattered.
     Skipped {
@@ -159,7 +162,32 @@ fn control(outcome: &OptOutFacts, account_id: &str, service: &str) -> ControlRes
         OptOutFacts::Evaluated {
             path,
             effective,
+            not_enforced,
+            ..
+        } if !not_enforced.is_empty() => {
+            let verdict = effective.verdict(service);
+            ControlResult::new(
+                CONTROL_ID,
+                Status::NonCompliant,
+                format!(
+                    "{service}: the AI services opt-out policy is not enforced, so {service} may store and use the content: {}; path: {}",
+                    not_enforced.join("; "),
+                    path.describe()
+                ),
+            )
+            .with_severity(Severity::High)
+            .with_after(json!({
+                "service": service,
+                "opt_out_policy": verdict.setting,
+                "path": path.id(),
+                "not_enforced": not_enforced,
+            }))
+        }
+        OptOutFacts::Evaluated {
+            path,
+            effective,
             locks,
+            ..
         } => evaluated(path, effective, locks, service),
     }
 }

@@ -1,0 +1,104 @@
+//! The layers above one account's buckets, as read (`aws::org_layers`): the account-level
+//! Block Public Access configuration, the organization S3 policy and the RCPs and SCPs on the
+//! account's path. Turned here into what each bucket control's report says (`controls::Above`).
+//! Pure.
+
+use super::{Hierarchy, PolicyKind, deny, s3_policy};
+use crate::controls::Above;
+use crate::controls::public_access_block::PublicAccessBlock;
+use crate::policy::Requirement;
+
+/// What the Organizations reads found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrgLayers {
+    /// The account is in no organization: no organization policy applies.
+    NoOrganization,
+    Read(Box<OrgFacts>),
+    /// Not readable (denied, or an AWS error): no organization layer is counted.
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgFacts {
+    /// The account is the organization's management account: RCPs and SCPs do not apply.
+    pub management: bool,
+    pub rcps: Result<Hierarchy, String>,
+    pub scps: Result<Hierarchy, String>,
+    pub s3: Result<s3_policy::Verdict, String>,
+}
+
+/// Everything above one account's buckets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layers {
+    /// `GetPublicAccessBlock` on S3 Control: `Ok(None)` when the account has none.
+    pub account_bpa: Result<Option<PublicAccessBlock>, String>,
+    pub org: OrgLayers,
+}
+
+impl Layers {
+    /// Nothing known above the bucket (audit-only buckets, tests).
+    pub fn none() -> Layers {
+        Layers {
+            account_bpa: Ok(None),
+            org: OrgLayers::NoOrganization,
+        }
+    }
+
+    fn org(&self) -> Option<&OrgFacts> {
+        match &self.org {
+            OrgLayers::Read(facts) => Some(facts),
+            _ => None,
+        }
+    }
+
+    /// The layers that enforce all four Block Public Access flags for every bucket.
+    pub fn public_access_block(&self, leave_to_layers: bool) -> Above {
+        let mut enforcing = Vec::new();
+        if matches!(&self.account_bpa, Ok(Some(p)) if *p == PublicAccessBlock::ALL) {
+            enforcing.push("account".to_owned());
+        }
+        let mut notes = Vec::new();
+        if let Some(Ok(verdict)) = self.org().map(|o| &o.s3) {
+            if verdict.blocks_all {
+                enforcing.push(match &verdict.set_by {
+                    Some(source) => format!("organization policy {}", source.policy_id),
+                    None => "organization policy (the effective S3 policy)".to_owned(),
+                });
+            }
+            notes.extend(verdict.notes.iter().cloned());
+        }
+        Above {
+            enforcing,
+            partial: Vec::new(),
+            notes,
+            leave_to_layers,
+            setting: "GUARD_BUCKET_BPA",
+        }
+    }
+
+    /// The RCPs (enforcing) and SCPs (this organization's principals only) that deny plain
+    /// HTTP to the bucket of `req`. None for the management account.
+    pub fn tls_only(&self, req: &Requirement, leave_to_layers: bool) -> Above {
+        let mut above = Above {
+            leave_to_layers,
+            setting: "GUARD_TLS",
+            ..Above::default()
+        };
+        let Some(org) = self.org() else {
+            return above;
+        };
+        if let Ok(rcps) = &org.rcps {
+            above.enforcing = deny::tls_enforcers(rcps, PolicyKind::Rcp, req, org.management)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        }
+        if let Ok(scps) = &org.scps {
+            above.partial = deny::tls_enforcers(scps, PolicyKind::Scp, req, org.management)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        }
+        above
+    }
+}
