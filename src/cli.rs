@@ -23,7 +23,7 @@ pub mod objects;
 /// endpoint, region and credentials from the SDK's standard chain (AWS_ENDPOINT_URL
 /// points it at a local emulator).
 #[derive(Debug, Parser)]
-#[command(name = "rekognition-guard", version)]
+#[command(name = "rekognition-guard", version = VERSION)]
 pub struct Cli {
     /// Audit mode: write nothing, report `would-remediate` (same as GUARD_MODE=audit).
     #[arg(long, global = true)]
@@ -193,6 +193,15 @@ pub enum Format {
     /// `history`: comma-separated values with a header row.
     Csv,
 }
+
+/// `--version`: the crate's version and the git commit it was built from (`build.rs`;
+/// `unknown` from a tarball built without `REKOGNITION_GUARD_COMMIT`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("REKOGNITION_GUARD_COMMIT"),
+    ")"
+);
 
 /// How long a CLI run may take before it stops starting new work, by default.
 const CLI_BUDGET: Duration = Duration::from_secs(15 * 60);
