@@ -28,7 +28,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 /// `service Operation: Code: message`; the SDK's debug form is logged at debug level only
 /// (`-vv`), never shown.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{operation}: {message}", service.map(|s| format!("{s} ")).unwrap_or_default())]
+#[error("{}{operation}: {message}", .service.map(|s| format!("{s} ")).unwrap_or_default())]
 pub struct AwsError {
     /// The SDK crate's service (`s3`, `kms`...), when the error came from one.
     pub service: Option<&'static str>,
@@ -56,7 +56,7 @@ pub fn service_of<E>() -> Option<&'static str> {
 fn without_code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     use aws_sdk_s3::error::SdkError;
     let cause = root_cause(err);

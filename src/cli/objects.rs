@@ -8,7 +8,7 @@
 //! refused: its encryption fix is held by its dependents ("Do no harm") or it is exempt.
 
 use super::{Cli, Command, Format, bad_input, print_json};
-use crate::aws::{self, AwsError, clients::Clients};
+use crate::aws::{self, AwsError};
 use crate::change::StatesKind;
 use crate::config::{Config, Mode, is_account_id};
 use crate::event::{self, TriggerKind};
