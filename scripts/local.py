@@ -288,7 +288,7 @@ def schedule_group(endpoint, name="rekognition-guard-grace", region=REGION, acco
 
 
 # What each exit code of the CLI means (DESIGN.md, "Interfaces").
-EXIT_MEANING = {0: "all compliant, remediated or exempt", 1: "a control failed",
+EXIT_MEANING = {0: "all compliant, remediated or exempt", 1: "a control, the alert or the change record failed",
                 2: "bad input or configuration", 3: "non-compliance remains"}
 
 
