@@ -654,6 +654,51 @@ mod tests {
     }
 
     #[test]
+    fn the_end_of_a_duel_says_what_is_no_longer_restored_and_who_keeps_changing_it() {
+        let mut r = report(1, &[("tls-only", Status::NonCompliant)]);
+        r.resources[0].id = "acme-output".into();
+        r.resources[0].controls[0].detail = format!(
+            "restored 3 times in the last hour; last changed by ci; {}",
+            crate::state::DUEL_STOPPED
+        );
+        r.trigger.kind = TriggerKind::ConfigurationChanged;
+        r.trigger.account = Some("111122223333".into());
+        r.trigger.region = Some("eu-west-1".into());
+        let ci = "arn:aws:sts::111122223333:assumed-role/ci-deploy/pipeline-run-4711";
+        r.trigger.change = Some(crate::event::Change {
+            by: ci.into(),
+            source_ip: None,
+            event_time: None,
+        });
+        classify_all(&mut r);
+        assert_eq!(
+            subject(&r),
+            "[MEDIUM] rekognition-guard: tls-only no longer restored on acme-output: ci-deploy keeps changing it"
+        );
+        let b = body(&r);
+        assert!(
+            b.contains(&format!("stopped: tls-only on acme-output is no longer restored (3 restorations in the last hour); {ci} keeps changing it")),
+            "{b}"
+        );
+        // A long bucket name gives way in its middle; who keeps changing it stays.
+        r.resources[0].id = "custom-labels-console-us-east-1-3f9a1c2b7d".into();
+        let s = subject(&r);
+        assert!(s.len() <= MAX_SUBJECT_CHARS, "{s}");
+        assert!(
+            s.starts_with("[MEDIUM] tls-only no longer restored on custom-labels-"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("3f9a1c2b7d: ci-deploy keeps changing it"),
+            "{s}"
+        );
+        // Another hold (a dependent, say) is not the end of a duel.
+        r.resources[0].controls[0].detail = "held: account 444455556666 reads the bucket".into();
+        assert!(!subject(&r).contains("no longer restored"));
+        assert!(!body(&r).contains("stopped:"));
+    }
+
+    #[test]
     fn body_has_summary_then_parseable_json() {
         let mut r = report(
             1,
