@@ -406,6 +406,11 @@ fn body_within(report: &Report, fits: &dyn Fn(&str) -> bool) -> String {
         ),
         _ => head,
     };
+    // Which key the encryption fixes use (the AWS managed one unless GUARD_KMS_KEY_ID is set).
+    let head = match report.key_note() {
+        Some(note) => format!("{head}{note}\n"),
+        None => head,
+    };
     let lines = summary_lines(report);
     let compose = |lines: &[String], left_out: usize, json: &str| {
         let mut s = head.clone();
