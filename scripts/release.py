@@ -118,7 +118,7 @@ def sbom(arch: str, out: Path) -> None:
     target, _ = ARCHES[arch]
     produced = ROOT / f"{BIN}_bin.cdx.json"
     cmd = ["cargo", "cyclonedx", "--format", "json", "--describe", "binaries", "--target", target,
-           "--spec-version", "1.5", "-q"]
+           "--spec-version", "1.5", "--no-build-deps", "-q"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0 or not produced.exists():
         raise ReleaseError(f"cargo cyclonedx failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}; "

@@ -65,6 +65,8 @@ def test_the_sbom_lists_the_sdk_crates_of_the_binary_and_no_test_crate(dist: Pat
     for name, version in lock.items():
         assert components.get(name) == version, name
     assert not {"proptest", "aws-smithy-mocks", "tempfile"} & components.keys()
+    # Build-only crates are not in the binary; the C library it links is.
+    assert "cc" not in components and "aws-lc-sys" in components
 
 
 def test_the_checksums_cover_every_file(dist: Path) -> None:
