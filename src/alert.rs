@@ -179,7 +179,7 @@ const STOPPED: Duel = Duel {
 
 /// Whether drift stopped restoring this control (the other writer keeps undoing it).
 pub fn duel_stopped(c: &ControlResult) -> bool {
-    c.status == Status::NonCompliant && c.detail.ends_with(crate::state::DUEL_STOPPED)
+    c.status == Status::NonCompliant && c.detail.contains(crate::state::DUEL_STOPPED)
 }
 
 /// The bucket and the controls of a drift report that drift restored, or else that it
