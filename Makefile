@@ -48,10 +48,10 @@ checkov: deps
 	  -f template.yaml -f deploy/member-role.yaml -f deploy/forwarder.yaml
 
 # Every source file, however deep (src/sink/securityhub/*.rs is three levels down).
-# The first build compiles the AWS SDK (about 360 crates): measured 20 minutes on 2 cores;
-# `make test` then reuses it. Later builds take seconds to a minute.
+# The first build compiles the AWS SDK (about 280 crates): measured 16 and 29 minutes on 2 cores
+# shared with other builds (issue 28); `make test` then reuses it. Later builds take a minute or two.
 $(BIN): $(shell find src -name "*.rs") Cargo.toml build.rs
-	@test -e $(BIN) || echo "make: building $(BIN) with the AWS SDK (debug, the test build's features): the first build takes about 20 minutes on 2 cores, and make test reuses it"
+	@test -e $(BIN) || echo "make: building $(BIN) with the AWS SDK (debug, the test build's features): the first build takes 15 to 30 minutes on 2 cores, and make test reuses it"
 	$(CARGO) build $(CARGO_FEATURES)
 
 # Starts moto, creates a console bucket the way the console leaves it, runs the function
