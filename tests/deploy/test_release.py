@@ -87,6 +87,10 @@ def test_each_packaged_template_deploys_its_zip(dist: Path) -> None:
         assert function["Properties"]["CodeUri"] == names["zip"]
         assert function["Properties"]["Architectures"] == [arch]
         assert "BuildMethod" not in function.get("Metadata", {})
+        # SAM takes it as it takes template.yaml.
+        translated = cfn.translate(template)
+        [fn] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+        assert fn["Properties"]["Architectures"] == [arch]
         # Everything else is template.yaml's.
         original = cfn.load_template()
         for key in ("Parameters", "Outputs"):
