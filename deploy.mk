@@ -31,5 +31,5 @@ validate:
 	$(CFN_LINT) -- $(SAM_TEMPLATE)
 	$(PYTHON) tests/deploy/cfn.py $(SAM_TEMPLATE)
 
-test-deploy:
+test-deploy: sbom-deps
 	$(PYTHON) -m pytest -q tests/deploy

@@ -19,7 +19,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import typing
 
@@ -291,14 +290,46 @@ def schedule_group(endpoint, name="rekognition-guard-grace", region=REGION, acco
     return name, f"arn:aws:iam::{account}:role/rekognition-guard-SchedulerRole"
 
 
-def run(binary, env, event_path, *extra):
-    cmd = [binary, "invoke", "--event", event_path, "--format", "table", *extra]
-    print(f"$ {' '.join(cmd[0:1] + [os.path.relpath(c) if os.path.exists(c) else c for c in cmd[1:]])}")
-    proc = subprocess.run(cmd, env=env, text=True, capture_output=True)
+# What each exit code of the CLI means (DESIGN.md, "Interfaces").
+EXIT_MEANING = {0: "all compliant, remediated or exempt", 1: "a control, the alert or the change record failed",
+                2: "bad input or configuration", 3: "non-compliance remains"}
+
+
+def outcome(code):
+    """`non-compliance remains (exit 3)`: how the demo and `make invoke` show an exit code."""
+    return f"{EXIT_MEANING.get(code, 'unexpected exit code')} (exit {code})"
+
+
+def report_exit_code(report):
+    """The CLI's exit code for a report the Lambda returned (src/report.rs, `exit_code`):
+    1 failed or unfinished, 3 non-compliance remains, 0 otherwise. An SQS batch's response
+    says only which records failed."""
+    if "batchItemFailures" in report:
+        return 1 if report["batchItemFailures"] else 0
+    statuses = {c.get("status") for r in report.get("resources") or [] for c in r.get("controls") or []}
+    if ("failed" in statuses or report.get("unfinished") or (report.get("alert") or {}).get("error")
+            or (report.get("change_record") or {}).get("error")):
+        return 1
+    return 3 if statuses & {"would-remediate", "non-compliant"} else 0
+
+
+def run(binary, env, event_path, *extra, event=None):
+    """Runs `invoke` on `event_path`, or, when the run needs a changed copy (`event`), on that
+    copy through stdin: the command printed is one a person can copy (no temporary file)."""
+    shown = os.path.relpath(binary) if os.path.isabs(binary) else binary
+    if event is None:
+        cmd = [binary, "invoke", "--event", event_path, "--format", "table", *extra]
+        print(f"$ {shown} invoke --event {event_path} --format table {' '.join(extra)}".rstrip())
+    else:
+        cmd = [binary, "invoke", "--event", "-", "--format", "table", *extra]
+        print(f"$ {shown} invoke --event - --format table {' '.join(extra)}".rstrip()
+              + f" < {event_path}   # as changed above for the emulator")
+    stdin = json.dumps(event) if event is not None else None
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True, input=stdin)
     print(proc.stdout, end="")
     if proc.stderr.strip():
         print(proc.stderr, end="", file=sys.stderr)
-    print(f"(exit code {proc.returncode})\n")
+    print(f"({outcome(proc.returncode)})\n")
     return proc.returncode
 
 
@@ -310,7 +341,7 @@ def cli(binary, env, *args):
     print(proc.stdout, end="")
     if proc.stderr.strip():
         print(proc.stderr, end="", file=sys.stderr)
-    print(f"(exit code {proc.returncode})\n")
+    print(f"(exit {proc.returncode})\n")
     return proc.returncode, proc.stdout
 
 
@@ -438,12 +469,7 @@ def demo_project(args):
         training = params["trainingData"]["assets"][0]["groundTruthManifest"]["s3Object"]["bucket"]
         show(f"output bucket {output} before", bucket_state(endpoint, output))
         training_before = bucket_state(endpoint, training)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(event, f)
-        try:
-            code = run(args.binary, env_for(endpoint), f.name)
-        finally:
-            os.unlink(f.name)
+        code = run(args.binary, env_for(endpoint), sample, event=event)
         show(f"output bucket {output} after (encrypted with the project's key {params['kmsKeyId']})",
              bucket_state(endpoint, output))
         same = bucket_state(endpoint, training) == training_before
@@ -555,27 +581,24 @@ def demo_safety(args):
         topic, queue = alert_queue(endpoint)
         print(f"moto_server at {endpoint}\n")
         show(f"bucket {bucket} before: SSE-S3, read by account {partner}", bucket_state(endpoint, bucket))
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(event, f)
-        try:
-            print("1. No key configured: the fix would be aws/s3, which account "
-                  f"{partner} cannot use. Held.")
-            env = env_for(endpoint, GUARD_BUCKET_PREFIXES="acme-rekognition-", GUARD_ALERT_TOPIC_ARN=topic)
-            held = run(args.binary, env, f.name)
-            encryption_held = bucket_state(endpoint, bucket)["encryption"]
-            alerts = print_alerts(endpoint, queue)
-            kms = client(endpoint, "kms")
-            key_policy = {"Version": "2012-10-17", "Statement": [
-                {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                 "Action": "kms:*", "Resource": "*"},
-                {"Sid": "PartnerDecrypts", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{partner}:root"},
-                 "Action": "kms:Decrypt", "Resource": "*"}]}
-            key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
-                                 Policy=json.dumps(key_policy))["KeyMetadata"]["Arn"]
-            print(f"2. GUARD_KMS_KEY_ID={key}: its key policy grants kms:Decrypt to {partner}.")
-            fixed = run(args.binary, {**env, "GUARD_KMS_KEY_ID": key}, f.name)
-        finally:
-            os.unlink(f.name)
+        sample = "events/create-bucket-console.json"
+        print(f"The event: {sample} with bucketName {bucket}.")
+        print("1. No key configured: the fix would be aws/s3, which account "
+              f"{partner} cannot use. Held.")
+        env = env_for(endpoint, GUARD_BUCKET_PREFIXES="acme-rekognition-", GUARD_ALERT_TOPIC_ARN=topic)
+        held = run(args.binary, env, sample, event=event)
+        encryption_held = bucket_state(endpoint, bucket)["encryption"]
+        alerts = print_alerts(endpoint, queue)
+        kms = client(endpoint, "kms")
+        key_policy = {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "PartnerDecrypts", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{partner}:root"},
+             "Action": "kms:Decrypt", "Resource": "*"}]}
+        key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
+                             Policy=json.dumps(key_policy))["KeyMetadata"]["Arn"]
+        print(f"2. GUARD_KMS_KEY_ID={key}: its key policy grants kms:Decrypt to {partner}.")
+        fixed = run(args.binary, {**env, "GUARD_KMS_KEY_ID": key}, sample, event=event)
         after = bucket_state(endpoint, bucket)
         show(f"bucket {bucket} after (read back from the emulator)", after)
         named = any(partner in m["Body"] for m in alerts)
@@ -585,17 +608,29 @@ def demo_safety(args):
                      f"got {held} then {fixed}")
 
 
+def read_event(path):
+    """The sample event at `path`, or one line naming what is wrong and exit 2 (no traceback)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        sys.stderr.write(f"local.py: no event file {path}; the samples are in events/ (ls events/)\n")
+    except (OSError, ValueError) as e:
+        sys.stderr.write(f"local.py: cannot read the event {path}: {e}\n")
+    sys.exit(2)
+
+
 def invoke(args):
+    """`make invoke`: exits with the CLI's code (the Makefile shows 3 as non-compliance)."""
+    sample = read_event(args.event)
     with emulator() as endpoint:
-        event = seed_for_event(endpoint, json.load(open(args.event)))
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(event, f)
-        try:
-            guard = {**settings_for_event(event), **{k: v for k, v in os.environ.items() if k.startswith("GUARD_")}}
-            code = run(args.binary, env_for(endpoint, **guard), f.name)
-        finally:
-            os.unlink(f.name)
-        sys.exit(code)
+        original = json.dumps(sample, sort_keys=True)
+        event = seed_for_event(endpoint, sample)
+        changed = json.dumps(event, sort_keys=True) != original
+        guard = {**settings_for_event(event), **{k: v for k, v in os.environ.items() if k.startswith("GUARD_")}}
+        code = run(args.binary, env_for(endpoint, **guard), args.event, event=event if changed else None)
+    print(f"rerun: make invoke EVENT={args.event}")
+    sys.exit(code)
 
 
 def seed(args):

@@ -31,6 +31,7 @@ import fcntl
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -194,10 +195,112 @@ def podman_config():
             "CONTAINERS_STORAGE_CONF": str(conf / "storage.conf")}
 
 
+# --------------------------------------------------------------------------------------------
+# What the podman path changes on the host, put back when the last session ends: podman's CNI
+# plugins create a bridge (cni-podman0, with route_localnet=1 for its port mappings) and
+# iptables chains and rules in the filter and nat tables, and leave them after the containers
+# are gone. Sessions of any worktree share them (one podman storage per SAM_LOCAL_HOME), so the
+# first session records the host as it found it and the last one restores that, and only when
+# no container is running. The apt packages stay installed (README: what `make test` changes).
+# --------------------------------------------------------------------------------------------
+
+HOST_STATE_DIR = Path(os.environ.get("SAM_LOCAL_HOST_STATE", "/run/lock" if Path("/run/lock").is_dir() else tempfile.gettempdir()))
+HOST_LOCK = HOST_STATE_DIR / "rekognition-guard-sam-local.lock"
+HOST_BEFORE = HOST_STATE_DIR / "rekognition-guard-sam-local.before.json"
+TABLES = ("filter", "nat")
+# Interfaces podman's CNI bridge plugin names; no other new interface is ever removed.
+PODMAN_INTERFACES = ("cni-podman", "podman")
+
+
+def host_network():
+    """The host state the podman path changes: iptables rules (`-S`) per table, the network
+    interfaces, and route_localnet on each."""
+    rules = {}
+    for table in TABLES:
+        out = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True) \
+            if shutil.which("iptables") else None
+        rules[table] = out.stdout.splitlines() if out is not None and out.returncode == 0 else []
+    net = Path("/sys/class/net")
+    interfaces = sorted(p.name for p in net.iterdir()) if net.is_dir() else []
+    localnet = {}
+    for name in interfaces:
+        with contextlib.suppress(OSError):
+            localnet[name] = Path(f"/proc/sys/net/ipv4/conf/{name}/route_localnet").read_text().strip()
+    return {"rules": rules, "interfaces": interfaces, "route_localnet": localnet}
+
+
+def undo_plan(before, now):
+    """The commands that take the host from `now` back to `before` (pure): rules added since,
+    deleted last-added first; chains added since, flushed and deleted; podman interfaces added
+    since, deleted; route_localnet put back on the interfaces that were there."""
+    plan = []
+    for table in TABLES:
+        had = set(before["rules"].get(table, []))
+        added = [r for r in now["rules"].get(table, []) if r not in had]
+        for rule in reversed([r for r in added if r.startswith("-A ")]):
+            plan.append(["iptables", "-t", table, "-D", *shlex.split(rule)[1:]])
+        chains = [r.split()[1] for r in added if r.startswith("-N ")]
+        plan += [["iptables", "-t", table, "-F", c] for c in chains]
+        plan += [["iptables", "-t", table, "-X", c] for c in chains]
+    for name in now["interfaces"]:
+        if name not in before["interfaces"] and name.startswith(PODMAN_INTERFACES):
+            plan.append(["ip", "link", "delete", name])
+    for name, value in before["route_localnet"].items():
+        if name in now["route_localnet"] and now["route_localnet"][name] != value:
+            plan.append(["sysctl", "-q", "-w", f"net.ipv4.conf.{name}.route_localnet={value}"])
+    return plan
+
+
+def containers_running(env):
+    proc = subprocess.run(["podman", "ps", "-q"], capture_output=True, text=True, env={**os.environ, **env})
+    return proc.returncode != 0 or bool(proc.stdout.strip())
+
+
+@contextlib.contextmanager
+def host_restored(env):
+    """Records the host's network state before the first of concurrent sessions, and restores
+    it after the last (an exclusive lock then succeeds: no other session holds it shared)."""
+    HOST_STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(HOST_LOCK, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not HOST_BEFORE.exists():
+            HOST_BEFORE.write_text(json.dumps(host_network()))
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                say("host: another session is running; it puts the host's network back when it ends")
+            else:
+                restore_host(env)
+
+
+def restore_host(env):
+    """Puts the recorded network state back, unless a container still runs (another worktree's
+    session without this code): then says what is left and how to undo it."""
+    try:
+        before = json.loads(HOST_BEFORE.read_text())
+    except (OSError, ValueError):
+        return
+    plan = undo_plan(before, host_network())
+    if not plan:
+        HOST_BEFORE.unlink(missing_ok=True)
+        return
+    if containers_running(env):
+        say("host: a container is still running; left in place: " + "; ".join(" ".join(c) for c in plan))
+        return
+    failed = [c for c in plan if subprocess.run(c, capture_output=True).returncode != 0]
+    say(f"host: network put back as before the session ({len(plan) - len(failed)} changes undone)"
+        + (f"; could not undo: {'; '.join(' '.join(c) for c in failed)}" if failed else ""))
+    HOST_BEFORE.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def engine():
     """Docker when its daemon answers; else a podman API service of this run's own, stopped by
-    its PID on exit."""
+    its PID on exit, and the host's network put back as it was (`host_restored`)."""
     if docker_daemon():
         yield Engine("docker", ["docker"])
         return
@@ -205,6 +308,13 @@ def engine():
         raise SamLocalError(f"no container engine: no Docker daemon answers and podman is not installed "
                             f"(run `make sam-deps`); {SKIP_HINT}")
     env = podman_config()
+    with host_restored(env), podman_service(env) as eng:
+        yield eng
+
+
+@contextlib.contextmanager
+def podman_service(env):
+    """A podman API service of this run's own, stopped by its PID on exit."""
     sockdir = Path(tempfile.mkdtemp(prefix="rekognition-guard-podman-"))
     sock = sockdir / "podman.sock"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -499,7 +609,9 @@ def cmd_check(_args):
 
 
 def cmd_invoke(args):
-    sample = json.loads(Path(args.event).read_text())
+    """`make sam-local`: exits as the CLI would on the same report (the Makefile shows 3 as
+    non-compliance, not as an error)."""
+    sample = local.read_event(args.event)
     with local.emulator() as endpoint:
         event = local.seed_for_event(endpoint, sample)
         region = local.stack_region(event)
@@ -521,10 +633,13 @@ def cmd_invoke(args):
             local.show(f"bucket {bucket} before", before[bucket, account])
             local.show(f"bucket {bucket} after (read back from the emulator)", local.bucket_state(endpoint, bucket, account))
         print(f"sam local invoke took {invocation.seconds:.1f} s")
-        if invocation.report() is None:
+        report = invocation.report()
+        if report is None:
             sys.exit("sam-local: the function returned no report (see SAM's output above)")
-        if invocation.error:
-            sys.exit(1)
+        code = 1 if invocation.error else local.report_exit_code(report)
+        print(f"({local.outcome(code)})")
+    print(f"rerun: make sam-local EVENT={args.event}")
+    sys.exit(code)
 
 
 def main():

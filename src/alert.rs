@@ -165,36 +165,90 @@ fn ascii(s: &str) -> String {
         .collect()
 }
 
-/// `… tls-only restored on BUCKET in ACCOUNT/REGION after PRINCIPAL removed it`, for a
-/// drift event that restored a bucket. SNS caps subjects at 100 characters, which the
-/// fixed words nearly fill, so the first form that fits is taken: with the
-/// `rekognition-guard:` head, then without; the principal as `ci/build-42` (a session of
-/// role `ci` in the event's account), then as the role alone, then cut with `...`;
-/// last, the whole line cut. The full ARN is always in the body.
+/// How a drift subject tells what happened to a bucket's controls.
+#[derive(Debug, PartialEq, Eq)]
+struct Duel {
+    /// After the control names: ` restored on ` or ` no longer restored on `.
+    verb: &'static str,
+    /// Between the place and the principal, and after the principal.
+    join: &'static str,
+    tail: &'static str,
+    /// Whether the subject names the account and Region (the stopped duel leaves them to
+    /// the body: who keeps changing the bucket matters more, and both rarely fit).
+    with_place: bool,
+}
+
+/// A drift restoration: `tls-only restored on B in A/R after ci removed it`.
+const RESTORED: Duel = Duel {
+    verb: " restored on ",
+    join: " after ",
+    tail: " removed it",
+    with_place: true,
+};
+
+/// The end of a duel (restorations stopped, `state::DUEL_STOPPED`): what is no longer
+/// restored, and who keeps changing it.
+const STOPPED: Duel = Duel {
+    verb: " no longer restored on ",
+    join: ": ",
+    tail: " keeps changing it",
+    with_place: false,
+};
+
+/// Whether drift stopped restoring this control (the other writer keeps undoing it).
+pub fn duel_stopped(c: &ControlResult) -> bool {
+    c.status == Status::NonCompliant && c.detail.contains(crate::state::DUEL_STOPPED)
+}
+
+/// The bucket and the controls of a drift report that drift restored, or else that it
+/// stopped restoring, with how to say it.
+fn drift_outcome(report: &Report) -> Option<(&str, Vec<&str>, &'static Duel)> {
+    let pick = |keep: &dyn Fn(&ControlResult) -> bool| {
+        report.resources.iter().find_map(|r| {
+            let controls: Vec<&str> = r
+                .controls
+                .iter()
+                .filter(|c| keep(c))
+                .map(|c| c.control.as_str())
+                .collect();
+            (r.kind == ResourceType::S3Bucket && !controls.is_empty())
+                .then_some((r.id.as_str(), controls))
+        })
+    };
+    pick(&|c| c.status == Status::Remediated)
+        .map(|(b, c)| (b, c, &RESTORED))
+        .or_else(|| pick(&duel_stopped).map(|(b, c)| (b, c, &STOPPED)))
+}
+
+/// `… tls-only restored on BUCKET in ACCOUNT/REGION after PRINCIPAL removed it` for a
+/// drift event that restored a bucket, and `… tls-only no longer restored on BUCKET in
+/// ACCOUNT/REGION: PRINCIPAL keeps changing it` for the one that ended a duel. SNS caps
+/// subjects at 100 characters, which the fixed words nearly fill, so the first form that
+/// fits is taken: with the `rekognition-guard:` head, then without; the principal as
+/// `ci/build-42` (a session of role `ci` in the event's account), then as the role alone,
+/// then cut with `...`; last, the whole line cut. The full ARN is always in the body.
 fn restored_subject(report: &Report, severity: &str, place: &str) -> Option<String> {
     if report.trigger.kind != TriggerKind::ConfigurationChanged {
         return None;
     }
     let by = &report.trigger.change.as_ref()?.by;
-    let (bucket, restored) = report.resources.iter().find_map(|r| {
-        let restored: Vec<&str> = r
-            .controls
-            .iter()
-            .filter(|c| c.status == Status::Remediated)
-            .map(|c| c.control.as_str())
-            .collect();
-        (r.kind == ResourceType::S3Bucket && !restored.is_empty()).then_some((&r.id, restored))
-    })?;
+    let (bucket, restored, duel) = drift_outcome(report)?;
+    let Duel {
+        verb,
+        join,
+        tail,
+        with_place,
+    } = duel;
+    let place = if *with_place { place } else { "" };
     let account = report.trigger.account.as_deref();
     let (session, role) = (
         ascii(&short_principal(by, account, true)),
         ascii(&short_principal(by, account, false)),
     );
     let what = ascii(&format!(
-        "{} restored on {bucket}{place} after ",
+        "{}{verb}{bucket}{place}{join}",
         restored.join(", ")
     ));
-    let tail = " removed it";
     let heads = [
         format!("[{severity}] rekognition-guard: "),
         format!("[{severity}] "),
@@ -230,19 +284,17 @@ fn restored_subject(report: &Report, severity: &str, place: &str) -> Option<Stri
             )
         })
     };
-    let after = format!(" after {role}{tail}");
-    let bare = format!("{short}{controls} restored on {place}");
+    let after = format!("{join}{role}{tail}");
+    let bare = format!("{short}{controls}{verb}{place}");
     if let Some(shown) = shorten(bare.len() + after.len()) {
-        return Some(format!(
-            "{short}{controls} restored on {shown}{place}{after}"
-        ));
+        return Some(format!("{short}{controls}{verb}{shown}{place}{after}"));
     }
-    let unnamed = format!("{short}{controls} restored on {bucket}{place}");
+    let unnamed = format!("{short}{controls}{verb}{bucket}{place}");
     if fits(&unnamed) {
         return Some(unnamed);
     }
     if let Some(shown) = shorten(bare.len()) {
-        return Some(format!("{short}{controls} restored on {shown}{place}"));
+        return Some(format!("{short}{controls}{verb}{shown}{place}"));
     }
     Some(format!("{}...", &unnamed[..MAX_SUBJECT_CHARS - 3]))
 }
@@ -360,6 +412,21 @@ fn body_within(report: &Report, fits: &dyn Fn(&str) -> bool) -> String {
             c.source_ip.as_deref().unwrap_or("an unknown address"),
             c.event_time.as_deref().unwrap_or("an unknown time")
         ),
+        None => head,
+    };
+    let head = match (&t.change, drift_outcome(report)) {
+        (Some(c), Some((bucket, controls, duel))) if *duel == STOPPED => format!(
+            "{head}stopped: {} on {bucket} is no longer restored ({} restorations in the last \
+             hour); {} keeps changing it: ask them to stop, or exempt the bucket\n",
+            controls.join(", "),
+            crate::state::MAX_RESTORATIONS,
+            c.by,
+        ),
+        _ => head,
+    };
+    // Which key the encryption fixes use (the AWS managed one unless GUARD_KMS_KEY_ID is set).
+    let head = match report.key_note() {
+        Some(note) => format!("{head}{note}\n"),
         None => head,
     };
     let lines = summary_lines(report);
@@ -607,6 +674,51 @@ mod tests {
             subject(&r),
             "[MEDIUM] rekognition-guard: 1 remediated in 111122223333/eu-west-1"
         );
+    }
+
+    #[test]
+    fn the_end_of_a_duel_says_what_is_no_longer_restored_and_who_keeps_changing_it() {
+        let mut r = report(1, &[("tls-only", Status::NonCompliant)]);
+        r.resources[0].id = "acme-output".into();
+        r.resources[0].controls[0].detail = format!(
+            "restored 3 times in the last hour; last changed by ci; {}",
+            crate::state::DUEL_STOPPED
+        );
+        r.trigger.kind = TriggerKind::ConfigurationChanged;
+        r.trigger.account = Some("111122223333".into());
+        r.trigger.region = Some("eu-west-1".into());
+        let ci = "arn:aws:sts::111122223333:assumed-role/ci-deploy/pipeline-run-4711";
+        r.trigger.change = Some(crate::event::Change {
+            by: ci.into(),
+            source_ip: None,
+            event_time: None,
+        });
+        classify_all(&mut r);
+        assert_eq!(
+            subject(&r),
+            "[MEDIUM] rekognition-guard: tls-only no longer restored on acme-output: ci-deploy keeps changing it"
+        );
+        let b = body(&r);
+        assert!(
+            b.contains(&format!("stopped: tls-only on acme-output is no longer restored (3 restorations in the last hour); {ci} keeps changing it")),
+            "{b}"
+        );
+        // A long bucket name gives way in its middle; who keeps changing it stays.
+        r.resources[0].id = "custom-labels-console-us-east-1-3f9a1c2b7d".into();
+        let s = subject(&r);
+        assert!(s.len() <= MAX_SUBJECT_CHARS, "{s}");
+        assert!(
+            s.starts_with("[MEDIUM] tls-only no longer restored on custom-labels-"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("3f9a1c2b7d: ci-deploy keeps changing it"),
+            "{s}"
+        );
+        // Another hold (a dependent, say) is not the end of a duel.
+        r.resources[0].controls[0].detail = "held: account 444455556666 reads the bucket".into();
+        assert!(!subject(&r).contains("no longer restored"));
+        assert!(!body(&r).contains("stopped:"));
     }
 
     #[test]

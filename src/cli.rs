@@ -24,7 +24,7 @@ mod policies;
 /// endpoint, region and credentials from the SDK's standard chain (AWS_ENDPOINT_URL
 /// points it at a local emulator).
 #[derive(Debug, Parser)]
-#[command(name = "rekognition-guard", version)]
+#[command(name = "rekognition-guard", version = VERSION)]
 pub struct Cli {
     /// Audit mode: write nothing, report `would-remediate` (same as GUARD_MODE=audit).
     #[arg(long, global = true)]
@@ -208,12 +208,35 @@ pub enum Format {
     Csv,
 }
 
+/// `--version`: the crate's version and the git commit it was built from (`build.rs`;
+/// `unknown` from a tarball built without `REKOGNITION_GUARD_COMMIT`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("REKOGNITION_GUARD_COMMIT"),
+    ")"
+);
+
 /// How long a CLI run may take before it stops starting new work, by default.
 const CLI_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 fn bad_input(message: impl std::fmt::Display) -> u8 {
     eprintln!("rekognition-guard: {message}");
     exit::BAD_INPUT
+}
+
+/// The message when no Region is configured: the SDK would otherwise try the instance
+/// metadata service and fail each request with "missing signing region".
+pub const NO_REGION: &str = "no AWS Region configured: set AWS_REGION (e.g. AWS_REGION=us-east-1), or region in the AWS profile";
+
+/// The SDK clients of a command that calls AWS: exit 2 with one line, before any request,
+/// when the standard chain finds no Region.
+pub(crate) async fn aws_clients() -> Result<Clients, u8> {
+    let clients = Clients::from_env().await;
+    match clients.home_region() {
+        Some(_) => Ok(clients),
+        None => Err(bad_input(NO_REGION)),
+    }
 }
 
 /// A scope rules document from a file: one line naming the file, line and reason.
@@ -348,7 +371,11 @@ pub async fn run(cli: Cli) -> u8 {
         Some(ReportFormat::Ocsf) => Some(Format::Ocsf),
         None => None,
     });
-    let router = Router::new(App::new(config, Clients::from_env().await));
+    let clients = match aws_clients().await {
+        Ok(clients) => clients,
+        Err(code) => return code,
+    };
+    let router = Router::new(App::new(config, clients));
     let app = &*router.app;
     let home = app.clients.home_region();
     let deadline = Instant::now() + Duration::from_secs(cli.deadline_seconds);
@@ -559,7 +586,11 @@ async fn invoke_records(
         "rekognition-guard: {} is {what}: handling each record as its EventBridge event",
         path.display()
     );
-    let router = Router::new(App::new(config, Clients::from_env().await));
+    let clients = match aws_clients().await {
+        Ok(clients) => clients,
+        Err(code) => return code,
+    };
+    let router = Router::new(App::new(config, clients));
     let mut reports = Vec::new();
     for (e, p) in parsed {
         match router.handle_event(e, p, deadline).await {

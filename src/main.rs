@@ -37,9 +37,12 @@ async fn main() -> ExitCode {
 }
 
 /// CLI: human logs on stderr, so stdout stays the report. `RUST_LOG` overrides.
+/// By default the SDK's configuration loader only speaks up for errors: its warnings
+/// (the instance metadata service, tried for a Region or credentials, is absent off EC2)
+/// would bury the one line the CLI prints about what to set.
 fn init_cli_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,aws_config=error",
         1 => "info",
         _ => "debug",
     };

@@ -343,6 +343,53 @@ impl Report {
         }
     }
 
+    /// The keys this report's SSE-KMS fixes (made or proposed) encrypt with, in order:
+    /// `None` for the AWS managed `aws/s3` key (a fix that names no key).
+    pub fn fix_keys(&self) -> Vec<Option<String>> {
+        let mut keys = Vec::new();
+        let fixes = self.results().filter(|(_, c)| {
+            c.control == "sse-kms"
+                && matches!(c.status, Status::Remediated | Status::WouldRemediate)
+        });
+        for (_, c) in fixes {
+            let state = c.states.as_ref().map(|s| &s.after).or(c.after.as_ref());
+            let Some(Value::Object(state)) = state else {
+                continue;
+            };
+            let key = state
+                .get("KMSMasterKeyID")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    /// Which key the SSE-KMS fixes use, for the summary line; with the AWS managed key,
+    /// how to use one's own (the SAM template configures a customer managed key; the CLI
+    /// uses `aws/s3` unless told).
+    pub fn key_note(&self) -> Option<String> {
+        let keys = self.fix_keys();
+        if keys.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = keys
+            .iter()
+            .map(|k| match k {
+                None => "the AWS managed aws/s3 key".to_owned(),
+                Some(k) => format!("key {k}"),
+            })
+            .collect();
+        let hint = if keys.contains(&None) {
+            ": set GUARD_KMS_KEY_ID for your own"
+        } else {
+            ""
+        };
+        Some(format!("SSE-KMS with {}{hint}", names.join(", ")))
+    }
+
     pub fn needs_attention(&self) -> bool {
         self.results().any(|(_, c)| c.status.needs_attention())
             || !self.unfinished.is_empty()
@@ -408,9 +455,13 @@ impl Report {
             .map(|(status, n)| format!("{n} {}", status.as_str()))
             .collect();
         if !counts.is_empty() {
+            let key = self
+                .key_note()
+                .map(|note| format!("; {note}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "summary: {} across {} resources",
+                "summary: {} across {} resources{key}",
                 counts.join(", "),
                 self.resources.len()
             );
@@ -489,6 +540,29 @@ mod tests {
             unfinished: Vec::new(),
             change_record: None,
         }
+    }
+
+    #[test]
+    fn the_summary_line_names_the_key_of_the_encryption_fixes() {
+        use serde_json::json;
+        let with_after = |after: Value| {
+            let mut r = report(&[Status::Remediated]);
+            r.resources[0].controls[0].after = Some(after);
+            r
+        };
+        let aws_managed = with_after(json!({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": null}));
+        assert!(
+            aws_managed.to_table().contains(
+                "summary: 1 remediated across 1 resources; SSE-KMS with the AWS managed aws/s3 key: set GUARD_KMS_KEY_ID for your own"
+            ),
+            "{}",
+            aws_managed.to_table()
+        );
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/k";
+        let own = with_after(json!({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn}));
+        assert_eq!(own.key_note(), Some(format!("SSE-KMS with key {arn}")));
+        // Nothing encrypted: no key to name.
+        assert_eq!(report(&[Status::Compliant]).key_note(), None);
     }
 
     #[test]

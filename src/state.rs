@@ -14,6 +14,9 @@ use std::time::Duration;
 /// Restorations of one bucket allowed within [`WINDOW`]; the next drift is only reported.
 pub const MAX_RESTORATIONS: u32 = 3;
 pub const WINDOW: Duration = Duration::from_secs(3600);
+/// In the detail of a control drift no longer restores (`handler::drift`); the alert
+/// finds those by it, to say what was stopped and who keeps changing it.
+pub const DUEL_STOPPED: &str = "not restored again until the other writer stops";
 
 /// The answer to "may I restore this bucket once more?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

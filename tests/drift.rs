@@ -479,12 +479,23 @@ async fn duel(guards: &[&App], queue: &str) {
         held.detail
     );
     let (subject, body) = subject_and_body(&common::drain(queue).await);
+    // What was stopped, and who keeps changing it (the role: the whole ARN is in the body).
+    assert!(subject.starts_with("[HIGH] "), "{subject}");
     assert!(
-        // The held control, and ai-opt-out (the emulator's account is in no organization).
-        subject.starts_with("[HIGH] rekognition-guard: 2 non-compliant"),
+        subject.contains(&format!(
+            "tls-only no longer restored on {bucket}: ci-deploy"
+        )),
         "{subject}"
     );
+    assert!(subject.ends_with(" keeps changing it"), "{subject}");
+    assert!(subject.len() <= 100);
     assert!(body.contains("restored 3 times in the last hour"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "stopped: tls-only on {bucket} is no longer restored (3 restorations in the last hour); {CI} keeps changing it"
+        )),
+        "{body}"
+    );
 }
 
 #[tokio::test]

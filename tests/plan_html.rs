@@ -6,7 +6,7 @@
 //! and a screenshot is kept in `target/test-artifacts/plan.png` for people to look at.
 //!
 //! Chromium is a dependency of this suite, not an option: without it the tests fail and
-//! say how to install it (`make deps` does).
+//! say how to install it (`make browser` does).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod common;
@@ -148,7 +148,7 @@ fn run(mut cmd: Command, limit: Duration) -> (Option<i32>, String, String) {
 
 /// Where Chromium is: `CHROMIUM` if set, else `chromium` on `PATH`.
 fn find_chromium(env: Option<OsString>, path: Option<OsString>) -> Result<PathBuf, String> {
-    const HOW: &str = "install Debian's chromium: make deps does \
+    const HOW: &str = "install Debian's chromium: make browser does \
                        (apt-get install chromium), or set CHROMIUM to its path";
     if let Some(explicit) = env {
         let p = PathBuf::from(explicit);
@@ -470,7 +470,7 @@ fn a_hostile_plan_file_renders_inert_in_chromium() {
 fn a_missing_chromium_fails_and_says_how_to_install_it() {
     let empty = tempfile::tempdir().unwrap();
     let err = find_chromium(None, Some(empty.path().into())).unwrap_err();
-    assert!(err.contains("make deps"), "{err}");
+    assert!(err.contains("make browser"), "{err}");
     let err = find_chromium(Some("/nonexistent/chromium".into()), None).unwrap_err();
     assert!(err.contains("install Debian's chromium"), "{err}");
     let dir = tempfile::tempdir().unwrap();

@@ -25,10 +25,14 @@ pub mod sts;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
-/// An AWS call that failed after the SDK's retries, kept with its source.
+/// An AWS call that failed after the SDK's retries, kept with its source. Shown as
+/// `service Operation: Code: message`; the SDK's debug form is logged at debug level only
+/// (`-vv`), never shown.
 #[derive(Debug, thiserror::Error)]
-#[error("{operation}: {message}")]
+#[error("{}{operation}: {message}", .service.map(|s| format!("{s} ")).unwrap_or_default())]
 pub struct AwsError {
+    /// The SDK crate's service (`s3`, `kms`...), when the error came from one.
+    pub service: Option<&'static str>,
     pub operation: &'static str,
     /// The service's error code, when it sent one.
     pub code: Option<String>,
@@ -39,18 +43,60 @@ pub struct AwsError {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+/// The service of an SDK operation error type (`aws_sdk_s3::operation::…` → `s3`).
+pub fn service_of<E>() -> Option<&'static str> {
+    std::any::type_name::<E>()
+        .split("::")
+        .next()
+        .and_then(|krate| krate.strip_prefix("aws_sdk_"))
+}
+
+/// What went wrong when no service error code came back, in one line: the kind of failure
+/// and its innermost cause (`Connection refused (os error 111)`), not the chain of
+/// wrappers and their debug forms that `DisplayErrorContext` prints.
+fn without_code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    let cause = root_cause(err);
+    match err {
+        SdkError::ConstructionFailure(_) => format!("the request could not be built: {cause}"),
+        SdkError::TimeoutError(_) => format!("timed out: {cause}"),
+        SdkError::DispatchFailure(d) if d.is_timeout() => format!("timed out: {cause}"),
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            format!("could not reach the endpoint: {cause}")
+        }
+        SdkError::DispatchFailure(_) => format!("the request was not sent: {cause}"),
+        SdkError::ResponseError(_) => format!("the response could not be read: {cause}"),
+        _ => cause,
+    }
+}
+
+/// The Display of the innermost error of a chain.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = err;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
 impl AwsError {
     pub fn from_sdk<E>(operation: &'static str, err: aws_sdk_s3::error::SdkError<E>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let service = service_of::<E>();
+        tracing::debug!(service, operation, error = ?err, "AWS call failed");
         let code = err.code().map(str::to_owned);
         let status = err.raw_response().map(|r| r.status().as_u16());
         let mut message = match (&code, err.message(), status) {
             (Some(code), Some(msg), _) => format!("{code}: {msg}"),
             (Some(code), None, _) => code.clone(),
             (None, _, Some(status)) => format!("HTTP {status} without an error code"),
-            (None, _, None) => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+            (None, _, None) => without_code(&err),
         };
         // A permission error names the IAM action, the resource and the role, and what to
         // check: it does not clear by itself, so the reader must know what to fix.
@@ -59,6 +105,7 @@ impl AwsError {
             message = format!("{message}; {}", denied.explain());
         }
         Self {
+            service,
             operation,
             code,
             status,
@@ -79,6 +126,7 @@ impl AwsError {
     /// An error found in an answer rather than returned by the service.
     pub fn new(operation: &'static str, message: impl Into<String>) -> Self {
         Self {
+            service: None,
             operation,
             code: None,
             status: None,

@@ -34,7 +34,11 @@ pub async fn plan(
     config.mode = Mode::Audit;
     config.dry_run = true;
     let scope = config.scope;
-    let router = Router::new(App::new(config, Clients::from_env().await));
+    let clients = match super::aws_clients().await {
+        Ok(clients) => clients,
+        Err(code) => return code,
+    };
+    let router = Router::new(App::new(config, clients));
     let app = &*router.app;
     let principal = app.principal().await.ok().map(str::to_owned);
     let account = match app.account().await {
@@ -165,7 +169,11 @@ pub async fn apply(
     if doc.scope == Scope::Organization && !doc.regions.is_empty() {
         config.regions = doc.regions.clone();
     }
-    let router = Router::new(App::new(config, Clients::from_env().await).with_plan(approved));
+    let clients = match super::aws_clients().await {
+        Ok(clients) => clients,
+        Err(code) => return code,
+    };
+    let router = Router::new(App::new(config, clients).with_plan(approved));
     let app = &*router.app;
     let own = match app.account().await {
         Ok(a) => a.to_owned(),
@@ -258,7 +266,15 @@ pub fn since(text: Option<&str>) -> Result<Option<i64>, String> {
 
 /// `history`: one row per change.
 pub async fn history(config: Config, filter: Filter<'_>, format: Option<Format>) -> u8 {
-    let store = Store::configured(&config, &Clients::from_env().await);
+    // A local JSONL file needs no Region; the DynamoDB table does.
+    let clients = match config.state_table {
+        Some(_) => match super::aws_clients().await {
+            Ok(clients) => clients,
+            Err(code) => return code,
+        },
+        None => Clients::from_env().await,
+    };
+    let store = Store::configured(&config, &clients);
     let records = match store.list().await {
         Ok(r) => r,
         Err(e) => {
@@ -373,7 +389,11 @@ pub enum UndoTarget<'a> {
 /// reading back, and records each undo as a change of its own.
 pub async fn undo(config: Config, target: UndoTarget<'_>, force: bool) -> u8 {
     let exempt_tag = config.exempt_tag.clone();
-    let router = Router::new(App::new(config, Clients::from_env().await));
+    let clients = match super::aws_clients().await {
+        Ok(clients) => clients,
+        Err(code) => return code,
+    };
+    let router = Router::new(App::new(config, clients));
     let app = &*router.app;
     let records = match app.history.list().await {
         Ok(r) => r,

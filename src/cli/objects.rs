@@ -8,7 +8,7 @@
 //! refused: its encryption fix is held by its dependents ("Do no harm") or it is exempt.
 
 use super::{Cli, Command, Format, bad_input, print_json};
-use crate::aws::{self, AwsError, clients::Clients};
+use crate::aws::{self, AwsError};
 use crate::change::StatesKind;
 use crate::config::{Config, Mode, is_account_id};
 use crate::event::{self, TriggerKind};
@@ -57,7 +57,11 @@ pub async fn run(cli: &Cli, config: &mut Config) -> Option<u8> {
                 inventory: *inventory,
                 concurrency: concurrency.map_or(config.scan_concurrency, usize::from),
             };
-            let app = App::new(std::mem::take(config), Clients::from_env().await);
+            let clients = match super::aws_clients().await {
+                Ok(clients) => clients,
+                Err(code) => return Some(code),
+            };
+            let app = App::new(std::mem::take(config), clients);
             let bar = bars();
             let (census, code) = census(&app, &args, &*bar).await;
             if let Some(c) = census {
@@ -104,7 +108,11 @@ pub async fn run(cli: &Cli, config: &mut Config) -> Option<u8> {
                 concurrency: concurrency.map_or(config.scan_concurrency, usize::from),
                 token_seed: crate::metrics::now_millis().to_string(),
             };
-            let app = App::new(std::mem::take(config), Clients::from_env().await);
+            let clients = match super::aws_clients().await {
+                Ok(clients) => clients,
+                Err(code) => return Some(code),
+            };
+            let app = App::new(std::mem::take(config), clients);
             let bar = bars();
             let (summary, code) = reencrypt(&app, &args, deadline, &*bar).await;
             if let Some(s) = summary {
@@ -118,7 +126,11 @@ pub async fn run(cli: &Cli, config: &mut Config) -> Option<u8> {
                     "--account {bad:?} is not a 12-digit account id"
                 )));
             }
-            let app = App::new(std::mem::take(config), Clients::from_env().await);
+            let clients = match super::aws_clients().await {
+                Ok(clients) => clients,
+                Err(code) => return Some(code),
+            };
+            let app = App::new(std::mem::take(config), clients);
             let (jobs, code) = jobs(&app, account.as_deref(), job.as_deref()).await;
             print(format, &jobs, |j: &Vec<objects::job::JobStatus>| {
                 objects::job::jobs_table(j)

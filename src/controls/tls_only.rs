@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 pub const ID: &str = "tls-only";
 
 /// A summary of a policy for reports: never the full document (it may be large and
-/// sensitive), but enough to see what changed.
+/// sensitive), but enough to see what changed. `denies_outdated_tls` (with the
+/// `min_tls_version` it was checked against) only when a minimum is configured: without
+/// one there is nothing to deny, and `true` would claim a condition the policy lacks.
 fn summary(doc: Option<&Map<String, Value>>, req: &Requirement) -> Value {
     let Some(doc) = doc else {
         return Value::Null;
@@ -22,12 +24,19 @@ fn summary(doc: Option<&Map<String, Value>>, req: &Requirement) -> Value {
         .filter_map(|s| s.get("Sid").and_then(Value::as_str))
         .collect();
     let eval = policy::evaluate(Some(doc), req).ok();
-    json!({
+    let mut summary = json!({
         "statements": statements.len(),
         "sids": sids,
         "denies_insecure_transport": eval.map(|e| e.denies_insecure_transport),
-        "denies_outdated_tls": eval.map(|e| e.denies_outdated_tls),
-    })
+    });
+    if let (Some(min), Value::Object(fields)) = (&req.min_tls, &mut summary) {
+        fields.insert("min_tls_version".into(), json!(min));
+        fields.insert(
+            "denies_outdated_tls".into(),
+            json!(eval.map(|e| e.denies_outdated_tls)),
+        );
+    }
+    summary
 }
 
 /// `policy_text`: the bucket policy as S3 returned it, `None` when there is none.
@@ -137,6 +146,30 @@ mod tests {
         assert_eq!(failed.outcome, Outcome::Failed);
         assert!(failed.detail.contains("nothing written"));
         assert_eq!(evaluate(Some(&document), &req).before["statements"], 1);
+    }
+
+    #[test]
+    fn outdated_tls_is_reported_only_against_a_configured_minimum() {
+        let plain = Requirement::new("b", "aws", None);
+        let Outcome::Fix(Fix::Policy { document, .. }) = evaluate(None, &plain).outcome else {
+            panic!("expected a policy fix")
+        };
+        let before = evaluate(Some(&document), &plain).before;
+        assert_eq!(before["denies_insecure_transport"], true);
+        assert!(before.get("denies_outdated_tls").is_none(), "{before}");
+        assert!(before.get("min_tls_version").is_none(), "{before}");
+
+        let strict = Requirement::new("b", "aws", Some("1.2"));
+        let before = evaluate(Some(&document), &strict).before;
+        assert_eq!(before["denies_outdated_tls"], false, "{before}");
+        assert_eq!(before["min_tls_version"], "1.2");
+        let Outcome::Fix(Fix::Policy { document, .. }) = evaluate(None, &strict).outcome else {
+            panic!("expected a policy fix")
+        };
+        assert_eq!(
+            evaluate(Some(&document), &strict).before["denies_outdated_tls"],
+            true
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::controls::{data_sharing, kms_key_spec};
 use crate::event::{Drift, DriftTarget, IgnoredPrincipal, OPT_OUT_POLICY_TYPE, Plan, own_change};
 use crate::report::{ControlResult, Resource, ResourceType, Severity, Status};
-use crate::state::{InProcess, MAX_RESTORATIONS, Reservation, RestorationLog, WINDOW, bucket_key};
+use crate::state::{
+    DUEL_STOPPED, InProcess, MAX_RESTORATIONS, Reservation, RestorationLog, WINDOW, bucket_key,
+};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -164,7 +166,7 @@ impl WriteGate for DuelGate<'_> {
                         severity: Severity::High,
                         why: format!(
                             "restored {MAX_RESTORATIONS} times in the last {}; last changed by {}; \
-                             not restored again until the other writer stops",
+                             {DUEL_STOPPED}",
                             if WINDOW.as_secs() == 3600 {
                                 "hour".to_owned()
                             } else {
