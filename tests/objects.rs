@@ -15,6 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3control::operation::create_job::{CreateJobInput, CreateJobOutput};
 use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
+use aws_sdk_s3control::operation::get_public_access_block::GetPublicAccessBlockOutput;
 use aws_sdk_s3control::operation::list_jobs::ListJobsOutput;
 use aws_sdk_s3control::types::{
     JobDescriptor, JobListDescriptor, JobManifestGenerator, JobProgressSummary, JobReport,
@@ -60,6 +61,13 @@ async fn seed(bucket: &str, sse_s3: usize, keyed: &[(&str, usize)]) -> aws_sdk_s
         }
     }
     s3
+}
+
+/// The mocked S3 Control also answers the guard's read of the account-level Block Public
+/// Access (issue 24): this account has none, as a new account.
+fn no_account_bpa() -> Rule {
+    mock!(aws_sdk_s3control::Client::get_public_access_block)
+        .then_output(|| GetPublicAccessBlockOutput::builder().build())
 }
 
 /// A mock client of `$crate` answering by `rules` (built by hand rather than with
@@ -297,7 +305,7 @@ async fn batch_creates_a_job_whose_filter_operation_and_report_match_the_request
     );
     let writer_rule = update_rule(&Arc::default());
     let clients = Clients::new(common::sdk_config().await)
-        .with_s3control(mocked!(aws_sdk_s3control, [&create]))
+        .with_s3control(mocked!(aws_sdk_s3control, [&create, &no_account_bpa()]))
         .with_object_writer(mocked!(aws_sdk_s3, [&writer_rule]));
     let app = common::app(Config::default(), clients);
     let role = format!("arn:aws:iam::{ACCOUNT}:role/rekognition-guard-batch");
@@ -573,7 +581,7 @@ async fn the_lambda_starts_a_job_after_it_remediated_a_buckets_encryption_and_no
         ..Config::default()
     };
     let clients = Clients::new(common::sdk_config().await)
-        .with_s3control(mocked!(aws_sdk_s3control, [&create]));
+        .with_s3control(mocked!(aws_sdk_s3control, [&create, &no_account_bpa()]));
     let app = common::app(config.clone(), clients);
     let report = rekognition_guard::handler::handle(
         &app,
