@@ -51,6 +51,18 @@ impl Layers {
         }
     }
 
+    /// Why the organization's policies of one kind were not read, if they were not.
+    fn org_unread<'a, T: 'a>(
+        &'a self,
+        pick: impl Fn(&'a OrgFacts) -> &'a Result<T, String>,
+    ) -> Option<&'a str> {
+        match &self.org {
+            OrgLayers::NoOrganization => None,
+            OrgLayers::Unknown(e) => Some(e),
+            OrgLayers::Read(facts) => pick(facts).as_ref().err().map(String::as_str),
+        }
+    }
+
     /// The layers that enforce all four Block Public Access flags for every bucket.
     pub fn public_access_block(&self, leave_to_layers: bool) -> Above {
         let mut enforcing = Vec::new();
@@ -66,6 +78,16 @@ impl Layers {
                 });
             }
             notes.extend(verdict.notes.iter().cloned());
+        }
+        // With `when-not-enforced` the layers decide whether the bucket is written: a layer
+        // that could not be read counts for nothing, and the report says so.
+        if leave_to_layers {
+            if let Err(e) = &self.account_bpa {
+                notes.push(format!("account-level Block Public Access not read ({e})"));
+            }
+            if let Some(e) = self.org_unread(|o| &o.s3) {
+                notes.push(format!("the organization S3 policy not read ({e})"));
+            }
         }
         Above {
             enforcing,
@@ -84,6 +106,11 @@ impl Layers {
             setting: "GUARD_TLS",
             ..Above::default()
         };
+        if leave_to_layers && let Some(e) = self.org_unread(|o| &o.rcps) {
+            above
+                .notes
+                .push(format!("the RCPs on the account's path not read ({e})"));
+        }
         let Some(org) = self.org() else {
             return above;
         };
@@ -100,5 +127,45 @@ impl Layers {
                 .collect();
         }
         above
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Requirement;
+
+    fn unread() -> Layers {
+        Layers {
+            account_bpa: Err("GetAccountPublicAccessBlock: AccessDenied".into()),
+            org: OrgLayers::Unknown("DescribeOrganization: AccessDeniedException".into()),
+        }
+    }
+
+    #[test]
+    fn layers_that_could_not_be_read_are_said_when_they_would_decide() {
+        let bpa = unread().public_access_block(true);
+        assert!(bpa.enforcing.is_empty());
+        assert_eq!(
+            bpa.notes,
+            [
+                "account-level Block Public Access not read (GetAccountPublicAccessBlock: AccessDenied)",
+                "the organization S3 policy not read (DescribeOrganization: AccessDeniedException)"
+            ]
+        );
+        let req = Requirement::new("b", "aws", None);
+        let tls = unread().tls_only(&req, true);
+        assert!(tls.enforcing.is_empty());
+        assert_eq!(
+            tls.notes,
+            [
+                "the RCPs on the account's path not read (DescribeOrganization: AccessDeniedException)"
+            ]
+        );
+        // With `always` the bucket is written whatever the layers say: no noise.
+        assert!(unread().public_access_block(false).notes.is_empty());
+        assert!(unread().tls_only(&req, false).notes.is_empty());
+        // No organization is not a failure to read.
+        assert!(Layers::none().tls_only(&req, true).notes.is_empty());
     }
 }
