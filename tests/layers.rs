@@ -297,14 +297,7 @@ async fn a_weakening_call_the_shipped_scp_denied_is_reported_prevented_with_no_w
     // prevented call (exit code 0).
     let org = Client::new(&conf);
     let root = common::org::create(&org).await;
-    common::org::enable_opt_out_policies(&org, &root).await;
-    common::org::attach_opt_out(
-        &org,
-        "opt-out-all",
-        r#"{"services":{"default":{"opt_out_policy":{"@@assign":"optOut"}}}}"#,
-        &root,
-    )
-    .await;
+    common::org::opt_out_everything(&org, &root).await;
     let bucket = "custom-labels-console-us-east-1-prevented1";
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     let (topic, queue) = common::topic_with_queue_in(&conf).await;

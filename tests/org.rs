@@ -40,14 +40,7 @@ impl World {
         let org = aws_sdk_organizations::Client::new(&conf);
         let root = common::org::create(&org).await;
         // Rekognition opted out at the root, as a well-run organization has it.
-        common::org::enable_opt_out_policies(&org, &root).await;
-        common::org::attach_opt_out(
-            &org,
-            "opt-out-all",
-            r#"{"services":{"default":{"opt_out_policy":{"@@assign":"optOut"}}}}"#,
-            &root,
-        )
-        .await;
+        common::org::opt_out_everything(&org, &root).await;
         let excluded_ou = common::org::ou(&org, &root, "sandbox").await;
         let nested = common::org::ou(&org, &excluded_ou, "experiments").await;
         let mut ids = Vec::new();

@@ -59,6 +59,19 @@ pub async fn account(org: &Client, name: &str, root: &str, parent: &str) -> Stri
     id
 }
 
+/// Opts every service out at the root, as a well-run organization has it: enables the policy
+/// type and attaches `opt-out-all` there.
+pub async fn opt_out_everything(org: &Client, root: &str) {
+    enable_opt_out_policies(org, root).await;
+    attach_opt_out(
+        org,
+        "opt-out-all",
+        r#"{"services":{"default":{"opt_out_policy":{"@@assign":"optOut"}}}}"#,
+        root,
+    )
+    .await;
+}
+
 /// Enables AI services opt-out policies at the root (once per organization).
 pub async fn enable_opt_out_policies(org: &Client, root: &str) {
     org.enable_policy_type()
